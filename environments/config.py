@@ -1,0 +1,349 @@
+"""Typed, frozen, validated environment configuration.
+
+Each environment is one TOML file in this folder (``local.toml``, ``dev.toml``, ...).
+:func:`load_environment` parses it into an :class:`EnvironmentConfig` and validates every
+field; any problem raises :class:`ConfigError` naming the file and the dotted field path.
+
+Environment knowledge lives here and in ``main.py`` only: the modules receive plain values.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent
+
+#: Promotion order of the AWS environments; ``local`` sits outside it.
+PROMOTION_ORDER = ("dev", "test", "staging", "prod")
+ALL_ENVIRONMENTS = ("local", *PROMOTION_ORDER)
+#: Environments whose data stores must be protected against deletion.
+PROTECTED_ENVIRONMENTS = ("staging", "prod")
+
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_TAG_KEY_RE = re.compile(r"^[\w .:/=+@-]{1,128}$")
+#: Retention values CloudWatch Logs accepts (0 = never expire is deliberately not offered).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+
+class ConfigError(ValueError):
+    """A broken environment file: the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field_path: str, problem: str) -> None:
+        self.path = str(path)
+        self.field = field_path
+        self.problem = problem
+        where = f"{self.path}: {field_path}" if field_path else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+# --------------------------------------------------------------------------------------
+# The schema. Every section is a frozen dataclass; ``metadata["check"]`` holds a validator
+# returning an error string (or None) for a value that has the right type.
+# --------------------------------------------------------------------------------------
+
+
+def _check(fn: typing.Callable[[Any], str | None]) -> dict[str, Any]:
+    return {"check": fn}
+
+
+def _between(lo: int, hi: int) -> dict[str, Any]:
+    return _check(lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v}")
+
+
+def _one_of(*allowed: Any) -> dict[str, Any]:
+    return _check(lambda v: None if v in allowed else f"must be one of {', '.join(map(repr, allowed))}, got {v!r}")
+
+
+def _matches(pattern: re.Pattern[str], what: str) -> dict[str, Any]:
+    return _check(lambda v: None if pattern.match(v) else f"must be {what}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where Terraform keeps this environment's state."""
+
+    backend: str = field(metadata=_one_of("local", "s3"))
+    #: local backend: state file path, relative to the repository root.
+    path: str | None = None
+    #: s3 backend: bucket, key, region and the DynamoDB lock table.
+    bucket: str | None = field(default=None, metadata=_matches(_BUCKET_RE, "a valid S3 bucket name"))
+    key: str | None = None
+    region: str | None = field(default=None, metadata=_matches(_REGION_RE, "an AWS region such as eu-west-1"))
+    dynamodb_table: str | None = field(default=None, metadata=_matches(_TABLE_RE, "a valid DynamoDB table name"))
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """The embedded AWS emulator (moto server) an environment deploys onto."""
+
+    host: str = field(default="127.0.0.1", metadata=_one_of("127.0.0.1", "localhost"))
+    port: int = field(default=4566, metadata=_between(1024, 65535))
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    glacier_transition_days: int = field(metadata=_between(1, 3650))
+    archive_expiration_days: int = field(metadata=_between(2, 36500))
+    noncurrent_version_expiration_days: int = field(metadata=_between(1, 3650))
+    #: Deny every non-TLS request in the bucket policies. Always on in AWS; the emulator
+    #: serves plain HTTP and evaluates the condition as a deny, so ``local`` turns it off.
+    deny_insecure_transport: bool = True
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    message_retention_seconds: int = field(metadata=_between(60, 1209600))
+    dlq_retention_seconds: int = field(metadata=_between(60, 1209600))
+    max_receive_count: int = field(metadata=_between(1, 1000))
+    #: Default consumer (Lambda) timeout; a plug-in manifest may declare its own.
+    default_consumer_timeout_seconds: int = field(metadata=_between(1, 900))
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    billing_mode: str = field(metadata=_one_of("PAY_PER_REQUEST", "PROVISIONED"))
+    status_ttl_days: int = field(metadata=_between(1, 3650))
+    read_capacity: int = field(default=5, metadata=_between(1, 40000))
+    write_capacity: int = field(default=5, metadata=_between(1, 40000))
+
+
+@dataclass(frozen=True)
+class ProtectionConfig:
+    """How hard the data stores (buckets, tables, queues, keys) are to destroy."""
+
+    #: ``force_destroy`` on buckets: lets ``destroy`` delete non-empty buckets. Never in prod.
+    force_destroy: bool
+    #: Terraform ``lifecycle.prevent_destroy`` on data stores.
+    prevent_destroy: bool
+    #: DynamoDB deletion protection.
+    deletion_protection: bool
+    #: DynamoDB point-in-time recovery.
+    point_in_time_recovery: bool
+    kms_deletion_window_days: int = field(default=30, metadata=_between(7, 30))
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    dlq_depth_threshold: int = field(metadata=_between(1, 1_000_000))
+    oldest_message_age_seconds: int = field(metadata=_between(60, 1209600))
+    lambda_errors_threshold: int = field(metadata=_between(1, 1_000_000))
+    lambda_throttles_threshold: int = field(metadata=_between(1, 1_000_000))
+    evaluation_periods: int = field(default=1, metadata=_between(1, 100))
+    period_seconds: int = field(default=300, metadata=_one_of(60, 300, 900, 3600))
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    lambda_architecture: str = field(metadata=_one_of("arm64", "x86_64"))
+    lambda_memory_mb: int = field(metadata=_between(128, 10240))
+    lambda_reserved_concurrency: int = field(default=-1, metadata=_between(-1, 10000))
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str = field(metadata=_one_of(*ALL_ENVIRONMENTS))
+    region: str = field(metadata=_matches(_REGION_RE, "an AWS region such as eu-west-1"))
+    account_id: str = field(metadata=_matches(_ACCOUNT_RE, "a 12-digit AWS account id"))
+    name_prefix: str = field(
+        metadata=_matches(_PREFIX_RE, "3-20 characters of lower-case letters, digits and '-', starting with a letter")
+    )
+    log_retention_days: int = field(
+        metadata=_check(lambda v: None if v in LOG_RETENTION_DAYS else f"must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))}), got {v}")
+    )
+    state: StateConfig
+    storage: StorageConfig
+    queues: QueueConfig
+    tables: TableConfig
+    protection: ProtectionConfig
+    alarms: AlarmConfig
+    compute: ComputeConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Present when the environment deploys onto the embedded emulator instead of AWS.
+    emulator: EmulatorConfig | None = None
+    #: Where the file was read from (not a TOML key).
+    source: str = field(default="", metadata={"internal": True})
+
+    # -- derived values -----------------------------------------------------------------
+    @property
+    def on_emulator(self) -> bool:
+        return self.emulator is not None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        if self.emulator is None:
+            return None
+        return f"http://{self.emulator.host}:{self.emulator.port}"
+
+    def resource_name(self, *parts: str) -> str:
+        """``<prefix>-<part>-...``: the one naming rule for every resource."""
+        return "-".join((self.name_prefix, *parts))
+
+    def bucket_name(self, purpose: str) -> str:
+        """Globally unique bucket names: prefix, purpose and account id."""
+        return f"{self.name_prefix}-{purpose}-{self.account_id}"
+
+    def with_emulator_port(self, port: int) -> "EnvironmentConfig":
+        if self.emulator is None:
+            raise ValueError(f"environment {self.name!r} does not deploy onto the emulator")
+        return dataclasses.replace(self, emulator=dataclasses.replace(self.emulator, port=port))
+
+
+# --------------------------------------------------------------------------------------
+# Loading and validation
+# --------------------------------------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    names = {str: "a string", int: "an integer", bool: "a boolean (true/false)", float: "a number"}
+    if tp in names:
+        return names[tp]
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    if typing.get_origin(tp) in (collections.abc.Mapping, dict):
+        return "a table of strings"
+    return str(tp)
+
+
+def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(path, prefix or "<file>", f"must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        dotted = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(path, dotted, f"unknown key (allowed: {', '.join(sorted(fields))})")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        dotted = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(path, dotted, "is required but missing")
+            continue
+        values[name] = _convert(hints[name], data[name], path, dotted, f)
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, path: Path, dotted: str, f: dataclasses.Field | None) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _convert(args[0], value, path, dotted, f)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path, dotted)
+    if origin in (collections.abc.Mapping, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(path, dotted, f"must be a table of strings, got {type(value).__name__}")
+        out = {}
+        for k, v in value.items():
+            if not _TAG_KEY_RE.match(k):
+                raise ConfigError(path, f"{dotted}.{k}", "is not a valid tag key")
+            if not isinstance(v, str) or len(v) > 256:
+                raise ConfigError(path, f"{dotted}.{k}", f"must be a string of at most 256 characters, got {v!r}")
+            out[k] = v
+        return types.MappingProxyType(out)
+    # bool is a subclass of int: reject it where an int is expected, and vice versa.
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(path, dotted, f"must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    check = f.metadata.get("check") if f is not None else None
+    if check is not None:
+        problem = check(value)
+        if problem:
+            raise ConfigError(path, dotted, problem)
+    return value
+
+
+def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
+    """Rules that span fields: the safety rails of the kit."""
+    expected = path.stem
+    if cfg.name != expected:
+        raise ConfigError(path, "name", f"must match the file name {expected!r}, got {cfg.name!r}")
+    if cfg.name == "prod" and cfg.protection.force_destroy:
+        raise ConfigError(path, "protection.force_destroy", "must be false in prod (buckets are never force-destroyed there)")
+    if cfg.name in PROTECTED_ENVIRONMENTS:
+        for flag in ("prevent_destroy", "deletion_protection", "point_in_time_recovery"):
+            if not getattr(cfg.protection, flag):
+                raise ConfigError(path, f"protection.{flag}", f"must be true in {cfg.name} (data stores are protected there)")
+    if cfg.storage.archive_expiration_days <= cfg.storage.glacier_transition_days:
+        raise ConfigError(
+            path, "storage.archive_expiration_days",
+            f"must be greater than storage.glacier_transition_days ({cfg.storage.glacier_transition_days}), "
+            f"got {cfg.storage.archive_expiration_days}",
+        )
+    if cfg.queues.dlq_retention_seconds < cfg.queues.message_retention_seconds:
+        raise ConfigError(path, "queues.dlq_retention_seconds",
+                          "must be at least queues.message_retention_seconds (a DLQ must outlive its source's messages)")
+    st = cfg.state
+    if cfg.emulator is not None:
+        if st.backend != "local":
+            raise ConfigError(path, "state.backend", "must be 'local' for an environment on the emulator")
+    else:
+        if st.backend != "s3":
+            raise ConfigError(path, "state.backend", "must be 's3' for an AWS environment (shared, locked state)")
+        if not cfg.storage.deny_insecure_transport:
+            raise ConfigError(path, "storage.deny_insecure_transport", "must be true in an AWS environment")
+    if st.backend == "local":
+        if not st.path:
+            raise ConfigError(path, "state.path", "is required with backend 'local'")
+        if Path(st.path).is_absolute() or ".." in Path(st.path).parts:
+            raise ConfigError(path, "state.path", f"must be a path inside the repository, got {st.path!r}")
+        for extra in ("bucket", "key", "region", "dynamodb_table"):
+            if getattr(st, extra) is not None:
+                raise ConfigError(path, f"state.{extra}", "only applies to backend 's3'")
+    else:
+        for needed in ("bucket", "key", "region", "dynamodb_table"):
+            if not getattr(st, needed):
+                raise ConfigError(path, f"state.{needed}", "is required with backend 's3'")
+        if st.path is not None:
+            raise ConfigError(path, "state.path", "only applies to backend 'local'")
+    for required_tag in ("Project", "Environment"):
+        if required_tag not in cfg.tags:
+            raise ConfigError(path, f"tags.{required_tag}", "is required (every resource carries it)")
+    if cfg.tags["Environment"] != cfg.name:
+        raise ConfigError(path, "tags.Environment", f"must equal name {cfg.name!r}, got {cfg.tags['Environment']!r}")
+
+
+def load_environment_file(path: Path | str) -> EnvironmentConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(path, "", "no such environment file") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"is not valid TOML: {exc}") from None
+    cfg = _build(EnvironmentConfig, data, path, "")
+    cfg = dataclasses.replace(cfg, source=str(path))
+    _cross_checks(cfg, path)
+    return cfg
+
+
+def load_environment(name: str, directory: Path | None = None) -> EnvironmentConfig:
+    directory = directory or ENVIRONMENTS_DIR
+    if name not in ALL_ENVIRONMENTS:
+        raise ConfigError(directory / f"{name}.toml", "",
+                          f"unknown environment {name!r} (known: {', '.join(ALL_ENVIRONMENTS)})")
+    return load_environment_file(directory / f"{name}.toml")
+
+
+def load_all(directory: Path | None = None) -> dict[str, EnvironmentConfig]:
+    return {name: load_environment(name, directory) for name in ALL_ENVIRONMENTS}

@@ -1,0 +1,18 @@
+"""Runtime code shared by every pipeline plug-in (packaged once into each plug-in zip).
+
+Modules, lightest first; none imports boto3 at import time:
+
+- ``env``        the environment-variable contract set by the infrastructure wiring;
+- ``keys``       object-key conventions (landing, quarantine, clean, archive) and ``file_id``;
+- ``messages``   ``StageMessage``, the versioned JSON message passed between stages;
+- ``events``     builders of real-shaped Lambda SQS events, S3 notifications and a local context;
+- ``contracts``  per-dataset contracts (``contracts/<dataset>.toml``), loaded and validated;
+- ``rows``       the row check and normaliser shared by validate and cleanse;
+- ``readers``    streaming readers (gzip detection, UTF-8 decoding, size limits, CSV / JSON Lines);
+- ``s3``         small S3 helpers (conditional reads, verified copies) that take a client;
+- ``aws``        the lazily created, cached boto3 clients;
+- ``runtime``    Powertools glue: lazy idempotency, per-dataset metrics.
+"""
+
+__all__ = ["__version__"]
+__version__ = "1.0.0"

@@ -1,0 +1,84 @@
+"""Composition root: load every environment, build one stack each, synthesize plain Terraform JSON.
+
+    python main.py                      # every environment → cdktf.out/stacks/<env>/cdk.tf.json
+    python main.py --env local          # only some
+    python main.py --outdir build/tf    # elsewhere
+
+``EMULATOR_PORT`` overrides the emulator port of environments that deploy onto the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_OUTDIR = ROOT / "cdktf.out"
+
+
+def _configs(names: list[str]):
+    from environments import ConfigError, load_environment
+
+    configs = []
+    for name in names:
+        cfg = load_environment(name)
+        port = os.environ.get("EMULATOR_PORT")
+        if port and cfg.on_emulator:
+            if not port.isdigit() or not 1024 <= int(port) <= 65535:
+                raise ConfigError("EMULATOR_PORT", "", f"must be a port number 1024-65535, got {port!r}")
+            cfg = cfg.with_emulator_port(int(port))
+        configs.append(cfg)
+    return configs
+
+
+def stack_dir(outdir: Path, env: str) -> Path:
+    return outdir / "stacks" / env
+
+
+def synth(names: list[str], outdir: Path = DEFAULT_OUTDIR) -> dict[str, Path]:
+    """Synthesize the named environments; returns each stack's Terraform working directory."""
+    configs = _configs(names)
+    from cdktf import App
+
+    from modules.plugins import discover_plugins
+    from modules.stack import PipelineStack
+
+    plugins = discover_plugins()
+    app = App(outdir=str(outdir))
+    for cfg in configs:
+        state_path = None
+        if cfg.state.backend == "local":
+            state_path = os.path.relpath(ROOT / cfg.state.path, stack_dir(outdir, cfg.name))
+        PipelineStack(app, cfg.name, config=cfg, plugins=plugins, local_state_path=state_path)
+    app.synth()
+    return {cfg.name: stack_dir(outdir, cfg.name) for cfg in configs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from environments import ALL_ENVIRONMENTS, ConfigError
+    from modules.plugins import ManifestError
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", action="append", choices=ALL_ENVIRONMENTS,
+                        help="environment to synthesize (repeatable; default: all)")
+    parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR)
+    args = parser.parse_args(argv)
+    names = args.env or list(ALL_ENVIRONMENTS)
+    started = time.perf_counter()
+    try:
+        dirs = synth(names, args.outdir)
+    except (ConfigError, ManifestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    for name, path in dirs.items():
+        print(f"synthesized {name:8s} → {os.path.relpath(path / 'cdk.tf.json')}")
+    print(f"synth of {len(dirs)} environment(s) took {elapsed:.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

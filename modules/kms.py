@@ -1,0 +1,68 @@
+"""The environment's customer-managed KMS key: one per environment, rotation on."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from .policy import Statement, policy_json
+
+#: AWS services that encrypt into, or read from, resources under this key on our behalf:
+#: S3 event notifications into encrypted queues, CloudWatch alarms into encrypted topics,
+#: SNS fan-out to encrypted queues, EventBridge.
+_SERVICE_PRINCIPALS = ("s3.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com")
+
+
+class EnvironmentKey(Construct):
+    """A symmetric KMS key with yearly rotation and an alias ``alias/<alias_name>``.
+
+    The key policy gives the account root administration (the AWS default that lets IAM
+    policies grant use), lets the listed AWS services generate data keys and decrypt, and lets
+    CloudWatch Logs in ``region`` encrypt log groups of this account.
+    """
+
+    key: KmsKey
+    alias: KmsAlias
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        alias_name: str,
+        account_id: str,
+        region: str,
+        deletion_window_days: int,
+        prevent_destroy: bool,
+        service_principals: Sequence[str] = _SERVICE_PRINCIPALS,
+        partition: str = "aws",
+    ) -> None:
+        super().__init__(scope, id)
+        root = f"arn:{partition}:iam::{account_id}:root"
+        statements = [
+            Statement(sid="AccountAdministration", effect="Allow", principals={"AWS": root},
+                      actions=["kms:*"], resources=["*"]),
+            Statement(sid="AwsServicesUseKey", effect="Allow",
+                      principals={"Service": sorted(service_principals)},
+                      actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
+                      conditions={"StringEquals": {"aws:SourceAccount": account_id}}),
+            Statement(sid="CloudWatchLogsUseKey", effect="Allow",
+                      principals={"Service": f"logs.{region}.amazonaws.com"},
+                      actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                      resources=["*"],
+                      conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                              f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}),
+        ]
+        self.key = KmsKey(
+            self, "key",
+            description=f"pipeline-kit data key ({alias_name})",
+            enable_key_rotation=True,
+            deletion_window_in_days=deletion_window_days,
+            policy=policy_json(statements),
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
+        )
+        self.alias = KmsAlias(self, "alias", name=f"alias/{alias_name}", target_key_id=self.key.key_id)

@@ -1,0 +1,251 @@
+"""Plug-in manifests: ``lambdas/<name>/manifest.toml``, loaded typed and validated.
+
+A plug-in is a folder under ``lambdas/`` with a thin ``handler.py``, its pure core and this
+manifest. The infrastructure reads the manifests and wires each plug-in (queue + DLQ, function,
+role derived from ``[permissions]``, log group, alarms); adding a plug-in is adding a folder.
+This file is pure Python (no cdktf): the local runner and the packager read manifests too.
+
+    [plugin]
+    description = "Checks each landed file against its dataset contract"
+    handler = "handler.lambda_handler"      # module.function inside the plug-in folder
+
+    [consumes]
+    source = "landing"                      # "landing" (object-created events), or the plug-in(s)
+                                            # whose output this one takes: "validate" or ["validate", "archive"]
+
+    [produces]
+    stages = ["cleanse", "notify"]          # plug-ins whose input queues this one sends to
+
+    [permissions]                           # everything the role may touch; nothing else
+    read_buckets = ["landing"]              # landing, clean, quarantine, archive, athena-results, audit
+    write_buckets = ["quarantine"]
+    delete_buckets = []                     # may delete objects in
+    publish_topics = []                     # pipeline-events, alarms
+    tables = ["idempotency"]                # status, idempotency (read/write items)
+    parameters = ["tokenisation-key"]       # SSM parameter names under /<prefix>/
+
+    [runtime]
+    memory_mb = 512
+    timeout_seconds = 60
+    batch_size = 10
+    max_concurrency = 5                     # SQS event source maximum concurrency (2-1000)
+
+    [environment]                           # extra environment variables (strings)
+    LOG_SAMPLE_RATE = "0.1"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+MANIFEST_NAME = "manifest.toml"
+LANDING = "landing"
+BUCKETS = ("landing", "clean", "quarantine", "archive", "athena-results", "audit")
+TOPICS = ("pipeline-events", "alarms")
+TABLES = ("status", "idempotency")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+_HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_PARAM_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: Variables the wiring sets itself; a manifest may not override them.
+RESERVED_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME")
+
+
+class ManifestError(ValueError):
+    """A malformed plug-in manifest: the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field_path: str, problem: str) -> None:
+        self.path, self.field, self.problem = str(path), field_path, problem
+        super().__init__(f"{path}: {field_path}: {problem}" if field_path else f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class Permissions:
+    read_buckets: tuple[str, ...] = ()
+    write_buckets: tuple[str, ...] = ()
+    delete_buckets: tuple[str, ...] = ()
+    publish_topics: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    memory_mb: int = 256
+    timeout_seconds: int = 60
+    batch_size: int = 10
+    max_concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class PluginManifest:
+    name: str
+    directory: Path
+    description: str
+    handler: str
+    consumes: tuple[str, ...]
+    produces: tuple[str, ...]
+    permissions: Permissions
+    runtime: Runtime
+    environment: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    @property
+    def consumes_landing(self) -> bool:
+        return self.consumes == (LANDING,)
+
+
+_SECTIONS: dict[str, set[str]] = {
+    "plugin": {"description", "handler"},
+    "consumes": {"source"},
+    "produces": {"stages"},
+    "permissions": {"read_buckets", "write_buckets", "delete_buckets", "publish_topics", "tables", "parameters"},
+    "runtime": {"memory_mb", "timeout_seconds", "batch_size", "max_concurrency"},
+    "environment": set(),
+}
+_LIMITS = {"memory_mb": (128, 10240), "timeout_seconds": (1, 900), "batch_size": (1, 10000), "max_concurrency": (2, 1000)}
+
+
+def _str_list(path: Path, dotted: str, value: Any, allowed: tuple[str, ...] | None, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(path, dotted, f"must be a list of strings, got {value!r}")
+    for v in value:
+        if allowed is not None and v not in allowed:
+            raise ManifestError(path, dotted, f"unknown name {v!r} (allowed: {', '.join(allowed)})")
+        if pattern is not None and not pattern.match(v):
+            raise ManifestError(path, dotted, f"invalid name {v!r}")
+    if len(set(value)) != len(value):
+        raise ManifestError(path, dotted, "lists a name twice")
+    return tuple(value)
+
+
+def load_manifest(directory: Path) -> PluginManifest:
+    path = directory / MANIFEST_NAME
+    name = directory.name
+    if not _NAME_RE.match(name):
+        raise ManifestError(path, "", f"plug-in folder name {name!r} must be 2-31 characters of a-z, 0-9 and '_', starting with a letter")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(path, "", "missing: every plug-in folder needs a manifest.toml") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(path, "", f"is not valid TOML: {exc}") from None
+    for section, value in data.items():
+        if section not in _SECTIONS:
+            raise ManifestError(path, section, f"unknown section (allowed: {', '.join(_SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ManifestError(path, section, "must be a table ([section])")
+        if section != "environment":
+            for key in value:
+                if key not in _SECTIONS[section]:
+                    raise ManifestError(path, f"{section}.{key}", f"unknown key (allowed: {', '.join(sorted(_SECTIONS[section]))})")
+    plugin = data.get("plugin", {})
+    description = plugin.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise ManifestError(path, "plugin.description", "is required: a non-empty string")
+    handler = plugin.get("handler", "handler.lambda_handler")
+    if not isinstance(handler, str) or not _HANDLER_RE.match(handler):
+        raise ManifestError(path, "plugin.handler", f"must look like 'module.function', got {handler!r}")
+    consumes_raw = data.get("consumes", {}).get("source")
+    if isinstance(consumes_raw, str):
+        consumes_raw = [consumes_raw]
+    if (not isinstance(consumes_raw, list) or not consumes_raw
+            or not all(isinstance(c, str) and (c == LANDING or _NAME_RE.match(c)) for c in consumes_raw)):
+        raise ManifestError(path, "consumes.source",
+                            f"is required: 'landing', or the name (or list of names) of the plug-ins whose output it takes, got {consumes_raw!r}")
+    if LANDING in consumes_raw and len(consumes_raw) > 1:
+        raise ManifestError(path, "consumes.source", "'landing' cannot be combined with other sources")
+    if name in consumes_raw:
+        raise ManifestError(path, "consumes.source", "a plug-in cannot consume its own output")
+    consumes = tuple(dict.fromkeys(consumes_raw))
+    produces = _str_list(path, "produces.stages", data.get("produces", {}).get("stages", []), None, _NAME_RE)
+    perms_raw = data.get("permissions", {})
+    perms = Permissions(
+        read_buckets=_str_list(path, "permissions.read_buckets", perms_raw.get("read_buckets", []), BUCKETS),
+        write_buckets=_str_list(path, "permissions.write_buckets", perms_raw.get("write_buckets", []), BUCKETS),
+        delete_buckets=_str_list(path, "permissions.delete_buckets", perms_raw.get("delete_buckets", []), BUCKETS),
+        publish_topics=_str_list(path, "permissions.publish_topics", perms_raw.get("publish_topics", []), TOPICS),
+        tables=_str_list(path, "permissions.tables", perms_raw.get("tables", []), TABLES),
+        parameters=_str_list(path, "permissions.parameters", perms_raw.get("parameters", []), None, _PARAM_RE),
+    )
+    rt_raw = data.get("runtime", {})
+    rt_values = {}
+    for key, (lo, hi) in _LIMITS.items():
+        if key not in rt_raw:
+            continue
+        v = rt_raw[key]
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ManifestError(path, f"runtime.{key}", f"must be an integer, got {v!r}")
+        if not lo <= v <= hi:
+            raise ManifestError(path, f"runtime.{key}", f"must be between {lo} and {hi}, got {v}")
+        rt_values[key] = v
+    runtime = Runtime(**rt_values)
+    env = data.get("environment", {})
+    for k, v in env.items():
+        if not _ENV_KEY_RE.match(k):
+            raise ManifestError(path, f"environment.{k}", "is not a valid environment variable name")
+        if k in RESERVED_ENV:
+            raise ManifestError(path, f"environment.{k}", "is set by the kit and cannot be overridden")
+        if not isinstance(v, str):
+            raise ManifestError(path, f"environment.{k}", f"must be a string, got {v!r}")
+    return PluginManifest(
+        name=name, directory=directory, description=description.strip(), handler=handler,
+        consumes=consumes, produces=produces, permissions=perms, runtime=runtime,
+        environment=types.MappingProxyType(dict(env)),
+    )
+
+
+def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
+    """Every plug-in folder (one holding a manifest.toml, not starting with '_' or '.'), validated
+    together: sources and targets must name existing plug-ins, exactly one consumes landing, and
+    the stages form no cycle. Sorted in pipeline order (sources before consumers)."""
+    lambdas_dir = lambdas_dir or LAMBDAS_DIR
+    manifests = [
+        load_manifest(d) for d in sorted(lambdas_dir.iterdir())
+        if d.is_dir() and not d.name.startswith(("_", ".")) and (d / MANIFEST_NAME).exists()
+    ] if lambdas_dir.is_dir() else []
+    by_name = {m.name: m for m in manifests}
+    known = ", ".join(sorted(by_name))
+    for m in manifests:
+        mpath = m.directory / MANIFEST_NAME
+        for source in m.consumes:
+            if source == LANDING:
+                continue
+            if source not in by_name:
+                raise ManifestError(mpath, "consumes.source", f"no plug-in named {source!r} (known: {known})")
+            if m.name not in by_name[source].produces:
+                raise ManifestError(mpath, "consumes.source",
+                                    f"{source!r} does not list {m.name!r} in its produces.stages")
+        for target in m.produces:
+            if target not in by_name:
+                raise ManifestError(mpath, "produces.stages", f"no plug-in named {target!r} (known: {known})")
+            if m.name not in by_name[target].consumes:
+                raise ManifestError(mpath, "produces.stages",
+                                    f"{target!r} does not list {m.name!r} in its consumes.source")
+    entry = [m for m in manifests if m.consumes_landing]
+    if manifests and len(entry) != 1:
+        raise ManifestError(lambdas_dir, "consumes.source",
+                            f"exactly one plug-in must consume 'landing', found {len(entry)}: {', '.join(m.name for m in entry) or 'none'}")
+    # Order: breadth-first from the landing consumer over consumes/produces edges.
+    order: list[PluginManifest] = []
+    seen: set[str] = set()
+    frontier = [m.name for m in entry]
+    while frontier:
+        current = frontier.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        order.append(by_name[current])
+        downstream = set(by_name[current].produces)
+        frontier.extend(sorted(downstream - seen))
+    unreachable = sorted(set(by_name) - seen)
+    if unreachable:
+        m = by_name[unreachable[0]]
+        raise ManifestError(m.directory / MANIFEST_NAME, "consumes.source",
+                            f"plug-in {m.name!r} is not reachable from the landing bucket")
+    return order
