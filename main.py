@@ -5,6 +5,8 @@
     python main.py --outdir build/tf    # elsewhere
 
 ``EMULATOR_PORT`` overrides the emulator port of environments that deploy onto the emulator.
+``PIPELINE_KIT_WORKDIR`` moves the generated files (``cdktf.out/``, ``.state/``) out of the
+repository root (the end-to-end tests use it to stay apart from your own local deployment).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_OUTDIR = ROOT / "cdktf.out"
+
+
+def work_root() -> Path:
+    """Where generated files go: ``PIPELINE_KIT_WORKDIR`` or the repository root."""
+    return Path(os.environ.get("PIPELINE_KIT_WORKDIR") or ROOT).resolve()
+
+
+def default_outdir() -> Path:
+    return work_root() / "cdktf.out"
 
 
 def _configs(names: list[str]):
@@ -38,8 +48,9 @@ def stack_dir(outdir: Path, env: str) -> Path:
     return outdir / "stacks" / env
 
 
-def synth(names: list[str], outdir: Path = DEFAULT_OUTDIR) -> dict[str, Path]:
+def synth(names: list[str], outdir: Path | None = None) -> dict[str, Path]:
     """Synthesize the named environments; returns each stack's Terraform working directory."""
+    outdir = Path(outdir or default_outdir()).resolve()
     configs = _configs(names)
     from cdktf import App
 
@@ -51,7 +62,7 @@ def synth(names: list[str], outdir: Path = DEFAULT_OUTDIR) -> dict[str, Path]:
     for cfg in configs:
         state_path = None
         if cfg.state.backend == "local":
-            state_path = os.path.relpath(ROOT / cfg.state.path, stack_dir(outdir, cfg.name))
+            state_path = os.path.relpath(work_root() / cfg.state.path, stack_dir(outdir, cfg.name))
         PipelineStack(app, cfg.name, config=cfg, plugins=plugins, local_state_path=state_path)
     app.synth()
     return {cfg.name: stack_dir(outdir, cfg.name) for cfg in configs}
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", action="append", choices=ALL_ENVIRONMENTS,
                         help="environment to synthesize (repeatable; default: all)")
-    parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR)
+    parser.add_argument("--outdir", type=Path, default=None, help="default: cdktf.out")
     args = parser.parse_args(argv)
     names = args.env or list(ALL_ENVIRONMENTS)
     started = time.perf_counter()

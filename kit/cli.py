@@ -18,9 +18,14 @@ from .emulator import Emulator, Epoch
 from .terraform import Terraform
 from .ui import KitError, note, step, warn
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_ROOT = ROOT / ".state"
+import main as _main
+
+ROOT = _main.ROOT
 PLAN_FILE = "tfplan"
+
+
+def state_root() -> Path:
+    return _main.work_root() / ".state"
 
 
 def load(env: str) -> EnvironmentConfig:
@@ -31,11 +36,11 @@ def load(env: str) -> EnvironmentConfig:
 
 def emulator_for(cfg: EnvironmentConfig) -> Emulator:
     assert cfg.emulator is not None
-    return Emulator(host=cfg.emulator.host, port=cfg.emulator.port, state_dir=STATE_ROOT)
+    return Emulator(host=cfg.emulator.host, port=cfg.emulator.port, state_dir=state_root())
 
 
 def state_file(cfg: EnvironmentConfig) -> Path:
-    return ROOT / cfg.state.path
+    return _main.work_root() / cfg.state.path
 
 
 class Steps:
@@ -105,7 +110,7 @@ def _check_credentials(cfg: EnvironmentConfig) -> None:
 
 
 def _terraform(cfg: EnvironmentConfig, workdir: Path, steps: Steps) -> Terraform:
-    tf = Terraform.for_stack(workdir, STATE_ROOT)
+    tf = Terraform.for_stack(workdir, state_root())
     steps("terraform init")
     tf.init()
     return tf
@@ -184,7 +189,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     dirs = main.synth(args.envs)
     failed = []
     for env, workdir in dirs.items():
-        tf = Terraform.for_stack(workdir, STATE_ROOT)
+        tf = Terraform.for_stack(workdir, state_root())
         tf.init(backend=False, quiet=True)
         proc = tf.validate()
         ok = proc.returncode == 0

@@ -3,7 +3,7 @@
 boto3 itself honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` (the local emulator); when
 a custom endpoint is set, S3 uses path-style addressing (an emulator on ``127.0.0.1`` has no
 virtual-host DNS). boto3 is imported on the first ``client()`` call, where X-Ray patching of
-botocore happens too (a no-op when tracing is disabled), so importing a handler stays cheap.
+botocore happens too (nothing when tracing is off, see ``tracing``), so importing a handler stays cheap.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ def _endpoint_configured(service: str) -> bool:
 
 
 def _patch_tracing() -> None:
-    try:
-        from aws_lambda_powertools import Tracer
-    except ImportError:  # pragma: no cover - Powertools is always present in the layer
-        return
-    # Tracer is a Borg: this shares the handler's configuration; patch() is a no-op when disabled.
-    Tracer(auto_patch=False).patch(modules=("botocore",))
+    from .tracing import tracer
+
+    tracer.get()  # creates the Powertools Tracer and patches botocore, when tracing is on
 
 
 def client(service: str) -> Any:

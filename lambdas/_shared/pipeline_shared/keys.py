@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from datetime import date
+from datetime import date, datetime, timezone
 
 UNKNOWN_DATASET = "_unknown"
 
@@ -47,6 +47,16 @@ def file_id(bucket: str, key: str, *, version_id: str | None = None, etag: str |
     if not identity:
         raise ValueError(f"cannot derive a file_id for s3://{bucket}/{key}: neither version id nor ETag known")
     return hashlib.sha256(f"s3://{bucket}/{key}\n{identity}".encode()).hexdigest()[:32]
+
+
+def landed_date(received_at: str | None, *, today: date | None = None) -> date:
+    """The UTC date a file landed, from its S3 event time (ISO-8601); ``today`` (UTC) if unknown."""
+    if received_at:
+        try:
+            return datetime.fromisoformat(received_at).astimezone(timezone.utc).date()
+        except ValueError:
+            pass
+    return today or datetime.now(timezone.utc).date()
 
 
 def s3_uri(bucket: str, key: str) -> str:

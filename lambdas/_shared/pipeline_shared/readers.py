@@ -1,0 +1,214 @@
+"""Streaming record readers shared by validate and cleanse.
+
+``RecordReader`` reads a binary stream (an S3 ``StreamingBody`` or any file object) once, front to
+back, in bounded memory: bytes are counted (and capped at ``max_bytes``, raw and decompressed),
+gzip is detected by a ``.gz`` key suffix or the ``1f 8b`` magic bytes, text is decoded as strict
+UTF-8 (a leading BOM is dropped) and parsed as CSV (``csv.reader``) or JSON Lines.
+
+Problems that make the file unreadable raise ``InputRejected`` with a clear ``reason`` (empty
+file, oversized input, non-UTF-8 bytes, corrupt gzip, header mismatch, malformed CSV). Problems
+of one record are reported on the ``Record`` (ragged row, invalid JSON, JSON Schema violation) so
+the caller can quarantine that row and continue.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Iterator
+
+from .contracts import Contract
+from .rows import Violation, excerpt
+
+GZIP_MAGIC = b"\x1f\x8b"
+BUFFER_BYTES = 1 << 20
+#: Largest single CSV field; beyond it the file is rejected rather than buffered.
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class InputRejected(Exception):
+    """The file as a whole cannot be accepted; ``reason`` says why, ``rule`` classifies it."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rule, self.reason = rule, reason
+
+
+@dataclass
+class Record:
+    """One data record. ``values`` maps names to raw values (None when the record is structurally
+    broken); ``raw`` is what the record looked like (CSV fields or the JSON line) for quarantine."""
+
+    row: int
+    line: int
+    values: dict[str, Any] | None
+    raw: list[str] | str
+    violations: list[Violation] = field(default_factory=list)
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+class _CountingRaw(io.RawIOBase):
+    """Counts the bytes read from ``source`` and rejects the input beyond ``limit``."""
+
+    def __init__(self, source: Any, limit: int, what: str) -> None:
+        self._source, self._limit, self._what = source, limit, what
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        if self.count > self._limit:
+            raise InputRejected("oversized", f"oversized input: {self._what} exceeds the limit of {_human(self._limit)} "
+                                f"({self._limit} bytes, PIPELINE_MAX_OBJECT_BYTES)")
+        return n
+
+
+class RecordReader:
+    """Iterate the records of ``source`` according to ``contract`` (see the module docstring)."""
+
+    def __init__(self, source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int) -> None:
+        self.contract = contract
+        self.key = key
+        self.header: list[str] = []
+        self.compressed = False
+        self._raw = _CountingRaw(source, max_bytes, "the object")
+        self._decoded: _CountingRaw | None = None
+        self._max_bytes = max_bytes
+        self._line = 0
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read from the source as stored (compressed when gzip)."""
+        return self._raw.count
+
+    @property
+    def bytes_decoded(self) -> int:
+        """Bytes of (decompressed) text read."""
+        return self._decoded.count if self._decoded is not None else self._raw.count
+
+    def _open_text(self) -> io.TextIOWrapper:
+        buffered = io.BufferedReader(self._raw, buffer_size=BUFFER_BYTES)
+        magic = buffered.peek(2)[:2]
+        if not magic:
+            raise InputRejected("empty", "empty file: the object has 0 bytes")
+        stream: io.BufferedIOBase = buffered
+        if magic == GZIP_MAGIC:
+            self.compressed = True
+            self._decoded = _CountingRaw(gzip.GzipFile(fileobj=buffered, mode="rb"), self._max_bytes, "the decompressed data")
+            stream = io.BufferedReader(self._decoded, buffer_size=BUFFER_BYTES)
+        elif self.key.lower().endswith(".gz"):
+            raise InputRejected("gzip", "corrupt gzip input: the key ends in '.gz' but the data does not start with the gzip magic bytes")
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+
+    def __iter__(self) -> Iterator[Record]:
+        try:
+            text = self._open_text()
+            if self.contract.format == "csv":
+                yield from self._csv(text)
+            else:
+                yield from self._jsonl(text)
+        except UnicodeDecodeError as exc:
+            bad = exc.object[exc.start:exc.start + 1].hex() if exc.object else "?"
+            raise InputRejected("encoding", f"not valid UTF-8: byte 0x{bad} on or after line {self._line + 1} "
+                                "(files must be UTF-8 encoded)") from None
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise InputRejected("gzip", f"corrupt gzip input near line {self._line + 1}: {exc}") from None
+
+    def _csv(self, text: io.TextIOWrapper) -> Iterator[Record]:
+        c = self.contract
+        reader = csv.reader(text, delimiter=c.delimiter, quotechar=c.quote_char)
+        try:
+            header = next(reader, None)
+            while header is not None and not header:  # leading blank lines
+                header = next(reader, None)
+            self._line = reader.line_num
+            if header is None:
+                raise InputRejected("empty", "empty file: no header row")
+            self.header = [h.strip() for h in header]
+            self._check_header()
+            index = {name: self.header.index(name) for name in c.column_names}
+            width = len(self.header)
+            rows = 0
+            for fields in reader:
+                start, self._line = self._line + 1, reader.line_num
+                if not fields or (len(fields) == 1 and not fields[0].strip() and width > 1):
+                    continue  # blank line
+                rows += 1
+                if len(fields) != width:
+                    yield Record(rows, start, None, fields, [Violation(
+                        rows, start, None, "column_count",
+                        f"ragged row: expected {width} fields, got {len(fields)}")])
+                    continue
+                yield Record(rows, start, {name: fields[i] for name, i in index.items()}, fields)
+        except csv.Error as exc:
+            raise InputRejected("csv", f"malformed CSV at line {reader.line_num}: {exc}") from None
+        if rows == 0:
+            raise InputRejected("empty", "empty file: a header but no data rows")
+
+    def _check_header(self) -> None:
+        expected = list(self.contract.column_names)
+        seen = set()
+        dupes = sorted({h for h in self.header if h in seen or seen.add(h)})
+        if dupes:
+            raise InputRejected("header", f"header mismatch: column(s) named twice: {', '.join(dupes)}")
+        missing = [n for n in expected if n not in self.header]
+        unexpected = [h for h in self.header if h not in expected]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {', '.join(missing)}")
+            if unexpected:
+                parts.append(f"unexpected column(s) {', '.join(repr(u) for u in unexpected)}")
+            raise InputRejected("header", f"header mismatch: {'; '.join(parts)} (the {self.contract.name} contract "
+                                f"expects: {', '.join(expected)})")
+
+    def _jsonl(self, text: io.TextIOWrapper) -> Iterator[Record]:
+        validator = self.contract.schema_validator
+        pii = set(self.contract.pii_columns)
+        rows = 0
+        for number, line in enumerate(text, 1):
+            self._line = number
+            stripped = line.strip()
+            if not stripped:
+                continue
+            rows += 1
+            try:
+                obj = json.loads(stripped)
+            except ValueError as exc:
+                yield Record(rows, number, None, stripped, [Violation(rows, number, None, "json", f"not valid JSON: {exc}",
+                                                                      excerpt(stripped, pii=bool(pii)))])
+                continue
+            if not isinstance(obj, dict):
+                yield Record(rows, number, None, stripped, [Violation(
+                    rows, number, None, "json_object", f"expected a JSON object, got {type(obj).__name__}", excerpt(stripped, pii=bool(pii)))])
+                continue
+            if validator is not None:
+                try:
+                    validator(obj)
+                except Exception as exc:  # fastjsonschema.JsonSchemaValueException
+                    path = [p for p in getattr(exc, "path", [])[1:] if isinstance(p, str)]
+                    column = path[0] if path else None
+                    yield Record(rows, number, None, stripped, [Violation(
+                        rows, number, column, "schema", f"JSON Schema: {getattr(exc, 'message', exc)}",
+                        excerpt(getattr(exc, "value", None), pii=column in pii) if column else None)])
+                    continue
+            yield Record(rows, number, obj, stripped)
+        if rows == 0:
+            raise InputRejected("empty", "empty file: no JSON records")

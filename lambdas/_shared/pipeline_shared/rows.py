@@ -1,0 +1,233 @@
+"""The row check shared by validate (which rows are bad) and cleanse (which rows to keep, and
+their normalised, standardised values): one implementation, so the two stages never disagree.
+
+For each declared column, in this order: Unicode normalisation, trim, case (strings); an empty
+value is "missing" (a violation when ``required``); otherwise the value is parsed by its type and
+standardised — integer → ``int``; decimal → ``Decimal`` written plainly with '.'; date → ISO
+``YYYY-MM-DD``; timestamp → ISO-8601 in UTC with ``Z`` (naive input is taken as UTC); boolean →
+``True``/``False`` (accepts true/false, t/f, yes/no, y/n, 1/0). Then ``max_length``, ``pattern``
+(``re.fullmatch``) and ``allowed`` are checked on the standardised text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Mapping
+
+from .contracts import Column, Contract
+
+EXCERPT_CHARS = 40
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule. ``row`` is the 1-based data row (header excluded), ``line`` the 1-based
+    physical line where the row starts; ``value`` is an excerpt (redacted for PII columns)."""
+
+    row: int
+    line: int
+    column: str | None
+    rule: str
+    message: str
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "line": self.line, "column": self.column, "rule": self.rule,
+                "message": self.message, "value": self.value}
+
+
+class _Invalid(Exception):
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule, self.message = rule, message
+
+
+def excerpt(value: Any, *, pii: bool = False) -> str | None:
+    """A short, log-safe rendering of a value; PII is never reproduced."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    if pii:
+        return f"<redacted: {len(text)} characters>"
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def canonical_text(value: Any) -> str:
+    """The standardised text of a parsed value (what a clean CSV holds)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _numeric_text(column: Column, text: str) -> str:
+    if column.thousands_separator:
+        text = text.replace(column.thousands_separator, "")
+    if column.decimal_separator != ".":
+        text = text.replace(column.decimal_separator, ".")
+    return text
+
+
+def _parse_integer(column: Column, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("type", "expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise _Invalid("type", "expected an integer, got a fractional number")
+    text = _numeric_text(column, value)
+    body = text[1:] if text[:1] in "+-" else text
+    if not body.isascii() or not body.isdigit():
+        raise _Invalid("type", "expected an integer")
+    return int(text)
+
+
+def _parse_decimal(column: Column, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _Invalid("type", "expected a decimal number, got a boolean")
+    if isinstance(value, (int, float)):
+        value = repr(value)
+    else:
+        value = _numeric_text(column, value)
+        if not value.isascii() or "_" in value:
+            raise _Invalid("type", "expected a decimal number")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise _Invalid("type", "expected a decimal number") from None
+    if not number.is_finite():
+        raise _Invalid("type", "expected a finite decimal number")
+    if number == 0:
+        number = abs(number)
+    return number
+
+
+def _parse_date(column: Column, value: Any) -> date:
+    if not isinstance(value, str):
+        raise _Invalid("type", f"expected a date string, got {type(value).__name__}")
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    for fmt in column.formats:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    accepted = ", ".join(("YYYY-MM-DD",) + column.formats)
+    raise _Invalid("type", f"expected a date ({accepted})")
+
+
+def _parse_timestamp(column: Column, value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _Invalid("type", f"expected a timestamp string, got {type(value).__name__}")
+    parsed = None
+    if len(value) >= 10:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        for fmt in column.formats:
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        accepted = ", ".join(("ISO-8601",) + column.formats)
+        raise _Invalid("type", f"expected a timestamp ({accepted})")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_boolean(column: Column, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise _Invalid("type", "expected a boolean (true/false, yes/no, y/n, t/f, 1/0)")
+
+
+def _parse_string(column: Column, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("type", f"expected a string, got {type(value).__name__}")
+    return value
+
+
+_PARSERS: dict[str, Callable[[Column, Any], Any]] = {
+    "string": _parse_string, "integer": _parse_integer, "decimal": _parse_decimal,
+    "date": _parse_date, "timestamp": _parse_timestamp, "boolean": _parse_boolean,
+}
+
+
+class RowChecker:
+    """Checks and normalises one record (a mapping of column name → raw value) against a contract.
+
+    ``check`` returns ``(values, violations)``: ``values`` maps every declared column to its parsed,
+    standardised value (None when missing); the row is good when ``violations`` is empty."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._columns = [(c, _PARSERS[c.type]) for c in contract.columns]
+
+    def check(self, record: Mapping[str, Any], *, row: int, line: int) -> tuple[dict[str, Any], list[Violation]]:
+        values: dict[str, Any] = {}
+        violations: list[Violation] = []
+        for column, parse in self._columns:
+            raw = record.get(column.name)
+            value = raw
+            if isinstance(value, str):
+                if column.unicode:
+                    value = unicodedata.normalize(column.unicode, value)
+                if column.trim:
+                    value = value.strip()
+                if column.case == "lower":
+                    value = value.lower()
+                elif column.case == "upper":
+                    value = value.upper()
+                if value == "":
+                    value = None
+            if value is None:
+                values[column.name] = None
+                if column.required:
+                    violations.append(Violation(row, line, column.name, "required", f"{column.name}: a value is required"))
+                continue
+            try:
+                parsed = parse(column, value)
+                text = parsed if isinstance(parsed, str) else canonical_text(parsed)
+                if column.max_length is not None and len(text) > column.max_length:
+                    raise _Invalid("max_length", f"longer than {column.max_length} characters ({len(text)})")
+                if column.pattern is not None and column.pattern.fullmatch(text) is None:
+                    raise _Invalid("pattern", f"does not match pattern {column.pattern.pattern!r}")
+                if column.allowed is not None and text not in column.allowed:
+                    raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(column.allowed))})")
+            except _Invalid as bad:
+                values[column.name] = None
+                violations.append(Violation(row, line, column.name, bad.rule, f"{column.name}: {bad.message}",
+                                            excerpt(raw, pii=column.pii)))
+                continue
+            values[column.name] = parsed
+        return values, violations

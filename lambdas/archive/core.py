@@ -1,0 +1,54 @@
+"""archive — pure core: where a raw object is archived and when landing may let go of it.
+
+The raw object is copied to ``<dataset>/<yyyy>/<mm>/<dd>/<file_id>/<original key>`` in the archive
+bucket (date the file landed, UTC) with ``MetadataDirective=COPY`` (content type, encoding and
+user metadata come along) and the tags ``file_id`` and ``dataset``. Only when a HEAD of the copy
+matches the source (size, and full-object checksum or ETag) is the key deleted from landing, and
+only if it still holds the archived object: a newer upload under the same key is left alone (it
+has its own event). In a versioned landing bucket the delete leaves a delete marker; the archived
+version then expires with the bucket's noncurrent-version lifecycle.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Mapping
+
+from pipeline_shared import keys
+from pipeline_shared.messages import StageMessage
+
+DELETE, SUPERSEDED = "delete", "superseded"
+_TAG_ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +-=._:/@")
+
+
+def archive_key(message: StageMessage, *, today: date | None = None) -> str:
+    return keys.archive_key(message.dataset, keys.landed_date(message.received_at, today=today), message.file_id, message.key)
+
+
+def _tag_value(value: str) -> str:
+    cleaned = "".join(ch if ch in _TAG_ALLOWED else "_" for ch in value)
+    return cleaned[:256]
+
+
+def archive_tags(message: StageMessage) -> dict[str, str]:
+    """S3 object tags of the archived copy (values restricted to S3's tag character set)."""
+    return {"file_id": message.file_id, "dataset": _tag_value(message.dataset)}
+
+
+def landing_disposition(message: StageMessage, current: Mapping[str, Any]) -> str:
+    """``DELETE`` when the landing key's current object (a HEAD response) is the one archived,
+    else ``SUPERSEDED`` (a newer object was uploaded under the same key since)."""
+    if message.version_id:
+        return DELETE if current.get("VersionId") == message.version_id else SUPERSEDED
+    return DELETE if keys.normalise_etag(current.get("ETag")) == keys.normalise_etag(message.etag) else SUPERSEDED
+
+
+def matches_message(copy: Mapping[str, Any], message: StageMessage) -> list[str]:
+    """Why an existing archive copy (HEAD) is not the object the message describes (empty: it is).
+    Used when landing no longer holds the object: an earlier attempt archived and removed it."""
+    problems = []
+    if message.size is not None and copy.get("ContentLength") != message.size:
+        problems.append(f"size {copy.get('ContentLength')} bytes, expected {message.size}")
+    if message.etag and keys.normalise_etag(copy.get("ETag")) != keys.normalise_etag(message.etag):
+        problems.append(f"ETag {keys.normalise_etag(copy.get('ETag'))}, expected {message.etag}")
+    return problems

@@ -1,0 +1,110 @@
+"""notify — pure core: the outcome published to pipeline-events and the file's status item.
+
+SNS message (JSON)::
+
+    {"schema_version": 1, "environment": "prod", "dataset": "orders", "file_id": "3f1c…",
+     "status": "processed" | "quarantined", "key": "orders/2024/a.csv", "counts": {...},
+     "locations": {...}, "reason": null | "header mismatch: …", "updated_at": "2024-05-01T10:00:03Z"}
+
+with message attributes ``dataset``, ``status`` and ``environment`` (String) for subscription
+filter policies. Status item (DynamoDB, table keyed by ``file_id``, GSI ``by-dataset`` on
+``dataset`` + ``updated_at``, TTL on ``expires_at``): the same fields plus ``bucket``, ``etag``,
+``version_id``, ``received_at`` and ``expires_at`` (epoch seconds, now + PIPELINE_STATUS_TTL_DAYS).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+from pipeline_shared.messages import FINAL_STATUSES, SCHEMA_VERSION, StageMessage
+
+SUBJECT_MAX = 100
+
+
+class NotifyError(ValueError):
+    """The message cannot be announced (not a final status)."""
+
+
+def iso(now: datetime) -> str:
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def require_final(message: StageMessage) -> None:
+    if message.status not in FINAL_STATUSES:
+        raise NotifyError(f"notify announces final outcomes ({', '.join(FINAL_STATUSES)}), got '{message.status}' "
+                          f"from {message.produced_by}")
+
+
+def outcome(message: StageMessage, *, environment: str, now: datetime) -> dict[str, Any]:
+    """The JSON document published to the pipeline-events topic."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "environment": environment,
+        "dataset": message.dataset,
+        "file_id": message.file_id,
+        "status": message.status,
+        "key": message.key,
+        "counts": dict(message.counts),
+        "locations": dict(message.locations),
+        "reason": message.reason,
+        "updated_at": iso(now),
+    }
+
+
+def subject(message: StageMessage, *, environment: str) -> str:
+    """An e-mail subject: printable ASCII, at most 100 characters (SNS limits)."""
+    text = f"[pipeline-kit {environment}] {message.dataset}: file {message.file_id[:12]} {message.status}"
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return text[:SUBJECT_MAX]
+
+
+def message_attributes(message: StageMessage, *, environment: str) -> dict[str, dict[str, str]]:
+    return {name: {"DataType": "String", "StringValue": value or "-"} for name, value in
+            (("dataset", message.dataset), ("status", message.status), ("environment", environment))}
+
+
+def status_item(message: StageMessage, *, environment: str, now: datetime, ttl_days: int) -> dict[str, Any]:
+    """The status-table item as plain Python values (``None`` values are left out)."""
+    item: dict[str, Any] = {
+        "file_id": message.file_id,
+        "dataset": message.dataset,
+        "updated_at": iso(now),
+        "status": message.status,
+        "environment": environment,
+        "bucket": message.bucket,
+        "key": message.key,
+        "etag": message.etag,
+        "version_id": message.version_id,
+        "size": message.size,
+        "received_at": message.received_at,
+        "counts": dict(message.counts),
+        "locations": dict(message.locations),
+        "reason": message.reason,
+        "expires_at": int((now + timedelta(days=ttl_days)).timestamp()),
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def to_attribute_value(value: Any) -> dict[str, Any]:
+    """A Python value in DynamoDB's wire format (what ``put_item`` takes)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute_value(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [to_attribute_value(v) for v in value]}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: to_attribute_value(v) for k, v in values.items()}

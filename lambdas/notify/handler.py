@@ -1,0 +1,81 @@
+"""notify — Lambda handler (thin): final outcomes from validate (``quarantined``) and archive
+(``processed``) on the notify queue.
+
+Writes the file's status item (status table), then publishes one outcome per file to the
+pipeline-events topic with ``dataset``/``status``/``environment`` message attributes. Idempotent
+per (``file_id``, ``status``): a redelivered message writes and publishes nothing.
+
+Environment: PIPELINE_TOPIC_PIPELINE_EVENTS, PIPELINE_TABLE_STATUS, PIPELINE_TABLE_IDEMPOTENCY,
+PIPELINE_STATUS_TTL_DAYS, PIPELINE_ENV, PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+import core
+from pipeline_shared import aws, env
+from pipeline_shared.messages import PROCESSED, StageMessage
+from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
+from pipeline_shared.tracing import tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+PLUGIN = "notify"
+
+logger = Logger()
+metrics = Metrics()
+batch = SqsBatch()
+
+
+@tracer.capture_method
+def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
+    """Record and announce one file's outcome (idempotent per file_id and status)."""
+    message = StageMessage.from_dict(data)
+    core.require_final(message)
+    now = datetime.now(timezone.utc)
+    environment = env.environment_name()
+    item = core.status_item(message, environment=environment, now=now, ttl_days=env.status_ttl_days())
+    aws.client("dynamodb").put_item(TableName=env.table("status"), Item=core.to_item(item))
+    published = aws.client("sns").publish(
+        TopicArn=env.topic_arn("pipeline-events"),
+        Message=json.dumps(core.outcome(message, environment=environment, now=now), ensure_ascii=False),
+        Subject=core.subject(message, environment=environment),
+        MessageAttributes=core.message_attributes(message, environment=environment))
+    emit_file_metrics(message.dataset, **{"FilesProcessed" if message.status == PROCESSED else "FilesQuarantined": 1})
+    logger.info("outcome published", extra={"status": message.status, "sns_message_id": published.get("MessageId")})
+    return {"status": message.status, "sns_message_id": published.get("MessageId"), "updated_at": item["updated_at"]}
+
+
+_process = IdempotentStep(PLUGIN, process_outcome, key="[file_id, status]")
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    logger.set_correlation_id(record.message_id)
+    with logger.append_context_keys(message_id=record.message_id):
+        try:
+            message = StageMessage.from_json(record.body)
+            core.require_final(message)
+            logger.set_correlation_id(message.key)
+            with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
+                outcome = _process(message.to_dict())
+                if outcome.get(DUPLICATE_MARK):
+                    logger.info("duplicate delivery: outcome already published, nothing done")
+                return outcome
+        except Exception:
+            logger.exception("record failed; it stays on the queue for a retry")
+            raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _process.register_context(context)
+    return batch.process(event, context, record_handler, metrics=metrics)

@@ -1,0 +1,269 @@
+"""validate — pure core: S3 notification parsing, pre-checks and the streaming file check.
+
+No boto3 here: ``validate_stream`` reads any binary file object and writes rejected rows to any
+binary sink, so it runs the same in the Lambda, in an AWS Batch job and in unit tests.
+
+Outcome of a file:
+
+- **rejected as a whole** (quarantined in full, with a report) when the key names no known dataset,
+  the object is empty or larger than ``PIPELINE_MAX_OBJECT_BYTES``, it is not UTF-8, the gzip data
+  is corrupt, the CSV header does not match the contract, the CSV is malformed, or more than the
+  contract's ``max_rejected_fraction`` of its rows break the contract;
+- otherwise **accepted**: bad rows (ragged, invalid JSON, JSON Schema, type, pattern, allowed,
+  required, max_length) go to quarantine with a report, the file moves on to cleanse.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, BinaryIO
+from urllib.parse import unquote_plus
+
+from pipeline_shared import keys
+from pipeline_shared.contracts import Contract, UnknownDataset, load_contract
+from pipeline_shared.readers import InputRejected, Record, RecordReader
+from pipeline_shared.rows import RowChecker, Violation
+from pipeline_shared.s3 import ObjectRef
+
+#: Violations kept in one report (all are counted; the rows themselves all go to quarantine).
+MAX_REPORT_VIOLATIONS = 1000
+REPORT_VERSION = 1
+
+
+class NotificationError(ValueError):
+    """The SQS message body is not an S3 event notification."""
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """One object-created event: the object, the dataset its key names, its stable ``file_id``."""
+
+    ref: ObjectRef
+    file_id: str
+    dataset: str
+    event_time: str | None = None
+    event_name: str = "ObjectCreated:Put"
+
+    @property
+    def has_dataset(self) -> bool:
+        return self.dataset != keys.UNKNOWN_DATASET
+
+    @classmethod
+    def create(cls, *, bucket: str, key: str, size: int | None, etag: str | None, version_id: str | None,
+               event_time: str | None = None, event_name: str = "ObjectCreated:Put") -> "LandedObject":
+        etag = keys.normalise_etag(etag)
+        ref = ObjectRef(bucket=bucket, key=key, version_id=version_id or None, etag=etag, size=size)
+        return cls(ref=ref, file_id=keys.file_id(bucket, key, version_id=version_id, etag=etag),
+                   dataset=keys.dataset_for_key(key) or keys.UNKNOWN_DATASET,
+                   event_time=event_time, event_name=event_name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file_id": self.file_id, "dataset": self.dataset, "bucket": self.ref.bucket, "key": self.ref.key,
+                "version_id": self.ref.version_id, "etag": self.ref.etag, "size": self.ref.size,
+                "event_time": self.event_time, "event_name": self.event_name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LandedObject":
+        return cls.create(bucket=data["bucket"], key=data["key"], size=data.get("size"), etag=data.get("etag"),
+                          version_id=data.get("version_id"), event_time=data.get("event_time"),
+                          event_name=data.get("event_name") or "ObjectCreated:Put")
+
+
+def parse_notification(body: str) -> list[LandedObject] | None:
+    """The created objects of an S3 notification body; None for the ``s3:TestEvent``.
+
+    Keys arrive URL-encoded and are decoded with ``unquote_plus``. Non-create events (a
+    misconfigured ``ObjectRemoved`` subscription) yield nothing. Raises ``NotificationError``."""
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise NotificationError(f"message body is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise NotificationError(f"message body is not an S3 event notification: a JSON {type(doc).__name__}")
+    if doc.get("Event") == "s3:TestEvent":
+        return None
+    records = doc.get("Records")
+    if not isinstance(records, list) or not records:
+        raise NotificationError("message body is not an S3 event notification: no 'Records' list")
+    objects = []
+    for i, record in enumerate(records):
+        try:
+            if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+                continue
+            s3 = record["s3"]
+            obj = s3["object"]
+            bucket = s3["bucket"]["name"]
+            key = unquote_plus(obj["key"])
+            size = obj.get("size")
+            etag, version_id = obj.get("eTag"), obj.get("versionId")
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise NotificationError(f"S3 event record {i} is malformed: missing {exc}") from None
+        if not etag and not version_id:
+            raise NotificationError(f"S3 event record {i} for s3://{bucket}/{key} has neither eTag nor versionId")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise NotificationError(f"S3 event record {i} has an invalid size {size!r}")
+        objects.append(LandedObject.create(bucket=bucket, key=key, size=size, etag=etag, version_id=version_id,
+                                           event_time=record.get("eventTime"), event_name=record["eventName"]))
+    return objects
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """What can be decided before reading: the contract, or a whole-file rejection."""
+
+    contract: Contract | None
+    rule: str | None = None
+    reason: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.reason is not None
+
+
+def precheck(obj: LandedObject, *, max_bytes: int, contracts_dir: Any = None) -> Precheck:
+    """Dataset known? Object not empty and not too large? (A broken contract file raises:
+    that is a deployment bug, and the message is retried rather than the data quarantined.)"""
+    key = obj.ref.key
+    if not obj.has_dataset:
+        return Precheck(None, "unknown_dataset", f"object key {key!r} names no dataset: landing keys must look like "
+                        "<dataset>/<anything>/<file>")
+    try:
+        contract = load_contract(obj.dataset, contracts_dir)
+    except UnknownDataset as exc:
+        return Precheck(None, "unknown_dataset", f"unknown dataset {obj.dataset!r} (first segment of key {key!r}): "
+                        f"{exc.problem}")
+    size = obj.ref.size
+    if size == 0:
+        return Precheck(contract, "empty", "empty file: the object has 0 bytes")
+    if size is not None and size > max_bytes:
+        return Precheck(contract, "oversized", f"oversized input: the object has {_human(size)} ({size} bytes), more than "
+                        f"the limit of {_human(max_bytes)} ({max_bytes} bytes, PIPELINE_MAX_OBJECT_BYTES)")
+    return Precheck(contract)
+
+
+@dataclass
+class ValidationResult:
+    accepted: bool
+    rule: str | None = None
+    reason: str | None = None
+    records_in: int = 0
+    valid: int = 0
+    rejected: int = 0
+    bytes_in: int = 0
+    bytes_decoded: int = 0
+    compressed: bool = False
+    violations: list[Violation] = field(default_factory=list)
+    violations_total: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"records_in": self.records_in, "valid": self.valid, "rejected": self.rejected, "bytes_in": self.bytes_in}
+
+
+class _RejectedRowWriter:
+    """Writes bad rows to a binary sink in the file's own format (CSV with its header, or lines)."""
+
+    def __init__(self, sink: BinaryIO | None, contract: Contract, header: list[str]) -> None:
+        self._text = io.TextIOWrapper(sink, encoding="utf-8", newline="") if sink is not None else None
+        self._csv = None
+        if self._text is not None and contract.format == "csv":
+            self._csv = csv.writer(self._text, delimiter=contract.delimiter, quotechar=contract.quote_char,
+                                   lineterminator="\n")
+            self._csv.writerow(header)
+        self.written = 0
+
+    def write(self, record: Record) -> None:
+        if self._text is None:
+            return
+        if self._csv is not None:
+            self._csv.writerow(record.raw)
+        else:
+            self._text.write(f"{record.raw}\n")
+        self.written += 1
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.flush()
+            self._text.detach()  # leave the sink open for the caller
+
+
+def validate_stream(source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int,
+                    rejected_sink: BinaryIO | None = None) -> ValidationResult:
+    """Check every record of ``source`` against ``contract`` in one streaming pass.
+
+    Bad rows are written to ``rejected_sink`` (if given); the result says whether the file is
+    accepted and, if not, why (``reason``) and which rule (``rule``) rejected it."""
+    reader = RecordReader(source, key=key, contract=contract, max_bytes=max_bytes)
+    checker = RowChecker(contract)
+    result = ValidationResult(accepted=False)
+    writer: _RejectedRowWriter | None = None
+    try:
+        for record in reader:
+            result.records_in += 1
+            violations = record.violations or checker.check(record.values or {}, row=record.row, line=record.line)[1]
+            if not violations:
+                result.valid += 1
+                continue
+            result.rejected += 1
+            result.violations_total += len(violations)
+            room = MAX_REPORT_VIOLATIONS - len(result.violations)
+            if room > 0:
+                result.violations.extend(violations[:room])
+            if writer is None:
+                writer = _RejectedRowWriter(rejected_sink, contract, reader.header)
+            writer.write(record)
+    except InputRejected as exc:
+        result.rule, result.reason = exc.rule, exc.reason
+    finally:
+        if writer is not None:
+            writer.close()
+        result.bytes_in, result.bytes_decoded, result.compressed = reader.bytes_read, reader.bytes_decoded, reader.compressed
+    if result.reason is not None:
+        return result
+    share = result.rejected / result.records_in
+    if share > contract.max_rejected_fraction:
+        result.rule = "threshold"
+        result.reason = (f"{result.rejected} of {result.records_in} rows ({share:.1%}) break the {contract.name} contract, "
+                         f"more than its max_rejected_fraction of {contract.max_rejected_fraction:.1%}")
+        return result
+    result.accepted = True
+    return result
+
+
+def build_report(obj: LandedObject, *, status: str, rule: str | None, reason: str | None,
+                 result: ValidationResult | None, contract: Contract | None,
+                 locations: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The machine-readable quarantine report (``report.json``)."""
+    return {
+        "report_version": REPORT_VERSION,
+        "file_id": obj.file_id,
+        "dataset": obj.dataset,
+        "status": status,
+        "rule": rule,
+        "reason": reason,
+        "source": {"bucket": obj.ref.bucket, "key": obj.ref.key, "version_id": obj.ref.version_id,
+                   "etag": obj.ref.etag, "size": obj.ref.size, "event_time": obj.event_time},
+        "contract": None if contract is None else {
+            "name": contract.name, "format": contract.format,
+            "max_rejected_fraction": contract.max_rejected_fraction},
+        "counts": result.counts if result is not None else {},
+        "compressed": result.compressed if result is not None else None,
+        "violations": [v.to_dict() for v in result.violations] if result is not None else [],
+        "violations_total": result.violations_total if result is not None else 0,
+        "violations_truncated": bool(result and result.violations_total > len(result.violations)),
+        "locations": locations,
+        "generated_at": (now or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z"),
+    }

@@ -1,0 +1,37 @@
+"""One synth of all five environments per test session, shared by the synth assertions and
+``terraform validate`` (about 4 s; each test reads the JSON, none re-synthesizes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from environments import ALL_ENVIRONMENTS
+
+
+@pytest.fixture(scope="session")
+def synth_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``{env: stack working directory}`` of a fresh synth into a session tmp folder, made with
+    the defaults (no ``EMULATOR_PORT``, no ``PIPELINE_KIT_WORKDIR`` from the caller's shell)."""
+    import main
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("EMULATOR_PORT", raising=False)
+        mp.delenv("PIPELINE_KIT_WORKDIR", raising=False)
+        return main.synth(list(ALL_ENVIRONMENTS), outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def stack_texts(synth_dirs: dict[str, Path]) -> dict[str, str]:
+    """``{env: cdk.tf.json text}`` (what cdktf's ``Testing`` matchers take)."""
+    return {env: (d / "cdk.tf.json").read_text(encoding="utf-8") for env, d in synth_dirs.items()}
+
+
+@pytest.fixture(scope="session")
+def stacks(stack_texts: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """``{env: parsed cdk.tf.json}``."""
+    return {env: json.loads(text) for env, text in stack_texts.items()}
