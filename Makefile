@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv synth plan deploy destroy down emulator validate test test-fast bench clean
+.PHONY: help venv synth package plan deploy destroy down emulator validate test test-fast bench clean
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -30,6 +30,9 @@ $(STAMP): requirements.txt
 
 synth: $(STAMP) ## Synthesize Terraform JSON for every environment (cdktf.out/stacks/<env>)
 	@$(PY) main.py
+
+package: $(STAMP) ## Build the deterministic plug-in zips and their manifest (build/artifacts)
+	@$(PY) -m kit.package
 
 plan: $(STAMP) ## Synthesize, init and plan ENV (saved plan file, nothing applied)
 	@$(PY) -m kit plan --env $(ENV)

@@ -37,11 +37,15 @@ def _configs(names: list[str]):
         cfg = load_environment(name)
         port = os.environ.get("EMULATOR_PORT")
         if port and cfg.on_emulator:
-            if not port.isdigit() or not 1024 <= int(port) <= 65535:
+            if not (port.isascii() and port.isdigit()) or not 1024 <= int(port) <= 65535:
                 raise ConfigError("EMULATOR_PORT", "", f"must be a port number 1024-65535, got {port!r}")
             cfg = cfg.with_emulator_port(int(port))
         configs.append(cfg)
     return configs
+
+
+def artifacts_dir() -> Path:
+    return work_root() / "build" / "artifacts"
 
 
 def stack_dir(outdir: Path, env: str) -> Path:
@@ -54,16 +58,30 @@ def synth(names: list[str], outdir: Path | None = None) -> dict[str, Path]:
     configs = _configs(names)
     from cdktf import App
 
+    from kit.package import build_all
+    from modules.functions import FunctionCode
     from modules.plugins import discover_plugins
     from modules.stack import PipelineStack
 
     plugins = discover_plugins()
+    artifacts = build_all(artifacts_dir(), [p.directory for p in plugins])
     app = App(outdir=str(outdir))
     for cfg in configs:
+        workdir = stack_dir(outdir, cfg.name)
+
+        def code_for(name: str) -> FunctionCode:
+            a = artifacts[name]
+            return FunctionCode(filename=os.path.relpath(a.file, workdir), sha256_b64=a.source_code_hash)
+
         state_path = None
         if cfg.state.backend == "local":
-            state_path = os.path.relpath(work_root() / cfg.state.path, stack_dir(outdir, cfg.name))
-        PipelineStack(app, cfg.name, config=cfg, plugins=plugins, local_state_path=state_path)
+            state_path = os.path.relpath(work_root() / cfg.state.path, workdir)
+        PipelineStack(
+            app, cfg.name, config=cfg, plugins=plugins,
+            code={p.name: code_for(p.name) for p in plugins},
+            local_layer=code_for("powertools-layer") if cfg.on_emulator else None,
+            local_state_path=state_path,
+        )
     app.synth()
     return {cfg.name: stack_dir(outdir, cfg.name) for cfg in configs}
 

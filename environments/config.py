@@ -290,6 +290,8 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
         raise ConfigError(path, "queues.dlq_retention_seconds",
                           "must be at least queues.message_retention_seconds (a DLQ must outlive its source's messages)")
     st = cfg.state
+    if cfg.emulator is not None and cfg.name in PROMOTION_ORDER:
+        raise ConfigError(path, "emulator", f"{cfg.name} is an AWS environment: only local has an [emulator] section")
     if cfg.emulator is not None:
         if st.backend != "local":
             raise ConfigError(path, "state.backend", "must be 'local' for an environment on the emulator")

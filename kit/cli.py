@@ -116,6 +116,19 @@ def _terraform(cfg: EnvironmentConfig, workdir: Path, steps: Steps) -> Terraform
     return tf
 
 
+def _ensure_secrets(cfg: EnvironmentConfig) -> None:
+    from .secrets import ensure_tokenisation_key, parameter_name
+
+    if cfg.on_emulator:
+        ssm = emulator_for(cfg).client("ssm", cfg.region)
+    else:
+        import boto3
+
+        ssm = boto3.client("ssm", region_name=cfg.region)
+    created = ensure_tokenisation_key(ssm, name_prefix=cfg.name_prefix, kms_alias=f"alias/{cfg.resource_name('data')}")
+    note(f"tokenisation key {parameter_name(cfg.name_prefix)}: {'created (SecureString)' if created else 'present, kept'}")
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     import main
 
@@ -148,6 +161,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         tf.apply(PLAN_FILE)
     else:
         steps("no changes: nothing to apply")
+    _ensure_secrets(cfg)
     if epoch is not None:
         epoch.record()
     step(f"{cfg.name} deployed in {time.perf_counter() - started:.0f}s"

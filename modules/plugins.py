@@ -24,7 +24,7 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
     tables = ["idempotency"]                # status, idempotency (read/write items)
     parameters = ["tokenisation-key"]       # SSM parameter names under /<prefix>/
 
-    [runtime]
+    [runtime]                               # memory and timeout default to the environment's
     memory_mb = 512
     timeout_seconds = 60
     batch_size = 10
@@ -77,8 +77,9 @@ class Permissions:
 
 @dataclass(frozen=True)
 class Runtime:
-    memory_mb: int = 256
-    timeout_seconds: int = 60
+    #: None: the environment's default (compute.lambda_memory_mb / queues.default_consumer_timeout_seconds).
+    memory_mb: int | None = None
+    timeout_seconds: int | None = None
     batch_size: int = 10
     max_concurrency: int = 2
 
@@ -231,21 +232,39 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     if manifests and len(entry) != 1:
         raise ManifestError(lambdas_dir, "consumes.source",
                             f"exactly one plug-in must consume 'landing', found {len(entry)}: {', '.join(m.name for m in entry) or 'none'}")
-    # Order: breadth-first from the landing consumer over consumes/produces edges.
-    order: list[PluginManifest] = []
-    seen: set[str] = set()
+    # Reachability from the landing consumer, then a topological order (sources before
+    # consumers, ties by name) that also finds cycles.
+    reachable: set[str] = set()
     frontier = [m.name for m in entry]
     while frontier:
-        current = frontier.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
-        order.append(by_name[current])
-        downstream = set(by_name[current].produces)
-        frontier.extend(sorted(downstream - seen))
-    unreachable = sorted(set(by_name) - seen)
+        current = frontier.pop()
+        if current not in reachable:
+            reachable.add(current)
+            frontier.extend(by_name[current].produces)
+    unreachable = sorted(set(by_name) - reachable)
     if unreachable:
         m = by_name[unreachable[0]]
         raise ManifestError(m.directory / MANIFEST_NAME, "consumes.source",
                             f"plug-in {m.name!r} is not reachable from the landing bucket")
+    order: list[PluginManifest] = []
+    pending = {m.name: {s for s in m.consumes if s != LANDING} for m in manifests}
+    while pending:
+        ready = sorted(n for n, sources in pending.items() if not sources)
+        if not ready:
+            start = min(pending)
+            path = [start]
+            while True:
+                nxt = min(pending[path[-1]])
+                if nxt in path:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    break
+                path.append(nxt)
+            m = by_name[cycle[0]]
+            raise ManifestError(m.directory / MANIFEST_NAME, "produces.stages",
+                                f"the stages form a cycle: {' → '.join(reversed(cycle))}")
+        for n in ready:
+            order.append(by_name[n])
+            del pending[n]
+        for sources in pending.values():
+            sources.difference_update(ready)
     return order

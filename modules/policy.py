@@ -12,7 +12,8 @@ class Statement:
     sid: str
     effect: str
     actions: Sequence[str]
-    resources: Sequence[str] = ("*",)
+    #: None omits Resource (trust policies); statements never default to "*".
+    resources: Sequence[str] | None = None
     principals: Mapping[str, Any] | str | None = None
     conditions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -21,7 +22,8 @@ class Statement:
         if self.principals is not None:
             out["Principal"] = self.principals
         out["Action"] = list(self.actions) if len(self.actions) != 1 else self.actions[0]
-        out["Resource"] = list(self.resources) if len(self.resources) != 1 else self.resources[0]
+        if self.resources is not None:
+            out["Resource"] = list(self.resources) if len(self.resources) != 1 else self.resources[0]
         if self.conditions:
             out["Condition"] = {k: dict(v) for k, v in self.conditions.items()}
         return out

@@ -145,8 +145,8 @@ def cleanse_stream(source: BinaryIO | Any, *, key: str, contract: Contract, max_
                 continue
             result.valid += 1
             if key_columns:
-                identity = json.dumps([canonical_text(values[k]) for k in key_columns], ensure_ascii=False)
-                digest = hashlib.blake2b(identity.encode("utf-8"), digest_size=16).digest()
+                identity = repr(tuple(canonical_text(values[k]) for k in key_columns))  # unambiguous
+                digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=16).digest()
                 if digest in seen:
                     result.duplicates += 1
                     continue

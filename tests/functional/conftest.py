@@ -1,9 +1,12 @@
 """Functional tests: each plug-in's real handler on in-process moto (``moto.mock_aws``).
 
-The ``aws`` fixture sets fake credentials and the plug-ins' environment-variable contract
-*before* any client exists (moto's guidance), creates every resource a handler touches (buckets,
-queues, topic with an SQS subscriber to observe publishes, status and idempotency tables, the
-SecureString tokenisation key) and drops the plug-ins' cached boto3 clients between tests.
+Fake credentials are set by an autouse fixture before any client exists (moto's guidance), and
+``moto`` is imported here first, so every client is intercepted. The ``aws`` fixture opens a fresh
+mocked account per test, sets the plug-ins' environment-variable contract and creates every
+resource a handler touches (buckets, queues, the topic with an SQS subscriber to observe
+publishes, status and idempotency tables, the SecureString tokenisation key). Clients (the tests'
+and the plug-ins' cached ones) live for the whole session: creating them is the slow part, and a
+client made after moto's import is mocked in every later ``mock_aws`` too.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import moto  # noqa: F401 - imported before any client is created, so every client is mocked
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "lambdas" / "_shared"
@@ -29,6 +33,19 @@ TOKEN_KEY = "k" * 16 + "-functional-test-tokenisation-key"
 PLUGINS = ("validate", "cleanse", "archive", "notify")
 
 
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    """A test-side client, created once per session (after the fake credentials are set)."""
+    if service not in _clients:
+        import boto3
+
+        session = _clients.setdefault("_session", boto3.session.Session(region_name=REGION))
+        _clients[service] = session.client(service)
+    return _clients[service]
+
+
 @dataclass
 class Pipeline:
     """Names of the mocked resources plus small helpers to inspect them."""
@@ -39,14 +56,10 @@ class Pipeline:
     subscriber_queue: str
     tables: dict[str, str]
     parameter: str
-    clients: dict[str, Any] = field(default_factory=dict)
+    token_key: str = TOKEN_KEY
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        if service not in self.clients:
-            self.clients[service] = boto3.client(service, region_name=REGION)
-        return self.clients[service]
+        return _client(service)
 
     def put(self, purpose: str, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
         return self.client("s3").put_object(Bucket=self.buckets[purpose], Key=key, Body=body, **extra)
@@ -92,37 +105,42 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_ENV", "test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_clients():
+    yield
+    from pipeline_shared import aws as shared_aws
+
+    shared_aws.clear_clients()
+    _clients.clear()
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
     """A fresh mocked account holding every pipeline resource, wired into the env contract."""
     from moto import mock_aws
-    from pipeline_shared import aws as shared_aws
 
-    shared_aws.clear_clients()
     with mock_aws():
-        import boto3
-
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = _client("s3")
         buckets = {p: f"pk-test-{p}" for p in ("landing", "clean", "quarantine", "archive")}
         for purpose, name in buckets.items():
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
             monkeypatch.setenv(f"PIPELINE_BUCKET_{purpose.upper()}", name)
         s3.put_bucket_versioning(Bucket=buckets["landing"], VersioningConfiguration={"Status": "Enabled"})
 
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = _client("sqs")
         queues = {p: sqs.create_queue(QueueName=f"pk-test-{p}")["QueueUrl"] for p in PLUGINS}
         for stage, url in queues.items():
             monkeypatch.setenv(f"PIPELINE_QUEUE_{stage.upper()}", url)
         subscriber = sqs.create_queue(QueueName="pk-test-events-subscriber")["QueueUrl"]
         subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-        sns = boto3.client("sns", region_name=REGION)
+        sns = _client("sns")
         topic = sns.create_topic(Name="pk-test-pipeline-events")["TopicArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscriber_arn,
                       Attributes={"RawMessageDelivery": "false"})
         monkeypatch.setenv("PIPELINE_TOPIC_PIPELINE_EVENTS", topic)
 
-        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb = _client("dynamodb")
         ddb.create_table(
             TableName="pk-test-status", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("file_id", "dataset", "updated_at")],
@@ -137,12 +155,11 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("PIPELINE_STATUS_TTL_DAYS", "30")
 
         parameter = "/pk-test/tokenisation-key"
-        boto3.client("ssm", region_name=REGION).put_parameter(Name=parameter, Type="SecureString", Value=TOKEN_KEY)
+        _client("ssm").put_parameter(Name=parameter, Type="SecureString", Value=TOKEN_KEY)
         monkeypatch.setenv("PIPELINE_PARAM_TOKENISATION_KEY", parameter)
 
         yield Pipeline(buckets=buckets, queues=queues, topic_arn=topic, subscriber_queue=subscriber,
                        tables={"status": "pk-test-status", "idempotency": "pk-test-idempotency"}, parameter=parameter)
-    shared_aws.clear_clients()
 
 
 def _handler(plugin: str, monkeypatch: pytest.MonkeyPatch):
@@ -180,6 +197,28 @@ def context():
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+@pytest.fixture
+def logs():
+    """``logs(plugin)``: the structured log entries that plug-in wrote during the test. (Powertools
+    binds the stream when the handler is imported, before pytest's per-test capture.)"""
+    import io
+
+    streams: dict[str, io.StringIO] = {}
+    patched = []
+
+    def attach(module: Any) -> None:
+        handler = module.logger.registered_handler
+        patched.append((handler, handler.setStream(streams.setdefault(module.PLUGIN, io.StringIO()))))
+
+    def entries(plugin: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in streams[plugin].getvalue().splitlines() if line.startswith("{")]
+
+    entries.attach = attach  # type: ignore[attr-defined]
+    yield entries
+    for handler, previous in patched:
+        handler.setStream(previous)
 
 
 @pytest.fixture

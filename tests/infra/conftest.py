@@ -13,16 +13,22 @@ from environments import ALL_ENVIRONMENTS
 
 
 @pytest.fixture(scope="session")
-def synth_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{env: stack working directory}`` of a fresh synth into a session tmp folder, made with
-    the defaults (no ``EMULATOR_PORT``, no ``PIPELINE_KIT_WORKDIR`` from the caller's shell)."""
+def synth_workroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The work folder of the session synth (``PIPELINE_KIT_WORKDIR``): generated files
+    (cdktf.out, build artifacts, state paths) live here, never in the repository."""
+    return tmp_path_factory.mktemp("workroot")
+
+
+@pytest.fixture(scope="session")
+def synth_dirs(synth_workroot: Path) -> dict[str, Path]:
+    """``{env: stack working directory}`` of one synth of every environment, made with the
+    default emulator port whatever the caller's shell says."""
     import main
 
-    outdir = tmp_path_factory.mktemp("cdktf.out")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("EMULATOR_PORT", raising=False)
-        mp.delenv("PIPELINE_KIT_WORKDIR", raising=False)
-        return main.synth(list(ALL_ENVIRONMENTS), outdir=outdir)
+        mp.setenv("PIPELINE_KIT_WORKDIR", str(synth_workroot))
+        return main.synth(list(ALL_ENVIRONMENTS), outdir=synth_workroot / "cdktf.out")
 
 
 @pytest.fixture(scope="session")

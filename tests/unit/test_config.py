@@ -174,7 +174,8 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 
 def test_unknown_nested_key(tmp_path: Path) -> None:
     path = write_env(tmp_path, "prod", setter("storage.glacier_days", 30))
-    expect_error(path, "storage.glacier_days", "unknown key (allowed: archive_expiration_days, deny_insecure_transport,")
+    expect_error(path, "storage.glacier_days",
+                 "unknown key (allowed: archive_expiration_days, deny_insecure_transport,")
 
 
 def test_section_given_as_a_scalar(tmp_path: Path) -> None:

@@ -84,7 +84,8 @@ def test_shipped_plugins_list_sources_before_consumers(shipped: list[PluginManif
     # discover_plugins promises "Sorted in pipeline order (sources before consumers)";
     # notify consumes archive, so archive must come before notify.
     position = {p.name: i for i, p in enumerate(shipped)}
-    late = [(p.name, src) for p in shipped for src in p.consumes if src != "landing" and position[src] > position[p.name]]
+    late = [(p.name, src) for p in shipped for src in p.consumes
+            if src != "landing" and position[src] > position[p.name]]
     assert late == [], f"consumers listed before their sources: {late}"
 
 
@@ -160,12 +161,14 @@ MALFORMED = [
     ("produces-bad-name", "stage", VALID + '\n[produces]\nstages = ["Clean-Se"]\n',
      "produces.stages", "invalid name 'Clean-Se'"),
     ("unknown-read-bucket", "stage", VALID.replace('read_buckets = ["landing"]', 'read_buckets = ["raw"]'),
-     "permissions.read_buckets", "unknown name 'raw' (allowed: landing, clean, quarantine, archive, athena-results, audit)"),
+     "permissions.read_buckets",
+     "unknown name 'raw' (allowed: landing, clean, quarantine, archive, athena-results, audit)"),
     ("unknown-write-bucket", "stage", VALID.replace('read_buckets = ["landing"]', 'write_buckets = ["curated"]'),
      "permissions.write_buckets", "unknown name 'curated'"),
     ("unknown-delete-bucket", "stage", VALID.replace('read_buckets = ["landing"]', 'delete_buckets = ["tmp"]'),
      "permissions.delete_buckets", "unknown name 'tmp'"),
-    ("bucket-listed-twice", "stage", VALID.replace('read_buckets = ["landing"]', 'read_buckets = ["landing", "landing"]'),
+    ("bucket-listed-twice", "stage",
+     VALID.replace('read_buckets = ["landing"]', 'read_buckets = ["landing", "landing"]'),
      "permissions.read_buckets", "lists a name twice"),
     ("unknown-topic", "stage", VALID.replace('read_buckets = ["landing"]', 'publish_topics = ["events"]'),
      "permissions.publish_topics", "unknown name 'events' (allowed: pipeline-events, alarms)"),

@@ -1,8 +1,9 @@
 """Streaming record readers shared by validate and cleanse.
 
 ``RecordReader`` reads a binary stream (an S3 ``StreamingBody`` or any file object) once, front to
-back, in bounded memory: bytes are counted (and capped at ``max_bytes``, raw and decompressed),
-gzip is detected by a ``.gz`` key suffix or the ``1f 8b`` magic bytes, text is decoded as strict
+back, in bounded memory: bytes are counted (and capped at ``max_bytes``, raw and decompressed);
+gzip is recognised by its ``1f 8b`` magic bytes, whatever the key (a ``.gz`` key whose data lacks
+them is rejected as corrupt); each physical line (at most ``MAX_LINE_BYTES``) is decoded as strict
 UTF-8 (a leading BOM is dropped) and parsed as CSV (``csv.reader``) or JSON Lines.
 
 Problems that make the file unreadable raise ``InputRejected`` with a clear ``reason`` (empty
@@ -26,9 +27,9 @@ from .rows import Violation, excerpt
 
 GZIP_MAGIC = b"\x1f\x8b"
 BUFFER_BYTES = 1 << 20
-#: Largest single CSV field; beyond it the file is rejected rather than buffered.
-MAX_FIELD_CHARS = 16 * 1024 * 1024
-csv.field_size_limit(MAX_FIELD_CHARS)
+#: Longest physical line; beyond it the file is rejected rather than buffered in memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+csv.field_size_limit(MAX_LINE_BYTES)
 
 
 class InputRejected(Exception):
@@ -103,69 +104,87 @@ class RecordReader:
         """Bytes of (decompressed) text read."""
         return self._decoded.count if self._decoded is not None else self._raw.count
 
-    def _open_text(self) -> io.TextIOWrapper:
+    def _open_binary(self) -> io.BufferedIOBase:
         buffered = io.BufferedReader(self._raw, buffer_size=BUFFER_BYTES)
         magic = buffered.peek(2)[:2]
         if not magic:
             raise InputRejected("empty", "empty file: the object has 0 bytes")
-        stream: io.BufferedIOBase = buffered
         if magic == GZIP_MAGIC:
             self.compressed = True
-            self._decoded = _CountingRaw(gzip.GzipFile(fileobj=buffered, mode="rb"), self._max_bytes, "the decompressed data")
-            stream = io.BufferedReader(self._decoded, buffer_size=BUFFER_BYTES)
-        elif self.key.lower().endswith(".gz"):
-            raise InputRejected("gzip", "corrupt gzip input: the key ends in '.gz' but the data does not start with the gzip magic bytes")
-        return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+            self._decoded = _CountingRaw(gzip.GzipFile(fileobj=buffered, mode="rb"), self._max_bytes,
+                                         "the decompressed data")
+            return io.BufferedReader(self._decoded, buffer_size=BUFFER_BYTES)
+        if self.key.lower().endswith(".gz"):
+            raise InputRejected("gzip", "corrupt gzip input: the key ends in '.gz' but the data does not start "
+                                "with the gzip magic bytes")
+        return buffered
+
+    def _lines(self, stream: io.BufferedIOBase) -> Iterator[str]:
+        """Physical lines (line endings kept, as ``csv`` wants), each decoded as strict UTF-8 so a
+        bad byte is reported with its exact line; a line over ``MAX_LINE_BYTES`` is refused."""
+        while True:
+            raw = stream.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            self._line += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputRejected("line_length", f"line {self._line} is longer than {MAX_LINE_BYTES} bytes")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputRejected("encoding", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {self._line}, "
+                                    f"byte {exc.start + 1} of the line (files must be UTF-8 encoded)") from None
+            if self._line == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
 
     def __iter__(self) -> Iterator[Record]:
         try:
-            text = self._open_text()
+            lines = self._lines(self._open_binary())
             if self.contract.format == "csv":
-                yield from self._csv(text)
+                yield from self._csv(lines)
             else:
-                yield from self._jsonl(text)
-        except UnicodeDecodeError as exc:
-            bad = exc.object[exc.start:exc.start + 1].hex() if exc.object else "?"
-            raise InputRejected("encoding", f"not valid UTF-8: byte 0x{bad} on or after line {self._line + 1} "
-                                "(files must be UTF-8 encoded)") from None
+                yield from self._jsonl(lines)
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InputRejected("gzip", f"corrupt gzip input near line {self._line + 1}: {exc}") from None
 
-    def _csv(self, text: io.TextIOWrapper) -> Iterator[Record]:
+    def _csv(self, lines: Iterator[str]) -> Iterator[Record]:
         c = self.contract
-        reader = csv.reader(text, delimiter=c.delimiter, quotechar=c.quote_char)
+        reader = csv.reader(lines, delimiter=c.delimiter, quotechar=c.quote_char)
+        rows = 0
         try:
             header = next(reader, None)
             while header is not None and not header:  # leading blank lines
                 header = next(reader, None)
-            self._line = reader.line_num
             if header is None:
                 raise InputRejected("empty", "empty file: no header row")
             self.header = [h.strip() for h in header]
             self._check_header()
             index = {name: self.header.index(name) for name in c.column_names}
             width = len(self.header)
-            rows = 0
+            end = reader.line_num
             for fields in reader:
-                start, self._line = self._line + 1, reader.line_num
+                start, end = end + 1, reader.line_num
                 if not fields or (len(fields) == 1 and not fields[0].strip() and width > 1):
                     continue  # blank line
                 rows += 1
                 if len(fields) != width:
                     yield Record(rows, start, None, fields, [Violation(
-                        rows, start, None, "column_count",
-                        f"ragged row: expected {width} fields, got {len(fields)}")])
+                        rows, start, None, "column_count", f"ragged row: expected {width} fields, got {len(fields)}")])
                     continue
                 yield Record(rows, start, {name: fields[i] for name, i in index.items()}, fields)
         except csv.Error as exc:
-            raise InputRejected("csv", f"malformed CSV at line {reader.line_num}: {exc}") from None
+            problem = str(exc)
+            if "new-line character seen in unquoted field" in problem:
+                problem = "a carriage return (\\r) inside an unquoted field (line endings must be \\n or \\r\\n)"
+            raise InputRejected("csv", f"malformed CSV at line {self._line}: {problem}") from None
         if rows == 0:
             raise InputRejected("empty", "empty file: a header but no data rows")
 
     def _check_header(self) -> None:
         expected = list(self.contract.column_names)
-        seen = set()
-        dupes = sorted({h for h in self.header if h in seen or seen.add(h)})
+        seen: set[str] = set()
+        dupes = sorted({h for h in self.header if h in seen or seen.add(h)})  # type: ignore[func-returns-value]
         if dupes:
             raise InputRejected("header", f"header mismatch: column(s) named twice: {', '.join(dupes)}")
         missing = [n for n in expected if n not in self.header]
@@ -179,12 +198,12 @@ class RecordReader:
             raise InputRejected("header", f"header mismatch: {'; '.join(parts)} (the {self.contract.name} contract "
                                 f"expects: {', '.join(expected)})")
 
-    def _jsonl(self, text: io.TextIOWrapper) -> Iterator[Record]:
+    def _jsonl(self, lines: Iterator[str]) -> Iterator[Record]:
         validator = self.contract.schema_validator
         pii = set(self.contract.pii_columns)
         rows = 0
-        for number, line in enumerate(text, 1):
-            self._line = number
+        for line in lines:
+            number = self._line
             stripped = line.strip()
             if not stripped:
                 continue
@@ -192,12 +211,13 @@ class RecordReader:
             try:
                 obj = json.loads(stripped)
             except ValueError as exc:
-                yield Record(rows, number, None, stripped, [Violation(rows, number, None, "json", f"not valid JSON: {exc}",
-                                                                      excerpt(stripped, pii=bool(pii)))])
+                yield Record(rows, number, None, stripped, [Violation(
+                    rows, number, None, "json", f"not valid JSON: {exc}", excerpt(stripped, pii=bool(pii)))])
                 continue
             if not isinstance(obj, dict):
                 yield Record(rows, number, None, stripped, [Violation(
-                    rows, number, None, "json_object", f"expected a JSON object, got {type(obj).__name__}", excerpt(stripped, pii=bool(pii)))])
+                    rows, number, None, "json_object", f"expected a JSON object, got {type(obj).__name__}",
+                    excerpt(stripped, pii=bool(pii)))])
                 continue
             if validator is not None:
                 try:

@@ -59,15 +59,18 @@ def excerpt(value: Any, *, pii: bool = False) -> str | None:
 
 def canonical_text(value: Any) -> str:
     """The standardised text of a parsed value (what a clean CSV holds)."""
+    cls = value.__class__
+    if cls is str:
+        return value
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if cls is bool:
         return "true" if value else "false"
-    if isinstance(value, Decimal):
+    if cls is Decimal:
         return format(value, "f")
-    if isinstance(value, datetime):
+    if cls is datetime:
         return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
+    if cls is date:
         return value.isoformat()
     return str(value)
 
@@ -183,6 +186,47 @@ _PARSERS: dict[str, Callable[[Column, Any], Any]] = {
 }
 
 
+def _normaliser(column: Column) -> Callable[[str], str] | None:
+    """One function applying the column's Unicode form, trim and case, in that order."""
+    steps: list[Callable[[str], str]] = []
+    if column.unicode:
+        form = column.unicode
+        steps.append(lambda text: unicodedata.normalize(form, text))
+    if column.trim:
+        steps.append(str.strip)
+    if column.case == "lower":
+        steps.append(str.lower)
+    elif column.case == "upper":
+        steps.append(str.upper)
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def normalise(text: str) -> str:
+        for step in steps:
+            text = step(text)
+        return text
+
+    return normalise
+
+
+class _Plan:
+    """What checking one column takes, worked out once per contract."""
+
+    __slots__ = ("column", "name", "required", "pii", "normalise", "parse", "is_string", "text_rules")
+
+    def __init__(self, column: Column) -> None:
+        self.column = column
+        self.name = column.name
+        self.required = column.required
+        self.pii = column.pii
+        self.normalise = _normaliser(column)
+        self.parse = _PARSERS[column.type]
+        self.is_string = column.type == "string"
+        self.text_rules = column.max_length is not None or column.pattern is not None or column.allowed is not None
+
+
 class RowChecker:
     """Checks and normalises one record (a mapping of column name → raw value) against a contract.
 
@@ -191,43 +235,42 @@ class RowChecker:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self._columns = [(c, _PARSERS[c.type]) for c in contract.columns]
+        self._plans = [_Plan(c) for c in contract.columns]
 
     def check(self, record: Mapping[str, Any], *, row: int, line: int) -> tuple[dict[str, Any], list[Violation]]:
         values: dict[str, Any] = {}
         violations: list[Violation] = []
-        for column, parse in self._columns:
-            raw = record.get(column.name)
+        get = record.get
+        for plan in self._plans:
+            raw = get(plan.name)
             value = raw
-            if isinstance(value, str):
-                if column.unicode:
-                    value = unicodedata.normalize(column.unicode, value)
-                if column.trim:
-                    value = value.strip()
-                if column.case == "lower":
-                    value = value.lower()
-                elif column.case == "upper":
-                    value = value.upper()
-                if value == "":
+            if value.__class__ is str:
+                if plan.normalise is not None:
+                    value = plan.normalise(value)
+                if not value:
                     value = None
             if value is None:
-                values[column.name] = None
-                if column.required:
-                    violations.append(Violation(row, line, column.name, "required", f"{column.name}: a value is required"))
+                values[plan.name] = None
+                if plan.required:
+                    violations.append(Violation(row, line, plan.name, "required", f"{plan.name}: a value is required"))
                 continue
             try:
-                parsed = parse(column, value)
-                text = parsed if isinstance(parsed, str) else canonical_text(parsed)
-                if column.max_length is not None and len(text) > column.max_length:
-                    raise _Invalid("max_length", f"longer than {column.max_length} characters ({len(text)})")
-                if column.pattern is not None and column.pattern.fullmatch(text) is None:
-                    raise _Invalid("pattern", f"does not match pattern {column.pattern.pattern!r}")
-                if column.allowed is not None and text not in column.allowed:
-                    raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(column.allowed))})")
+                parsed = value if plan.is_string and value.__class__ is str else plan.parse(plan.column, value)
+                if plan.text_rules:
+                    _check_text(plan.column, parsed if parsed.__class__ is str else canonical_text(parsed))
             except _Invalid as bad:
-                values[column.name] = None
-                violations.append(Violation(row, line, column.name, bad.rule, f"{column.name}: {bad.message}",
-                                            excerpt(raw, pii=column.pii)))
+                values[plan.name] = None
+                violations.append(Violation(row, line, plan.name, bad.rule, f"{plan.name}: {bad.message}",
+                                            excerpt(raw, pii=plan.pii)))
                 continue
-            values[column.name] = parsed
+            values[plan.name] = parsed
         return values, violations
+
+
+def _check_text(column: Column, text: str) -> None:
+    if column.max_length is not None and len(text) > column.max_length:
+        raise _Invalid("max_length", f"longer than {column.max_length} characters ({len(text)})")
+    if column.pattern is not None and column.pattern.fullmatch(text) is None:
+        raise _Invalid("pattern", f"does not match pattern {column.pattern.pattern!r}")
+    if column.allowed is not None and text not in column.allowed:
+        raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(column.allowed))})")

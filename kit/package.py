@@ -1,0 +1,150 @@
+"""Deterministic plug-in artifacts: ``make package``.
+
+Each plug-in becomes ``build/artifacts/<name>.zip``: the plug-in folder's files at the zip root
+plus the shared runtime package ``pipeline_shared`` (from ``lambdas/_shared``). Powertools is
+not inside: it comes from the official Powertools layer (or, on the emulator, the kit's own layer
+built from the same pinned release, ``powertools-layer.zip``).
+
+The same sources give a byte-identical zip, hence the same sha256, on any machine:
+entries sorted by path, fixed timestamps (1980-01-01), fixed permissions, no extra fields,
+line endings as committed (see .gitattributes), and STORED entries (no compression: deflate
+output differs between zlib builds, e.g. zlib-ng, so compressed zips are not portable).
+An artifact manifest (``build/artifacts/manifest.json``) lists name, file, sha256 and size.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS = ROOT / "lambdas"
+SHARED = LAMBDAS / "_shared"
+SHARED_PACKAGES = ("pipeline_shared",)
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", "samples"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    file: str
+    sha256: str
+    size: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    @property
+    def source_code_hash(self) -> str:
+        """base64 of the raw sha256: what Lambda reports as CodeSha256."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def _files_under(base: Path, prefix: str = "") -> Iterable[tuple[str, Path]]:
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base)
+        if any(part in EXCLUDED_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix not in EXCLUDED_SUFFIXES:
+            yield (f"{prefix}{rel.as_posix()}", path)
+
+
+def deterministic_zip(entries: Iterable[tuple[str, Path | bytes]], target: Path) -> Artifact:
+    """Write ``entries`` (archive name → file or bytes) to ``target`` deterministically."""
+    items = sorted(entries, key=lambda e: e[0])
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"{target.name}: two sources for {dup!r} (a plug-in file shadows shared code?)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, source in items:
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.create_system = 3  # unix, whatever the building OS
+            info.compress_type = zipfile.ZIP_STORED
+            zf.writestr(info, data)
+    tmp.replace(target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    return Artifact(name=target.stem, file=str(target), sha256=digest, size=target.stat().st_size)
+
+
+def plugin_entries(plugin_dir: Path) -> list[tuple[str, Path]]:
+    entries = list(_files_under(plugin_dir))
+    for package in SHARED_PACKAGES:
+        entries += _files_under(SHARED / package, f"{package}/")
+    return entries
+
+
+def build_plugin(plugin_dir: Path, outdir: Path) -> Artifact:
+    return deterministic_zip(plugin_entries(plugin_dir), outdir / f"{plugin_dir.name}.zip")
+
+
+def build_powertools_layer(outdir: Path) -> Artifact:
+    """The kit's own Powertools layer (``python/...``) from the installed, pinned release: used
+    only on the emulator, which refuses functions naming a layer it does not hold."""
+    entries: list[tuple[str, Path]] = []
+    for dist_name in LAYER_DISTRIBUTIONS:
+        dist = metadata.distribution(dist_name)
+        for f in dist.files or ():
+            if f.suffix in EXCLUDED_SUFFIXES or "__pycache__" in f.parts or ".dist-info" in str(f.parts[0]):
+                continue
+            src = Path(dist.locate_file(f))
+            if src.is_file():
+                entries.append((f"python/{f.as_posix()}", src))
+    return deterministic_zip(entries, outdir / "powertools-layer.zip")
+
+
+def release_id() -> str:
+    """The commit the artifacts are built from (``-dirty`` with uncommitted changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lambdas"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unversioned"
+    return f"{head[:12]}-dirty" if dirty else head[:12]
+
+
+def build_all(outdir: Path, plugins: Iterable[Path] | None = None, *, layer: bool = True) -> dict[str, Artifact]:
+    from modules.plugins import discover_plugins
+
+    dirs = list(plugins) if plugins is not None else [m.directory for m in discover_plugins()]
+    artifacts = {d.name: build_plugin(d, outdir) for d in dirs}
+    if layer:
+        artifacts["powertools-layer"] = build_powertools_layer(outdir)
+    manifest = {
+        "release": release_id(),
+        "artifacts": {name: {**asdict(a), "file": Path(a.file).name} for name, a in sorted(artifacts.items())},
+    }
+    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return artifacts
+
+
+def main(argv: list[str] | None = None) -> int:
+    import main as composition
+
+    outdir = composition.work_root() / "build" / "artifacts"
+    artifacts = build_all(outdir)
+    print(f"==> packaged {len(artifacts)} artifact(s) into {outdir} (release {release_id()})")
+    for name, a in sorted(artifacts.items()):
+        print(f"    {name:20s} {a.size:>10,d} B  sha256 {a.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""archive handler on moto: verified copy, then delete from landing; failure leaves landing alone."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from pipeline_shared.events import sqs_event
+from pipeline_shared.messages import StageMessage
+
+OK = {"batchItemFailures": []}
+BODY = b"order_id,amount\nORD-000001,1.00\n"
+
+
+def cleansed(aws, key: str = "orders/in/a.csv", body: bytes = BODY, *, versioned: bool = True, **put: object) -> StageMessage:
+    """Put ``body`` in landing and return the message cleanse would have sent for it."""
+    response = aws.put("landing", key, body, **put)
+    return StageMessage(file_id=hashlib.sha256(key.encode()).hexdigest()[:32], dataset="orders", status="cleansed",
+                        produced_by="cleanse", bucket=aws.buckets["landing"], key=key,
+                        version_id=response["VersionId"] if versioned else None, etag=response["ETag"].strip('"'),
+                        size=len(body), received_at="2024-05-01T10:00:00.000Z", counts={"records_in": 1, "out": 1},
+                        locations={"landing": f"s3://{aws.buckets['landing']}/{key}", "clean": ["s3://c/x.csv"]})
+
+
+def archive_key(message: StageMessage) -> str:
+    return f"orders/2024/05/01/{message.file_id}/{message.key}"
+
+
+def landing_has(aws, key: str) -> bool:
+    try:
+        aws.client("s3").head_object(Bucket=aws.buckets["landing"], Key=key)
+        return True
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "404":
+            return False
+        raise
+
+
+@pytest.fixture
+def corrupt_archive_heads(archive):
+    """Make HEAD of objects in the archive bucket report one byte more than stored (a bad copy)."""
+    client = archive.aws.client("s3")
+
+    def lie(http_response, parsed, model, **kwargs):
+        if kwargs.get("context", {}).get("pk_archive_head"):
+            parsed["ContentLength"] = parsed.get("ContentLength", 0) + 1
+
+    def mark(params, context, **kwargs):
+        if params.get("Bucket", "").endswith("-archive"):
+            context["pk_archive_head"] = True
+
+    client.meta.events.register("before-parameter-build.s3.HeadObject", mark)
+    client.meta.events.register("after-call.s3.HeadObject", lie)
+    yield
+    client.meta.events.unregister("before-parameter-build.s3.HeadObject", mark)
+    client.meta.events.unregister("after-call.s3.HeadObject", lie)
+
+
+def test_object_is_archived_then_removed_from_landing(aws, archive, context):
+    message = cleansed(aws)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert aws.get("archive", archive_key(message)) == BODY
+    assert not landing_has(aws, message.key)
+    (out,) = aws.bodies("notify")
+    assert (out["status"], out["produced_by"]) == ("processed", "archive")
+    assert out["locations"]["archive"] == f"s3://{aws.buckets['archive']}/{archive_key(message)}"
+    assert out["locations"]["clean"] == ["s3://c/x.csv"]
+
+
+def test_archive_copy_keeps_metadata_and_is_tagged(aws, archive, context):
+    message = cleansed(aws, ContentType="text/csv", Metadata={"source-system": "shop"})
+    archive.lambda_handler(sqs_event([message]), context)
+    s3 = aws.client("s3")
+    head = s3.head_object(Bucket=aws.buckets["archive"], Key=archive_key(message))
+    assert (head["ContentType"], head["Metadata"]) == ("text/csv", {"source-system": "shop"})
+    tags = s3.get_object_tagging(Bucket=aws.buckets["archive"], Key=archive_key(message))["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"file_id": message.file_id, "dataset": "orders"}
+
+
+def test_failed_verification_leaves_landing_untouched(aws, archive, context, logs, corrupt_archive_heads):
+    logs.attach(archive)
+    message = cleansed(aws)
+    event = sqs_event([message])
+    assert archive.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert landing_has(aws, message.key)
+    assert aws.bodies("notify") == []
+    (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
+    assert error["exception_name"] == "CopyVerificationError"
+    assert f"size differs: source {len(BODY)} bytes, copy {len(BODY) + 1} bytes" in error["exception"]
+
+
+def test_duplicate_delivery_copies_and_notifies_once(aws, archive, context):
+    s3 = aws.client("s3")
+    s3.put_bucket_versioning(Bucket=aws.buckets["archive"], VersioningConfiguration={"Status": "Enabled"})
+    event = sqs_event([cleansed(aws)])
+    assert archive.lambda_handler(event, context) == OK
+    assert archive.lambda_handler(event, context) == OK
+    assert len(aws.bodies("notify")) == 1
+    assert len(s3.list_object_versions(Bucket=aws.buckets["archive"])["Versions"]) == 1
+
+
+def test_retry_after_landing_was_already_emptied_completes(aws, archive, context):
+    """An earlier attempt archived and deleted, then died before its idempotency record completed."""
+    message = cleansed(aws, versioned=False)
+    aws.put("archive", archive_key(message), BODY)
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert aws.bodies("notify")[0]["status"] == "processed"
+
+
+def test_object_in_neither_landing_nor_archive_fails_the_record(aws, archive, context, logs):
+    logs.attach(archive)
+    message = cleansed(aws, versioned=False)
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)
+    assert archive.lambda_handler(sqs_event([message]), context)["batchItemFailures"]
+    (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
+    assert "the raw file is in neither landing nor archive" in error["exception"]
+
+
+def test_newer_upload_under_the_same_key_is_left_in_landing(aws, archive, context):
+    message = cleansed(aws)
+    aws.put("landing", message.key, b"a newer file")
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert aws.get("archive", archive_key(message)) == BODY
+    assert aws.get("landing", message.key) == b"a newer file"
+
+
+def test_one_bad_record_fails_alone(aws, archive, context):
+    good = cleansed(aws, "orders/good.csv")
+    wrong = StageMessage(**{**good.to_dict(), "status": "validated", "key": "orders/other.csv"})
+    event = sqs_event([good, wrong])
+    assert archive.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert [m["key"] for m in aws.bodies("notify")] == ["orders/good.csv"]
