@@ -214,6 +214,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import SAMPLES, run
+
+    cfg = load(args.env)
+    if not cfg.on_emulator:
+        raise KitError(f"`make run` drives the pipeline on the emulator; {cfg.name} runs in AWS")
+    emu = emulator_for(cfg)
+    if not emu.is_running():
+        raise KitError(f"no emulator at {emu.url}: run `make deploy` first")
+    rows = run(cfg, emu, samples=Path(args.samples) if args.samples else SAMPLES, state_dir=state_root())
+    lost = [r["key"] for r in rows if r["status"] == "NO STATUS"]
+    if lost:
+        raise KitError(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
+    return 0
+
+
 def cmd_emulator_up(args: argparse.Namespace) -> int:
     cfg = load(args.env)
     if not cfg.on_emulator:
@@ -257,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_env("deploy", cmd_deploy, "synthesize, init, plan and apply one environment")
     with_env("destroy", cmd_destroy, "destroy one environment")
     with_envs("validate", cmd_validate, "terraform validate every environment")
+    run_parser = sub.add_parser("run", help="drive the local pipeline with the sample files")
+    run_parser.add_argument("--env", default="local", choices=ALL_ENVIRONMENTS)
+    run_parser.add_argument("--samples", help="folder of <dataset>/<file> samples (default: lambdas/_shared/samples)")
+    run_parser.set_defaults(func=cmd_run)
     with_env("emulator-up", cmd_emulator_up, "start the emulator if it is not running")
     with_env("down", cmd_down, "stop the emulator the kit started")
     return parser

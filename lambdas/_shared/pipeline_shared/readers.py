@@ -160,6 +160,7 @@ class RecordReader:
                 raise InputRejected("empty", "empty file: no header row")
             self.header = [h.strip() for h in header]
             self._check_header()
+            names = self.header if self.header == list(c.column_names) else None
             index = {name: self.header.index(name) for name in c.column_names}
             width = len(self.header)
             end = reader.line_num
@@ -172,7 +173,8 @@ class RecordReader:
                     yield Record(rows, start, None, fields, [Violation(
                         rows, start, None, "column_count", f"ragged row: expected {width} fields, got {len(fields)}")])
                     continue
-                yield Record(rows, start, {name: fields[i] for name, i in index.items()}, fields)
+                values = dict(zip(names, fields)) if names else {name: fields[i] for name, i in index.items()}
+                yield Record(rows, start, values, fields)
         except csv.Error as exc:
             problem = str(exc)
             if "new-line character seen in unquoted field" in problem:

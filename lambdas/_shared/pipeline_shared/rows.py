@@ -186,52 +186,33 @@ _PARSERS: dict[str, Callable[[Column, Any], Any]] = {
 }
 
 
-def _normaliser(column: Column) -> Callable[[str], str] | None:
-    """One function applying the column's Unicode form, trim and case, in that order."""
-    steps: list[Callable[[str], str]] = []
-    if column.unicode:
-        form = column.unicode
-        steps.append(lambda text: unicodedata.normalize(form, text))
-    if column.trim:
-        steps.append(str.strip)
-    if column.case == "lower":
-        steps.append(str.lower)
-    elif column.case == "upper":
-        steps.append(str.upper)
-    if not steps:
-        return None
-    if len(steps) == 1:
-        return steps[0]
-
-    def normalise(text: str) -> str:
-        for step in steps:
-            text = step(text)
-        return text
-
-    return normalise
-
-
 class _Plan:
     """What checking one column takes, worked out once per contract."""
 
-    __slots__ = ("column", "name", "required", "pii", "normalise", "parse", "is_string", "text_rules")
+    __slots__ = ("column", "name", "required", "pii", "form", "trim", "lower", "upper", "parse", "is_string",
+                 "max_length", "pattern", "allowed", "text_rules")
 
     def __init__(self, column: Column) -> None:
         self.column = column
         self.name = column.name
         self.required = column.required
         self.pii = column.pii
-        self.normalise = _normaliser(column)
+        self.form = column.unicode
+        self.trim = column.trim
+        self.lower = column.case == "lower"
+        self.upper = column.case == "upper"
         self.parse = _PARSERS[column.type]
         self.is_string = column.type == "string"
-        self.text_rules = column.max_length is not None or column.pattern is not None or column.allowed is not None
+        self.max_length, self.pattern, self.allowed = column.max_length, column.pattern, column.allowed
+        self.text_rules = self.max_length is not None or self.pattern is not None or self.allowed is not None
 
 
 class RowChecker:
     """Checks and normalises one record (a mapping of column name → raw value) against a contract.
 
     ``check`` returns ``(values, violations)``: ``values`` maps every declared column to its parsed,
-    standardised value (None when missing); the row is good when ``violations`` is empty."""
+    standardised value (None when missing); the row is good when ``violations`` is empty.
+    (The loop is inlined on purpose: it runs once per value of every file.)"""
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
@@ -241,12 +222,19 @@ class RowChecker:
         values: dict[str, Any] = {}
         violations: list[Violation] = []
         get = record.get
+        normalize = unicodedata.normalize
         for plan in self._plans:
             raw = get(plan.name)
             value = raw
             if value.__class__ is str:
-                if plan.normalise is not None:
-                    value = plan.normalise(value)
+                if plan.form is not None and not value.isascii():  # NFC/NFKC leave ASCII unchanged
+                    value = normalize(plan.form, value)
+                if plan.trim:
+                    value = value.strip()
+                if plan.lower:
+                    value = value.lower()
+                elif plan.upper:
+                    value = value.upper()
                 if not value:
                     value = None
             if value is None:
@@ -257,7 +245,13 @@ class RowChecker:
             try:
                 parsed = value if plan.is_string and value.__class__ is str else plan.parse(plan.column, value)
                 if plan.text_rules:
-                    _check_text(plan.column, parsed if parsed.__class__ is str else canonical_text(parsed))
+                    text = parsed if parsed.__class__ is str else canonical_text(parsed)
+                    if plan.max_length is not None and len(text) > plan.max_length:
+                        raise _Invalid("max_length", f"longer than {plan.max_length} characters ({len(text)})")
+                    if plan.pattern is not None and plan.pattern.fullmatch(text) is None:
+                        raise _Invalid("pattern", f"does not match pattern {plan.pattern.pattern!r}")
+                    if plan.allowed is not None and text not in plan.allowed:
+                        raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(plan.allowed))})")
             except _Invalid as bad:
                 values[plan.name] = None
                 violations.append(Violation(row, line, plan.name, bad.rule, f"{plan.name}: {bad.message}",
@@ -265,12 +259,3 @@ class RowChecker:
                 continue
             values[plan.name] = parsed
         return values, violations
-
-
-def _check_text(column: Column, text: str) -> None:
-    if column.max_length is not None and len(text) > column.max_length:
-        raise _Invalid("max_length", f"longer than {column.max_length} characters ({len(text)})")
-    if column.pattern is not None and column.pattern.fullmatch(text) is None:
-        raise _Invalid("pattern", f"does not match pattern {column.pattern.pattern!r}")
-    if column.allowed is not None and text not in column.allowed:
-        raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(column.allowed))})")

@@ -74,7 +74,10 @@ def test_disabled_tracer_decorators_call_through(monkeypatch):
 
 
 @pytest.mark.parametrize("plugin", ["validate", "cleanse", "archive", "notify"])
-def test_each_plugin_gets_its_own_core(plugin):
+def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
+    # As in Lambda, the Powertools settings are in the environment before the handler is imported.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", plugin)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PipelineKit")
     handler = load_plugin_module(plugin, "handler")
     core = load_plugin_module(plugin, "core")
     assert handler.core is core

@@ -1,0 +1,296 @@
+"""``make run``: drive the deployed ``local`` pipeline on the emulator, end to end.
+
+The emulator stores Lambda functions but does not execute their code (and an enabled SQS event
+source mapping would eat the messages, which is why ``local`` creates them disabled). This runner
+plays the part of the Lambda service:
+
+1. reads each plug-in's *deployed* configuration from the emulator (its environment variables,
+   timeout and input queue: exactly what Terraform applied);
+2. puts the sample files (good and bad) into the landing bucket;
+3. polls the stage queues in pipeline order and invokes each plug-in's handler in-process with
+   the real Lambda SQS event shape (up to its batch size), honouring partial batch failures:
+   successful records are deleted, failed ones are made visible again, and SQS moves them to the
+   dead-letter queue after ``maxReceiveCount`` receives — as the event source mapping would;
+4. prints one row per file: dataset, rows in / out / rejected, status, where it ended.
+
+Handler output (structured logs, EMF metrics) goes to ``.state/run-<timestamp>.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .ui import KitError, note, step
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "lambdas" / "_shared" / "samples"
+
+
+@dataclass
+class Stage:
+    name: str
+    function_name: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    batch_size: int
+    timeout: int
+    environment: dict[str, str]
+    handler: Any = None
+    invocations: int = 0
+    failures: int = 0
+
+
+class LambdaContext:
+    """What a handler sees of the Lambda context object."""
+
+    def __init__(self, stage: Stage, region: str, account: str) -> None:
+        self.function_name = stage.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{stage.function_name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{stage.function_name}"
+        self.log_stream_name = "local-runner"
+        self._deadline = time.monotonic() + stage.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@contextlib.contextmanager
+def _captured_stdout(log_path: Path) -> Iterator[None]:
+    """Send fd 1 (where Powertools writes logs and EMF metrics) to ``log_path`` for the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class LocalRunner:
+    def __init__(self, cfg, emulator, *, log_path: Path) -> None:
+        from modules.plugins import discover_plugins
+
+        self.cfg = cfg
+        self.emulator = emulator
+        self.region = cfg.region
+        self.log_path = log_path
+        self.plugins = discover_plugins()
+        self.sqs = emulator.client("sqs", cfg.region)
+        self.s3 = emulator.client("s3", cfg.region)
+        self.lam = emulator.client("lambda", cfg.region)
+        self.ddb = emulator.client("dynamodb", cfg.region)
+        self.stages: list[Stage] = []
+        self.aws_env = {
+            "AWS_ENDPOINT_URL": emulator.url,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": cfg.region, "AWS_DEFAULT_REGION": cfg.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        }
+
+    # -- discovery ---------------------------------------------------------------------
+    def load_stages(self) -> None:
+        from botocore.exceptions import ClientError
+
+        sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
+        from plugin_loader import load_plugin_module
+
+        for plugin in self.plugins:
+            fn_name = self.cfg.resource_name(plugin.name.replace("_", "-"))
+            try:
+                conf = self.lam.get_function_configuration(FunctionName=fn_name)
+                url = self.sqs.get_queue_url(QueueName=fn_name)["QueueUrl"]
+                dlq = self.sqs.get_queue_url(QueueName=f"{fn_name}-dlq")["QueueUrl"]
+            except ClientError as exc:
+                raise KitError(f"plug-in {plugin.name} is not deployed on the emulator ({exc.response['Error']['Code']}): "
+                               "run `make deploy` first") from None
+            arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            stage = Stage(name=plugin.name, function_name=fn_name, queue_url=url, queue_arn=arn, dlq_url=dlq,
+                          batch_size=min(plugin.runtime.batch_size, 10), timeout=conf["Timeout"],
+                          environment=dict(conf.get("Environment", {}).get("Variables", {})))
+            module_name, func_name = plugin.handler.split(".")
+            with _environment({**stage.environment, **self.aws_env}):
+                module = load_plugin_module(plugin.name, module_name)
+            stage.handler = getattr(module, func_name)
+            self.stages.append(stage)
+
+    # -- driving -----------------------------------------------------------------------
+    def upload_samples(self, samples: Path, run_id: str) -> list[str]:
+        bucket = self.cfg.bucket_name("landing")
+        keys = []
+        for path in sorted(p for p in samples.rglob("*") if p.is_file() and p.name != "README.md"):
+            rel = path.relative_to(samples)
+            dataset = rel.parts[0]
+            key = f"{dataset}/{run_id}/{'/'.join(rel.parts[1:])}"
+            self.s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+            keys.append(key)
+        return keys
+
+    def invoke(self, stage: Stage, messages: list[dict]) -> list[str]:
+        """Invoke the stage's handler with ``messages``; returns the ids of failed records."""
+        sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
+        from pipeline_shared.events import sqs_event
+
+        event = sqs_event(messages, queue_arn=stage.queue_arn, region=self.region)
+        stage.invocations += 1
+        with _environment({**stage.environment, **self.aws_env}), _captured_stdout(self.log_path):
+            try:
+                response = stage.handler(event, LambdaContext(stage, self.region, self.cfg.account_id))
+            except Exception as exc:  # the whole batch fails, as in Lambda
+                print(f"[runner] {stage.name}: handler raised {type(exc).__name__}: {exc}", flush=True)
+                return [m["MessageId"] for m in messages]
+        failures = (response or {}).get("batchItemFailures", [])
+        return [f["itemIdentifier"] for f in failures]
+
+    def poll_once(self) -> int:
+        """One pass over every stage queue; returns how many messages were handled."""
+        handled = 0
+        for stage in self.stages:
+            resp = self.sqs.receive_message(QueueUrl=stage.queue_url, MaxNumberOfMessages=stage.batch_size,
+                                            VisibilityTimeout=stage.timeout, AttributeNames=["All"],
+                                            MessageAttributeNames=["All"])
+            messages = resp.get("Messages", [])
+            if not messages:
+                continue
+            failed = set(self.invoke(stage, messages))
+            stage.failures += len(failed)
+            handled += len(messages)
+            for m in messages:
+                if m["MessageId"] in failed:
+                    # Back to the queue at once (the real mapping waits out the visibility
+                    # timeout); the redrive policy moves it to the DLQ after maxReceiveCount.
+                    self.sqs.change_message_visibility(QueueUrl=stage.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                       VisibilityTimeout=0)
+                else:
+                    self.sqs.delete_message(QueueUrl=stage.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return handled
+
+    def pending(self) -> int:
+        total = 0
+        for stage in self.stages:
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=stage.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def drain(self, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        idle = 0
+        while time.monotonic() < deadline:
+            if self.poll_once():
+                idle = 0
+                continue
+            idle += 1
+            if idle >= 2 and self.pending() == 0:
+                return
+            time.sleep(0.2)
+        raise KitError(f"the pipeline did not drain within {timeout:.0f}s; see {self.log_path}")
+
+    # -- reporting ---------------------------------------------------------------------
+    def status_items(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        des = TypeDeserializer()
+        table = self.cfg.resource_name("status")
+        items, kwargs = [], {"TableName": table}
+        while True:
+            page = self.ddb.scan(**kwargs)
+            items += [{k: des.deserialize(v) for k, v in it.items()} for it in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def dlq_messages(self) -> dict[str, int]:
+        out = {}
+        for stage in self.stages:
+            attrs = self.sqs.get_queue_attributes(QueueUrl=stage.dlq_url,
+                                                  AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+            out[stage.name] = int(attrs["ApproximateNumberOfMessages"])
+        return out
+
+
+def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int]) -> tuple[str, list[dict[str, Any]]]:
+    """A table with one row per uploaded file; rows also returned as data."""
+    by_key = {it.get("key"): it for it in items}
+    rows = []
+    for key in keys:
+        it = by_key.get(key) or {}
+        counts = it.get("counts", {})
+        locations = it.get("locations", {})
+        places = []
+        for zone in ("clean", "archive", "quarantine"):
+            value = locations.get(zone)
+            if value:
+                n = len(value) if isinstance(value, list) else 1
+                places.append(f"{zone}" + (f" ({n} partitions)" if n > 1 else ""))
+        if it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
+            places.append("landing")
+        rows.append({
+            "key": key, "dataset": it.get("dataset", key.split("/")[0]),
+            "rows_in": counts.get("records_in", "-"), "rows_out": counts.get("out", "-"),
+            "rejected": counts.get("rejected", "-"),
+            "status": it.get("status", "NO STATUS"), "reason": it.get("reason") or "",
+            "where": " + ".join(places) if places else "-",
+            "locations": locations,
+        })
+    headers = ("file", "dataset", "in", "out", "rejected", "status", "where it ended / reason")
+    table = [headers] + [(r["key"], r["dataset"], str(r["rows_in"]), str(r["rows_out"]), str(r["rejected"]),
+                          str(r["status"]), (r["where"] + (f" ({r['reason']})" if r["reason"] else ""))[:120])
+                         for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
+    lines = []
+    for n, row in enumerate(table):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 24)
+    stuck = {k: v for k, v in dlq.items() if v}
+    lines.append(f"dead-letter queues: {', '.join(f'{k}={v}' for k, v in stuck.items()) if stuck else 'all empty'}")
+    return "\n".join(lines), rows
+
+
+def run(cfg, emulator, *, samples: Path = SAMPLES, state_dir: Path, timeout: float = 300.0) -> list[dict[str, Any]]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    run_id = time.strftime("run-%Y%m%dT%H%M%S")
+    log_path = state_dir / f"{run_id}.log"
+    runner = LocalRunner(cfg, emulator, log_path=log_path)
+    step("[1/4] read the deployed plug-ins from the emulator")
+    runner.load_stages()
+    note(", ".join(f"{s.name} (batch {s.batch_size}, timeout {s.timeout}s)" for s in runner.stages))
+    step(f"[2/4] put the sample files into s3://{cfg.bucket_name('landing')}/<dataset>/{run_id}/")
+    keys = runner.upload_samples(samples, run_id)
+    note(f"{len(keys)} file(s) from {os.path.relpath(samples, ROOT)}")
+    step(f"[3/4] run the stages until every queue is empty (handler logs: {os.path.relpath(log_path, ROOT)})")
+    started = time.perf_counter()
+    runner.drain(timeout=timeout)
+    note("; ".join(f"{s.name}: {s.invocations} invocation(s), {s.failures} failed record(s)" for s in runner.stages)
+         + f" in {time.perf_counter() - started:.1f}s")
+    step("[4/4] where every file ended")
+    text, rows = report(keys, runner.status_items(), runner.dlq_messages())
+    print(text, flush=True)
+    return rows
