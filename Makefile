@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv synth package run plan deploy destroy down emulator validate test test-fast bench clean
+.PHONY: help venv synth package new-plugin run plan deploy destroy down emulator validate test test-fast bench clean
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -39,6 +39,10 @@ plan: $(STAMP) ## Synthesize, init and plan ENV (saved plan file, nothing applie
 
 deploy: $(STAMP) ## Deploy ENV (default local: starts the emulator, then terraform init/plan/apply)
 	@$(PY) -m kit deploy --env $(ENV)
+
+new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> (lambdas/<name> + tests)
+	@test -n "$(NAME)" || { echo "usage: make new-plugin NAME=<name>"; exit 2; }
+	@$(PY) -m kit.scaffold "$(NAME)"
 
 run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, stages run, a table per file
 	@$(PY) -m kit run --env local

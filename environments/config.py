@@ -100,6 +100,9 @@ class StorageConfig:
     glacier_transition_days: int = field(metadata=_between(1, 3650))
     archive_expiration_days: int = field(metadata=_between(2, 36500))
     noncurrent_version_expiration_days: int = field(metadata=_between(1, 3650))
+    #: Objects left in landing (files validate quarantined: their full copy is in quarantine)
+    #: expire after this many days; processed files leave landing at once (archive).
+    landing_expiration_days: int = field(metadata=_between(1, 3650))
     #: Deny every non-TLS request in the bucket policies. Always on in AWS; the emulator
     #: serves plain HTTP and evaluates the condition as a deny, so ``local`` turns it off.
     deny_insecure_transport: bool = True

@@ -223,7 +223,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     emu = emulator_for(cfg)
     if not emu.is_running():
         raise KitError(f"no emulator at {emu.url}: run `make deploy` first")
-    rows = run(cfg, emu, samples=Path(args.samples) if args.samples else SAMPLES, state_dir=state_root())
+    rows = run(cfg, emu, samples=None if args.drain_only else (Path(args.samples) if args.samples else SAMPLES),
+               state_dir=state_root())
     lost = [r["key"] for r in rows if r["status"] == "NO STATUS"]
     if lost:
         raise KitError(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
@@ -276,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = sub.add_parser("run", help="drive the local pipeline with the sample files")
     run_parser.add_argument("--env", default="local", choices=ALL_ENVIRONMENTS)
     run_parser.add_argument("--samples", help="folder of <dataset>/<file> samples (default: lambdas/_shared/samples)")
+    run_parser.add_argument("--drain-only", action="store_true",
+                            help="upload nothing: only process what is already queued")
     run_parser.set_defaults(func=cmd_run)
     with_env("emulator-up", cmd_emulator_up, "start the emulator if it is not running")
     with_env("down", cmd_down, "stop the emulator the kit started")

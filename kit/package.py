@@ -32,7 +32,9 @@ SHARED_PACKAGES = ("pipeline_shared",)
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", "samples"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
-LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions")
+#: What the official Powertools layer provides that the plug-ins use (fastjsonschema: JSON Schema
+#: contracts), rebuilt for the emulator from the pinned, installed releases.
+LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions", "fastjsonschema")
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,14 @@ def deterministic_zip(entries: Iterable[tuple[str, Path | bytes]], target: Path)
     return Artifact(name=target.stem, file=str(target), sha256=digest, size=target.stat().st_size)
 
 
-def plugin_entries(plugin_dir: Path) -> list[tuple[str, Path]]:
+def plugin_entries(plugin_dir: Path, shared_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """The plug-in folder's files at the root, plus the shared runtime packages."""
+    shared_dir = shared_dir or plugin_dir.parent / "_shared"
     entries = list(_files_under(plugin_dir))
     for package in SHARED_PACKAGES:
-        entries += _files_under(SHARED / package, f"{package}/")
+        if not (shared_dir / package).is_dir():
+            raise FileNotFoundError(f"shared runtime package {shared_dir / package} is missing")
+        entries += _files_under(shared_dir / package, f"{package}/")
     return entries
 
 

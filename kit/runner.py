@@ -274,7 +274,8 @@ def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int]) ->
     return "\n".join(lines), rows
 
 
-def run(cfg, emulator, *, samples: Path = SAMPLES, state_dir: Path, timeout: float = 300.0) -> list[dict[str, Any]]:
+def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeout: float = 300.0) -> list[dict[str, Any]]:
+    """Upload ``samples`` (None: nothing), run the stages until the queues are empty, report."""
     state_dir.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("run-%Y%m%dT%H%M%S")
     log_path = state_dir / f"{run_id}.log"
@@ -282,9 +283,13 @@ def run(cfg, emulator, *, samples: Path = SAMPLES, state_dir: Path, timeout: flo
     step("[1/4] read the deployed plug-ins from the emulator")
     runner.load_stages()
     note(", ".join(f"{s.name} (batch {s.batch_size}, timeout {s.timeout}s)" for s in runner.stages))
-    step(f"[2/4] put the sample files into s3://{cfg.bucket_name('landing')}/<dataset>/{run_id}/")
-    keys = runner.upload_samples(samples, run_id)
-    note(f"{len(keys)} file(s) from {os.path.relpath(samples, ROOT)}")
+    if samples is not None:
+        step(f"[2/4] put the sample files into s3://{cfg.bucket_name('landing')}/<dataset>/{run_id}/")
+        keys = runner.upload_samples(samples, run_id)
+        note(f"{len(keys)} file(s) from {os.path.relpath(samples, ROOT)}")
+    else:
+        step("[2/4] no upload (--drain-only): processing what is queued")
+        keys = []
     step(f"[3/4] run the stages until every queue is empty (handler logs: {os.path.relpath(log_path, ROOT)})")
     started = time.perf_counter()
     runner.drain(timeout=timeout)

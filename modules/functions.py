@@ -104,7 +104,7 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
         s.append(Statement(sid="ListReadBuckets", effect="Allow", actions=["s3:ListBucket"],
                            resources=bucket_arns(perms.read_buckets, False)))
     if perms.write_buckets:
-        s.append(Statement(sid="WriteObjects", effect="Allow", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        s.append(Statement(sid="WriteObjects", effect="Allow", actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
                            resources=bucket_arns(perms.write_buckets, True)))
     if perms.delete_buckets:
         s.append(Statement(sid="DeleteObjects", effect="Allow", actions=["s3:DeleteObject"],

@@ -10,8 +10,10 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
     handler = "handler.lambda_handler"      # module.function inside the plug-in folder
 
     [consumes]
-    source = "landing"                      # "landing" (object-created events), or the plug-in(s)
-                                            # whose output this one takes: "validate" or ["validate", "archive"]
+    source = "landing"                      # "landing": object-created events of the landing bucket;
+                                            # "pipeline-events": every file's outcome (SNS → this queue);
+                                            # or the plug-in(s) whose output this one takes: "validate"
+                                            # or ["validate", "archive"] (they list it in produces.stages)
 
     [produces]
     stages = ["cleanse", "notify"]          # plug-ins whose input queues this one sends to
@@ -46,6 +48,10 @@ from typing import Any, Mapping
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 MANIFEST_NAME = "manifest.toml"
 LANDING = "landing"
+#: The outcome of every file (one message per file, published by notify): a new plug-in that
+#: consumes it needs no change anywhere else.
+EVENTS = "pipeline-events"
+EXTERNAL_SOURCES = (LANDING, EVENTS)
 BUCKETS = ("landing", "clean", "quarantine", "archive", "athena-results", "audit")
 TOPICS = ("pipeline-events", "alarms")
 TABLES = ("status", "idempotency")
@@ -99,6 +105,10 @@ class PluginManifest:
     @property
     def consumes_landing(self) -> bool:
         return self.consumes == (LANDING,)
+
+    @property
+    def consumes_events(self) -> bool:
+        return self.consumes == (EVENTS,)
 
 
 _SECTIONS: dict[str, set[str]] = {
@@ -156,11 +166,13 @@ def load_manifest(directory: Path) -> PluginManifest:
     if isinstance(consumes_raw, str):
         consumes_raw = [consumes_raw]
     if (not isinstance(consumes_raw, list) or not consumes_raw
-            or not all(isinstance(c, str) and (c == LANDING or _NAME_RE.match(c)) for c in consumes_raw)):
+            or not all(isinstance(c, str) and (c in EXTERNAL_SOURCES or _NAME_RE.match(c)) for c in consumes_raw)):
         raise ManifestError(path, "consumes.source",
-                            f"is required: 'landing', or the name (or list of names) of the plug-ins whose output it takes, got {consumes_raw!r}")
-    if LANDING in consumes_raw and len(consumes_raw) > 1:
-        raise ManifestError(path, "consumes.source", "'landing' cannot be combined with other sources")
+                            "is required: 'landing', 'pipeline-events', or the name (or list of names) of the "
+                            f"plug-ins whose output it takes, got {consumes_raw!r}")
+    for external in EXTERNAL_SOURCES:
+        if external in consumes_raw and len(consumes_raw) > 1:
+            raise ManifestError(path, "consumes.source", f"{external!r} cannot be combined with other sources")
     if name in consumes_raw:
         raise ManifestError(path, "consumes.source", "a plug-in cannot consume its own output")
     consumes = tuple(dict.fromkeys(consumes_raw))
@@ -215,7 +227,7 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     for m in manifests:
         mpath = m.directory / MANIFEST_NAME
         for source in m.consumes:
-            if source == LANDING:
+            if source in EXTERNAL_SOURCES:
                 continue
             if source not in by_name:
                 raise ManifestError(mpath, "consumes.source", f"no plug-in named {source!r} (known: {known})")
@@ -235,7 +247,7 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     # Reachability from the landing consumer, then a topological order (sources before
     # consumers, ties by name) that also finds cycles.
     reachable: set[str] = set()
-    frontier = [m.name for m in entry]
+    frontier = [m.name for m in entry] + [m.name for m in manifests if m.consumes_events]
     while frontier:
         current = frontier.pop()
         if current not in reachable:
@@ -245,9 +257,9 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     if unreachable:
         m = by_name[unreachable[0]]
         raise ManifestError(m.directory / MANIFEST_NAME, "consumes.source",
-                            f"plug-in {m.name!r} is not reachable from the landing bucket")
+                            f"plug-in {m.name!r} is not reachable from the landing bucket or pipeline-events")
     order: list[PluginManifest] = []
-    pending = {m.name: {s for s in m.consumes if s != LANDING} for m in manifests}
+    pending = {m.name: {s for s in m.consumes if s not in EXTERNAL_SOURCES} for m in manifests}
     while pending:
         ready = sorted(n for n, sources in pending.items() if not sources)
         if not ready:
@@ -267,4 +279,6 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
             del pending[n]
         for sources in pending.values():
             sources.difference_update(ready)
+    # Consumers of pipeline-events react to finished files: list them after the pipeline.
+    order = [m for m in order if not m.consumes_events] + [m for m in order if m.consumes_events]
     return order

@@ -8,6 +8,8 @@ from typing import Sequence
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
@@ -128,5 +130,33 @@ class BucketEventsToQueue(Construct):
                 filter_prefix=filter_prefix,
                 filter_suffix=filter_suffix,
             )],
+            depends_on=[self.policy],
+        )
+
+
+class TopicToQueue(Construct):
+    """Every message of ``topic`` into ``queue`` (raw delivery: the body is the published
+    message), with the queue policy that lets exactly that topic send. Exposes ``.policy``,
+    ``.subscription``."""
+
+    policy: SqsQueuePolicy
+    subscription: SnsTopicSubscription
+
+    def __init__(self, scope: Construct, id: str, *, topic: SnsTopic, queue: SqsQueue, account_id: str) -> None:
+        super().__init__(scope, id)
+        self.policy = SqsQueuePolicy(
+            self, "policy",
+            queue_url=queue.url,
+            policy=policy_json([Statement(
+                sid="AllowTopicMessages", effect="Allow",
+                principals={"Service": "sns.amazonaws.com"},
+                actions=["sqs:SendMessage"], resources=[queue.arn],
+                conditions={"ArnEquals": {"aws:SourceArn": topic.arn},
+                            "StringEquals": {"aws:SourceAccount": account_id}},
+            )]),
+        )
+        self.subscription = SnsTopicSubscription(
+            self, "subscription",
+            topic_arn=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True,
             depends_on=[self.policy],
         )

@@ -21,7 +21,7 @@ from .logs import LogGroup
 from .plugins import BUCKETS, PluginManifest
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
-from .queues import BucketEventsToQueue, StageQueue
+from .queues import BucketEventsToQueue, StageQueue, TopicToQueue
 from .storage import DataBucket, GlacierLifecycle
 from .tables import Capacity, IdempotencyTable, StatusTable, TableProtection
 from .topics import Topic
@@ -82,6 +82,7 @@ class PipelineStack(TerraformStack):
                 deny_insecure_transport=cfg.storage.deny_insecure_transport,
                 noncurrent_version_expiration_days=cfg.storage.noncurrent_version_expiration_days,
                 glacier=glacier,
+                expire_current_after_days=cfg.storage.landing_expiration_days if purpose == "landing" else None,
             )
 
         self.stage_queues: dict[str, StageQueue] = {}
@@ -116,6 +117,11 @@ class PipelineStack(TerraformStack):
 
         self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=key_arn)
                        for name in TOPICS}
+        self.event_subscriptions = {
+            p.name: TopicToQueue(self, f"events-to-{p.name}", topic=self.topics["pipeline-events"].topic,
+                                 queue=self.stage_queues[p.name].queue, account_id=cfg.account_id)
+            for p in plugins if p.consumes_events
+        }
 
         protection = TableProtection(
             point_in_time_recovery=prot.point_in_time_recovery,

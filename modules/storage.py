@@ -50,7 +50,8 @@ class DataBucket(Construct):
 
     Exposes ``.bucket`` (and ``.policy``/``.lifecycle`` where created). Every bucket expires
     non-current versions after ``noncurrent_version_expiration_days`` and aborts incomplete
-    multipart uploads after a day; ``glacier`` adds the archive transition and expiry.
+    multipart uploads after a day; ``glacier`` adds the archive transition and expiry;
+    ``expire_current_after_days`` expires current objects (landing: what was not archived).
 
     ``deny_insecure_transport`` attaches the policy that denies every request not made over TLS;
     it must stay on in AWS (the emulator serves plain HTTP, so it is a switch).
@@ -72,6 +73,7 @@ class DataBucket(Construct):
         deny_insecure_transport: bool,
         noncurrent_version_expiration_days: int,
         glacier: GlacierLifecycle | None = None,
+        expire_current_after_days: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         if force_destroy and prevent_destroy:
@@ -136,5 +138,14 @@ class DataBucket(Construct):
                 transition=[S3BucketLifecycleConfigurationRuleTransition(
                     days=glacier.transition_days, storage_class="GLACIER")],
                 expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=glacier.expiration_days)],
+            ))
+        if expire_current_after_days is not None:
+            if glacier is not None:
+                raise ValueError(f"bucket {name}: use either glacier or expire_current_after_days")
+            rules.append(S3BucketLifecycleConfigurationRule(
+                id="expire-current-objects",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expire_current_after_days)],
             ))
         self.lifecycle = S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=rules)

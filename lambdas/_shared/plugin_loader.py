@@ -64,7 +64,10 @@ def load_plugin_module(plugin: str, module: str = "handler", *, lambdas_dir: Pat
                 raise
             for sibling in local:
                 found = sys.modules.get(sibling)
-                if found is not None and Path(getattr(found, "__file__", "") or "").resolve().parent == plugin_dir.resolve():
+                if (
+                    found is not None
+                    and Path(getattr(found, "__file__", "") or "").resolve().parent == plugin_dir.resolve()
+                ):
                     sys.modules.setdefault(unique_name(plugin, sibling), found)
         finally:
             sys.path.remove(str(plugin_dir))

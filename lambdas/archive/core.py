@@ -11,8 +11,9 @@ version then expires with the bucket's noncurrent-version lifecycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline_shared import keys
 from pipeline_shared.messages import StageMessage
@@ -22,7 +23,9 @@ _TAG_ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 
 
 def archive_key(message: StageMessage, *, today: date | None = None) -> str:
-    return keys.archive_key(message.dataset, keys.landed_date(message.received_at, today=today), message.file_id, message.key)
+    return keys.archive_key(
+        message.dataset, keys.landed_date(message.received_at, today=today), message.file_id, message.key
+    )
 
 
 def _tag_value(value: str) -> str:

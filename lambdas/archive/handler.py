@@ -1,11 +1,11 @@
 """archive — Lambda handler (thin): ``cleansed`` messages from the archive queue.
 
 Copies the raw object from landing to the archive bucket, verifies the copy with a HEAD (size and
-checksum/ETag), only then deletes it from landing, and sends ``processed`` to notify. A failed
-verification leaves landing untouched and fails the record (retried, then dead-lettered).
-Idempotent per ``file_id``.
+checksum/ETag), only then deletes it from landing, and sends ``processed`` to every stage in its
+manifest's ``produces.stages`` (notify). A failed verification leaves landing untouched and fails
+the record (retried, then dead-lettered). Idempotent per ``file_id``.
 
-Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_ARCHIVE, PIPELINE_QUEUE_NOTIFY,
+Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_ARCHIVE, PIPELINE_QUEUE_<STAGE> (NOTIFY),
 PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
 """
 
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-
 import core
+from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
-from pipeline_shared.messages import CLEANSED, PROCESSED, StageMessage, sqs_attributes
-from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
+from pipeline_shared.messages import CLEANSED, PROCESSED, StageMessage
+from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, produced_stages, send
 from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
@@ -51,35 +50,43 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     message = StageMessage.from_dict(data)
     landing = env.bucket("landing")
     if message.bucket != landing:
-        raise ValueError(f"message names bucket {message.bucket!r}, but the landing bucket is {landing!r} (PIPELINE_BUCKET_LANDING)")
+        raise ValueError(
+            f"message names bucket {message.bucket!r}, but the landing bucket is {landing!r} (PIPELINE_BUCKET_LANDING)"
+        )
     archive_bucket = env.bucket("archive")
     dest_key = core.archive_key(message)
-    ref = s3.ObjectRef(bucket=message.bucket, key=message.key, version_id=message.version_id, etag=message.etag,
-                       size=message.size)
+    ref = s3.ObjectRef(
+        bucket=message.bucket, key=message.key, version_id=message.version_id, etag=message.etag, size=message.size
+    )
     client = aws.client("s3")
     try:
-        source, _copy = s3.copy_verified(client, ref, bucket=archive_bucket, key=dest_key, tags=core.archive_tags(message))
+        source, _copy = s3.copy_verified(
+            client, ref, bucket=archive_bucket, key=dest_key, tags=core.archive_tags(message)
+        )
     except s3.ObjectGone as gone:
         # An earlier attempt may have archived and removed it, then died before finishing.
         try:
             existing = client.head_object(Bucket=archive_bucket, Key=dest_key)
         except Exception as exc:
             if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                raise RuntimeError(f"{gone}, and s3://{archive_bucket}/{dest_key} does not exist: the raw file is in "
-                                   "neither landing nor archive") from None
+                raise RuntimeError(
+                    f"{gone}, and s3://{archive_bucket}/{dest_key} does not exist: the raw file is in "
+                    "neither landing nor archive"
+                ) from None
             raise
         problems = core.matches_message(existing, message)
         if problems:
-            raise s3.CopyVerificationError(f"{gone}; the archive copy s3://{archive_bucket}/{dest_key} does not match: "
-                                           f"{'; '.join(problems)}") from None
+            raise s3.CopyVerificationError(
+                f"{gone}; the archive copy s3://{archive_bucket}/{dest_key} does not match: {'; '.join(problems)}"
+            ) from None
         landing_result, size = "absent", existing.get("ContentLength", 0)
         logger.info("already archived by an earlier attempt")
     else:
         landing_result, size = _remove_from_landing(client, message), source.get("ContentLength", 0)
     location = keys.s3_uri(archive_bucket, dest_key)
     outgoing = message.evolve(status=PROCESSED, produced_by=PLUGIN, locations={"archive": location})
-    aws.client("sqs").send_message(QueueUrl=env.queue_url("notify"), MessageBody=outgoing.to_json(),
-                                   MessageAttributes=sqs_attributes(outgoing))
+    for stage in produced_stages(__file__):  # notify, and any other consumer named in the manifest
+        send(stage, outgoing)
     emit_file_metrics(message.dataset, FilesArchived=1, BytesArchived=size)
     logger.info("file archived", extra={"archive": location, "landing": landing_result, "bytes": size})
     return {"status": PROCESSED, "archive": location, "landing": landing_result}
@@ -95,7 +102,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         try:
             message = StageMessage.from_json(record.body)
             if message.status != CLEANSED:
-                raise ValueError(f"archive takes '{CLEANSED}' messages, got '{message.status}' from {message.produced_by}")
+                raise ValueError(
+                    f"archive takes '{CLEANSED}' messages, got '{message.status}' from {message.produced_by}"
+                )
             logger.set_correlation_id(message.key)
             with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
                 outcome = _process(message.to_dict())

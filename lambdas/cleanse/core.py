@@ -23,10 +23,11 @@ import hashlib
 import hmac
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from pipeline_shared.contracts import Contract
 from pipeline_shared.readers import InputRejected, RecordReader
@@ -50,7 +51,7 @@ class Tokeniser:
         self._key = key
 
     def __call__(self, value: str) -> str:
-        return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()  # OpenSSL one-shot
 
     def __repr__(self) -> str:
         return "Tokeniser(<key redacted>)"
@@ -60,8 +61,10 @@ def key_from_parameter(value: str, parameter_name: str) -> bytes:
     """The HMAC key held by the SecureString ``parameter_name`` (its UTF-8 bytes, ≥ 32)."""
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"SSM parameter {parameter_name} holds a {len(key)}-byte tokenisation key; at least "
-                         f"{MIN_KEY_BYTES} bytes are required (e.g. 64 random hex characters)")
+        raise ValueError(
+            f"SSM parameter {parameter_name} holds a {len(key)}-byte tokenisation key; at least "
+            f"{MIN_KEY_BYTES} bytes are required (e.g. 64 random hex characters)"
+        )
     return key
 
 
@@ -88,8 +91,9 @@ class _PartitionWriter:
         if self._csv is not None:
             self._csv.writerow([canonical_text(values[n]) for n in self._names])
         else:
-            self._text.write(json.dumps({n: _json_value(values[n]) for n in self._names},
-                                        ensure_ascii=False, separators=(",", ":")))
+            self._text.write(
+                json.dumps({n: _json_value(values[n]) for n in self._names}, ensure_ascii=False, separators=(",", ":"))
+            )
             self._text.write("\n")
         self.rows += 1
 
@@ -114,18 +118,34 @@ class CleanseResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"records_in": self.records_in, "valid": self.valid, "rejected": self.rejected,
-                "duplicates": self.duplicates, "out": self.out, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out}
+        return {
+            "records_in": self.records_in,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "out": self.out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
 
 
-def cleanse_stream(source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int,
-                   tokenise: Callable[[str], str] | None, default_partition: date,
-                   open_partition: Callable[[date], BinaryIO]) -> CleanseResult:
+def cleanse_stream(
+    source: BinaryIO | Any,
+    *,
+    key: str,
+    contract: Contract,
+    max_bytes: int,
+    tokenise: Callable[[str], str] | None,
+    default_partition: date,
+    open_partition: Callable[[date], BinaryIO],
+) -> CleanseResult:
     """Cleanse every good row of ``source`` into the sinks ``open_partition(date)`` returns (one
     call per partition date). Raises ``CleanseError`` if the file cannot be read as a whole."""
     pii = contract.pii_columns
     if pii and tokenise is None:
-        raise CleanseError(f"the {contract.name} contract declares PII column(s) {', '.join(pii)} but no tokeniser was given")
+        raise CleanseError(
+            f"the {contract.name} contract declares PII column(s) {', '.join(pii)} but no tokeniser was given"
+        )
     reader = RecordReader(source, key=key, contract=contract, max_bytes=max_bytes)
     checker = RowChecker(contract)
     key_columns = contract.key_columns

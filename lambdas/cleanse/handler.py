@@ -3,9 +3,9 @@
 Re-reads the landing object (that exact version), runs ``core.cleanse_stream`` (normalise,
 standardise, de-duplicate, tokenise PII with the key from SSM), writes one object per partition to
 ``clean`` as ``dataset=<name>/date=<YYYY-MM-DD>/<file_id>.<csv|jsonl>`` and sends ``cleansed`` to
-archive. Idempotent per ``file_id``.
+every stage in its manifest's ``produces.stages`` (archive). Idempotent per ``file_id``.
 
-Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_CLEAN, PIPELINE_QUEUE_ARCHIVE,
+Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_CLEAN, PIPELINE_QUEUE_<STAGE> (ARCHIVE),
 PIPELINE_PARAM_TOKENISATION_KEY, PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_MAX_OBJECT_BYTES (optional),
 PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
 """
@@ -16,13 +16,12 @@ import tempfile
 from datetime import date
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from aws_lambda_powertools import Logger, Metrics
-
 import core
+from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
 from pipeline_shared.contracts import load_contract
-from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage, sqs_attributes
-from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
+from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage
+from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, produced_stages, send
 from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
@@ -54,47 +53,65 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     message = StageMessage.from_dict(data)
     landing = env.bucket("landing")
     if message.bucket != landing:
-        raise ValueError(f"message names bucket {message.bucket!r}, but the landing bucket is {landing!r} (PIPELINE_BUCKET_LANDING)")
+        raise ValueError(
+            f"message names bucket {message.bucket!r}, but the landing bucket is {landing!r} (PIPELINE_BUCKET_LANDING)"
+        )
     contract = load_contract(message.dataset)
     clean_bucket = env.bucket("clean")
     tokenise = core.Tokeniser(tokenisation_key()) if contract.pii_columns else None
-    ref = s3.ObjectRef(bucket=message.bucket, key=message.key, version_id=message.version_id, etag=message.etag,
-                       size=message.size)
+    ref = s3.ObjectRef(
+        bucket=message.bucket, key=message.key, version_id=message.version_id, etag=message.etag, size=message.size
+    )
     client = aws.client("s3")
     body = s3.open_body(client, ref)  # ObjectGone fails the record: the file must still be in landing
     sinks: dict[date, BinaryIO] = {}
 
     def open_partition(partition: date) -> BinaryIO:
-        sinks[partition] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed below
+        sinks[partition] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed below
         return sinks[partition]
 
     try:
         try:
-            result = core.cleanse_stream(body, key=message.key, contract=contract, max_bytes=env.max_object_bytes(),
-                                         tokenise=tokenise, default_partition=keys.landed_date(message.received_at),
-                                         open_partition=open_partition)
+            result = core.cleanse_stream(
+                body,
+                key=message.key,
+                contract=contract,
+                max_bytes=env.max_object_bytes(),
+                tokenise=tokenise,
+                default_partition=keys.landed_date(message.received_at),
+                open_partition=open_partition,
+            )
         finally:
             body.close()
         written = []
         for partition in sorted(sinks):
             key = keys.clean_key(message.dataset, partition, message.file_id, contract.extension)
             sinks[partition].seek(0)
-            client.upload_fileobj(sinks[partition], clean_bucket, key, ExtraArgs={
-                "ContentType": "text/csv; charset=utf-8" if contract.format == "csv" else "application/x-ndjson",
-                "Metadata": {"file-id": message.file_id, "dataset": message.dataset}})
+            client.upload_fileobj(
+                sinks[partition],
+                clean_bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": "text/csv; charset=utf-8" if contract.format == "csv" else "application/x-ndjson",
+                    "Metadata": {"file-id": message.file_id, "dataset": message.dataset},
+                },
+            )
             written.append(keys.s3_uri(clean_bucket, key))
     finally:
         for sink in sinks.values():
             sink.close()
     expected = message.counts.get("rejected")
     if expected is not None and expected != result.rejected:
-        logger.warning("rejected-row count differs from validate's", extra={"validate": expected, "cleanse": result.rejected})
+        logger.warning(
+            "rejected-row count differs from validate's", extra={"validate": expected, "cleanse": result.rejected}
+        )
     counts = {"duplicates": result.duplicates, "out": result.out, "bytes_out": result.bytes_out}
     outgoing = message.evolve(status=CLEANSED, produced_by=PLUGIN, counts=counts, locations={"clean": written})
-    aws.client("sqs").send_message(QueueUrl=env.queue_url("archive"), MessageBody=outgoing.to_json(),
-                                   MessageAttributes=sqs_attributes(outgoing))
-    emit_file_metrics(message.dataset, {**counts, "records_in": result.records_in, "bytes_in": result.bytes_in},
-                      FilesCleansed=1)
+    for stage in produced_stages(__file__):  # archive, and any other consumer named in the manifest
+        send(stage, outgoing)
+    emit_file_metrics(
+        message.dataset, {**counts, "records_in": result.records_in, "bytes_in": result.bytes_in}, FilesCleansed=1
+    )
     logger.info("file cleansed", extra={"counts": result.counts, "partitions": len(written)})
     return {"status": CLEANSED, "counts": result.counts, "clean": written}
 
@@ -109,7 +126,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         try:
             message = StageMessage.from_json(record.body)
             if message.status != VALIDATED:
-                raise ValueError(f"cleanse takes '{VALIDATED}' messages, got '{message.status}' from {message.produced_by}")
+                raise ValueError(
+                    f"cleanse takes '{VALIDATED}' messages, got '{message.status}' from {message.produced_by}"
+                )
             logger.set_correlation_id(message.key)
             with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
                 outcome = _process(message.to_dict())

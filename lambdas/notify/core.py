@@ -14,9 +14,10 @@ filter policies. Status item (DynamoDB, table keyed by ``file_id``, GSI ``by-dat
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline_shared.messages import FINAL_STATUSES, SCHEMA_VERSION, StageMessage
 
@@ -28,13 +29,15 @@ class NotifyError(ValueError):
 
 
 def iso(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def require_final(message: StageMessage) -> None:
     if message.status not in FINAL_STATUSES:
-        raise NotifyError(f"notify announces final outcomes ({', '.join(FINAL_STATUSES)}), got '{message.status}' "
-                          f"from {message.produced_by}")
+        raise NotifyError(
+            f"notify announces final outcomes ({', '.join(FINAL_STATUSES)}), got '{message.status}' "
+            f"from {message.produced_by}"
+        )
 
 
 def outcome(message: StageMessage, *, environment: str, now: datetime) -> dict[str, Any]:
@@ -61,8 +64,10 @@ def subject(message: StageMessage, *, environment: str) -> str:
 
 
 def message_attributes(message: StageMessage, *, environment: str) -> dict[str, dict[str, str]]:
-    return {name: {"DataType": "String", "StringValue": value or "-"} for name, value in
-            (("dataset", message.dataset), ("status", message.status), ("environment", environment))}
+    return {
+        name: {"DataType": "String", "StringValue": value or "-"}
+        for name, value in (("dataset", message.dataset), ("status", message.status), ("environment", environment))
+    }
 
 
 def status_item(message: StageMessage, *, environment: str, now: datetime, ttl_days: int) -> dict[str, Any]:

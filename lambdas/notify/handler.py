@@ -12,12 +12,11 @@ PIPELINE_STATUS_TTL_DAYS, PIPELINE_ENV, PIPELINE_IDEMPOTENCY_TTL_SECONDS (option
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-
 import core
+from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env
 from pipeline_shared.messages import PROCESSED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
@@ -38,7 +37,7 @@ def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
     """Record and announce one file's outcome (idempotent per file_id and status)."""
     message = StageMessage.from_dict(data)
     core.require_final(message)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     environment = env.environment_name()
     item = core.status_item(message, environment=environment, now=now, ttl_days=env.status_ttl_days())
     aws.client("dynamodb").put_item(TableName=env.table("status"), Item=core.to_item(item))
@@ -46,7 +45,8 @@ def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
         TopicArn=env.topic_arn("pipeline-events"),
         Message=json.dumps(core.outcome(message, environment=environment, now=now), ensure_ascii=False),
         Subject=core.subject(message, environment=environment),
-        MessageAttributes=core.message_attributes(message, environment=environment))
+        MessageAttributes=core.message_attributes(message, environment=environment),
+    )
     emit_file_metrics(message.dataset, **{"FilesProcessed" if message.status == PROCESSED else "FilesQuarantined": 1})
     logger.info("outcome published", extra={"status": message.status, "sns_message_id": published.get("MessageId")})
     return {"status": message.status, "sns_message_id": published.get("MessageId"), "updated_at": item["updated_at"]}

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import unquote_plus
 
@@ -53,24 +53,51 @@ class LandedObject:
         return self.dataset != keys.UNKNOWN_DATASET
 
     @classmethod
-    def create(cls, *, bucket: str, key: str, size: int | None, etag: str | None, version_id: str | None,
-               event_time: str | None = None, event_name: str = "ObjectCreated:Put") -> "LandedObject":
+    def create(
+        cls,
+        *,
+        bucket: str,
+        key: str,
+        size: int | None,
+        etag: str | None,
+        version_id: str | None,
+        event_time: str | None = None,
+        event_name: str = "ObjectCreated:Put",
+    ) -> LandedObject:
         etag = keys.normalise_etag(etag)
         ref = ObjectRef(bucket=bucket, key=key, version_id=version_id or None, etag=etag, size=size)
-        return cls(ref=ref, file_id=keys.file_id(bucket, key, version_id=version_id, etag=etag),
-                   dataset=keys.dataset_for_key(key) or keys.UNKNOWN_DATASET,
-                   event_time=event_time, event_name=event_name)
+        return cls(
+            ref=ref,
+            file_id=keys.file_id(bucket, key, version_id=version_id, etag=etag),
+            dataset=keys.dataset_for_key(key) or keys.UNKNOWN_DATASET,
+            event_time=event_time,
+            event_name=event_name,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file_id": self.file_id, "dataset": self.dataset, "bucket": self.ref.bucket, "key": self.ref.key,
-                "version_id": self.ref.version_id, "etag": self.ref.etag, "size": self.ref.size,
-                "event_time": self.event_time, "event_name": self.event_name}
+        return {
+            "file_id": self.file_id,
+            "dataset": self.dataset,
+            "bucket": self.ref.bucket,
+            "key": self.ref.key,
+            "version_id": self.ref.version_id,
+            "etag": self.ref.etag,
+            "size": self.ref.size,
+            "event_time": self.event_time,
+            "event_name": self.event_name,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LandedObject":
-        return cls.create(bucket=data["bucket"], key=data["key"], size=data.get("size"), etag=data.get("etag"),
-                          version_id=data.get("version_id"), event_time=data.get("event_time"),
-                          event_name=data.get("event_name") or "ObjectCreated:Put")
+    def from_dict(cls, data: dict[str, Any]) -> LandedObject:
+        return cls.create(
+            bucket=data["bucket"],
+            key=data["key"],
+            size=data.get("size"),
+            etag=data.get("etag"),
+            version_id=data.get("version_id"),
+            event_time=data.get("event_time"),
+            event_name=data.get("event_name") or "ObjectCreated:Put",
+        )
 
 
 def parse_notification(body: str) -> list[LandedObject] | None:
@@ -106,8 +133,17 @@ def parse_notification(body: str) -> list[LandedObject] | None:
             raise NotificationError(f"S3 event record {i} for s3://{bucket}/{key} has neither eTag nor versionId")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise NotificationError(f"S3 event record {i} has an invalid size {size!r}")
-        objects.append(LandedObject.create(bucket=bucket, key=key, size=size, etag=etag, version_id=version_id,
-                                           event_time=record.get("eventTime"), event_name=record["eventName"]))
+        objects.append(
+            LandedObject.create(
+                bucket=bucket,
+                key=key,
+                size=size,
+                etag=etag,
+                version_id=version_id,
+                event_time=record.get("eventTime"),
+                event_name=record["eventName"],
+            )
+        )
     return objects
 
 
@@ -138,19 +174,27 @@ def precheck(obj: LandedObject, *, max_bytes: int, contracts_dir: Any = None) ->
     that is a deployment bug, and the message is retried rather than the data quarantined.)"""
     key = obj.ref.key
     if not obj.has_dataset:
-        return Precheck(None, "unknown_dataset", f"object key {key!r} names no dataset: landing keys must look like "
-                        "<dataset>/<anything>/<file>")
+        return Precheck(
+            None,
+            "unknown_dataset",
+            f"object key {key!r} names no dataset: landing keys must look like <dataset>/<anything>/<file>",
+        )
     try:
         contract = load_contract(obj.dataset, contracts_dir)
     except UnknownDataset as exc:
-        return Precheck(None, "unknown_dataset", f"unknown dataset {obj.dataset!r} (first segment of key {key!r}): "
-                        f"{exc.problem}")
+        return Precheck(
+            None, "unknown_dataset", f"unknown dataset {obj.dataset!r} (first segment of key {key!r}): {exc.problem}"
+        )
     size = obj.ref.size
     if size == 0:
         return Precheck(contract, "empty", "empty file: the object has 0 bytes")
     if size is not None and size > max_bytes:
-        return Precheck(contract, "oversized", f"oversized input: the object has {_human(size)} ({size} bytes), more than "
-                        f"the limit of {_human(max_bytes)} ({max_bytes} bytes, PIPELINE_MAX_OBJECT_BYTES)")
+        return Precheck(
+            contract,
+            "oversized",
+            f"oversized input: the object has {_human(size)} ({size} bytes), more than "
+            f"the limit of {_human(max_bytes)} ({max_bytes} bytes, PIPELINE_MAX_OBJECT_BYTES)",
+        )
     return Precheck(contract)
 
 
@@ -170,7 +214,12 @@ class ValidationResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"records_in": self.records_in, "valid": self.valid, "rejected": self.rejected, "bytes_in": self.bytes_in}
+        return {
+            "records_in": self.records_in,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "bytes_in": self.bytes_in,
+        }
 
 
 class _RejectedRowWriter:
@@ -180,8 +229,9 @@ class _RejectedRowWriter:
         self._text = io.TextIOWrapper(sink, encoding="utf-8", newline="") if sink is not None else None
         self._csv = None
         if self._text is not None and contract.format == "csv":
-            self._csv = csv.writer(self._text, delimiter=contract.delimiter, quotechar=contract.quote_char,
-                                   lineterminator="\n")
+            self._csv = csv.writer(
+                self._text, delimiter=contract.delimiter, quotechar=contract.quote_char, lineterminator="\n"
+            )
             self._csv.writerow(header)
         self.written = 0
 
@@ -200,8 +250,9 @@ class _RejectedRowWriter:
             self._text.detach()  # leave the sink open for the caller
 
 
-def validate_stream(source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int,
-                    rejected_sink: BinaryIO | None = None) -> ValidationResult:
+def validate_stream(
+    source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int, rejected_sink: BinaryIO | None = None
+) -> ValidationResult:
     """Check every record of ``source`` against ``contract`` in one streaming pass.
 
     Bad rows are written to ``rejected_sink`` (if given); the result says whether the file is
@@ -230,22 +281,36 @@ def validate_stream(source: BinaryIO | Any, *, key: str, contract: Contract, max
     finally:
         if writer is not None:
             writer.close()
-        result.bytes_in, result.bytes_decoded, result.compressed = reader.bytes_read, reader.bytes_decoded, reader.compressed
+        result.bytes_in, result.bytes_decoded, result.compressed = (
+            reader.bytes_read,
+            reader.bytes_decoded,
+            reader.compressed,
+        )
     if result.reason is not None:
         return result
     share = result.rejected / result.records_in
     if share > contract.max_rejected_fraction:
         result.rule = "threshold"
-        result.reason = (f"{result.rejected} of {result.records_in} rows ({share:.1%}) break the {contract.name} contract, "
-                         f"more than its max_rejected_fraction of {contract.max_rejected_fraction:.1%}")
+        result.reason = (
+            f"{result.rejected} of {result.records_in} rows ({share:.1%}) break the {contract.name} contract, "
+            f"more than its max_rejected_fraction of {contract.max_rejected_fraction:.1%}"
+        )
         return result
     result.accepted = True
     return result
 
 
-def build_report(obj: LandedObject, *, status: str, rule: str | None, reason: str | None,
-                 result: ValidationResult | None, contract: Contract | None,
-                 locations: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+def build_report(
+    obj: LandedObject,
+    *,
+    status: str,
+    rule: str | None,
+    reason: str | None,
+    result: ValidationResult | None,
+    contract: Contract | None,
+    locations: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The machine-readable quarantine report (``report.json``)."""
     return {
         "report_version": REPORT_VERSION,
@@ -254,16 +319,26 @@ def build_report(obj: LandedObject, *, status: str, rule: str | None, reason: st
         "status": status,
         "rule": rule,
         "reason": reason,
-        "source": {"bucket": obj.ref.bucket, "key": obj.ref.key, "version_id": obj.ref.version_id,
-                   "etag": obj.ref.etag, "size": obj.ref.size, "event_time": obj.event_time},
-        "contract": None if contract is None else {
-            "name": contract.name, "format": contract.format,
-            "max_rejected_fraction": contract.max_rejected_fraction},
+        "source": {
+            "bucket": obj.ref.bucket,
+            "key": obj.ref.key,
+            "version_id": obj.ref.version_id,
+            "etag": obj.ref.etag,
+            "size": obj.ref.size,
+            "event_time": obj.event_time,
+        },
+        "contract": None
+        if contract is None
+        else {
+            "name": contract.name,
+            "format": contract.format,
+            "max_rejected_fraction": contract.max_rejected_fraction,
+        },
         "counts": result.counts if result is not None else {},
         "compressed": result.compressed if result is not None else None,
         "violations": [v.to_dict() for v in result.violations] if result is not None else [],
         "violations_total": result.violations_total if result is not None else 0,
         "violations_truncated": bool(result and result.violations_total > len(result.violations)),
         "locations": locations,
-        "generated_at": (now or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z"),
+        "generated_at": (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
     }

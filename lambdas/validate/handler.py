@@ -2,7 +2,8 @@
 
 Per object: pre-check (dataset, size), stream the object through ``core.validate_stream``, then
 either quarantine the whole file (copy in full + report, message ``quarantined`` to notify) or
-quarantine its bad rows (rows + report) and send ``validated`` to cleanse. Idempotent per
+quarantine its bad rows (rows + report) and send ``validated`` to cleanse. (Routing is by outcome,
+so validate names its two targets, which its manifest's ``produces.stages`` must list.) Idempotent per
 ``file_id``; the ``s3:TestEvent`` is acknowledged and ignored.
 
 Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_QUARANTINE, PIPELINE_QUEUE_CLEANSE,
@@ -16,12 +17,11 @@ import json
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-
 import core
+from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
-from pipeline_shared.messages import QUARANTINED, VALIDATED, StageMessage, sqs_attributes
-from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
+from pipeline_shared.messages import QUARANTINED, VALIDATED, StageMessage
+from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, send
 from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
@@ -36,36 +36,58 @@ metrics = Metrics()
 batch = SqsBatch()
 
 
-def _send(stage: str, message: StageMessage) -> None:
-    aws.client("sqs").send_message(QueueUrl=env.queue_url(stage), MessageBody=message.to_json(),
-                                   MessageAttributes=sqs_attributes(message))
-
-
 def _message(obj: core.LandedObject, status: str, **fields: Any) -> StageMessage:
-    return StageMessage(file_id=obj.file_id, dataset=obj.dataset, status=status, produced_by=PLUGIN,
-                        bucket=obj.ref.bucket, key=obj.ref.key, version_id=obj.ref.version_id, etag=obj.ref.etag,
-                        size=obj.ref.size, received_at=obj.event_time, **fields)
+    return StageMessage(
+        file_id=obj.file_id,
+        dataset=obj.dataset,
+        status=status,
+        produced_by=PLUGIN,
+        bucket=obj.ref.bucket,
+        key=obj.ref.key,
+        version_id=obj.ref.version_id,
+        etag=obj.ref.etag,
+        size=obj.ref.size,
+        received_at=obj.event_time,
+        **fields,
+    )
 
 
 def _put_report(bucket: str, key: str, report: dict[str, Any]) -> None:
-    aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType="application/json",
-                                Body=json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    aws.client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        ContentType="application/json",
+        Body=json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"),
+    )
 
 
-def _quarantine_file(obj: core.LandedObject, check: core.Precheck | None, result: core.ValidationResult | None,
-                     rule: str, reason: str) -> dict[str, Any]:
+def _quarantine_file(
+    obj: core.LandedObject, check: core.Precheck | None, result: core.ValidationResult | None, rule: str, reason: str
+) -> dict[str, Any]:
     """Copy the whole object to quarantine (verified), write the report, tell notify."""
     bucket = env.bucket("quarantine")
     original = keys.quarantine_original_key(obj.dataset, obj.file_id, obj.ref.key)
     report_key = keys.quarantine_report_key(obj.dataset, obj.file_id)
-    s3.copy_verified(aws.client("s3"), obj.ref, bucket=bucket, key=original)
-    locations = {"landing": obj.ref.uri, "quarantine": keys.s3_uri(bucket, original),
-                 "quarantine_report": keys.s3_uri(bucket, report_key)}
+    try:
+        s3.copy_verified(aws.client("s3"), obj.ref, bucket=bucket, key=original)
+    except s3.ObjectGone as gone:
+        logger.warning("object gone before it could be quarantined; nothing to keep", extra={"reason": str(gone)})
+        return {"status": "skipped", "reason": str(gone)}
+    locations = {
+        "landing": obj.ref.uri,
+        "quarantine": keys.s3_uri(bucket, original),
+        "quarantine_report": keys.s3_uri(bucket, report_key),
+    }
     contract = check.contract if check else None
-    _put_report(bucket, report_key, core.build_report(obj, status=QUARANTINED, rule=rule, reason=reason, result=result,
-                                                      contract=contract, locations=locations))
+    _put_report(
+        bucket,
+        report_key,
+        core.build_report(
+            obj, status=QUARANTINED, rule=rule, reason=reason, result=result, contract=contract, locations=locations
+        ),
+    )
     counts = result.counts if result else {"records_in": 0, "valid": 0, "rejected": 0, "bytes_in": 0}
-    _send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason))
+    send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason))
     emit_file_metrics(obj.dataset, counts, FilesQuarantined=1)
     logger.warning("file quarantined", extra={"rule": rule, "reason": reason, "counts": counts})
     return {"status": QUARANTINED, "rule": rule, "reason": reason, "counts": counts}
@@ -87,8 +109,9 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
         return {"status": "skipped", "reason": str(gone)}
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
         try:
-            result = core.validate_stream(body, key=obj.ref.key, contract=check.contract,
-                                          max_bytes=env.max_object_bytes(), rejected_sink=sink)
+            result = core.validate_stream(
+                body, key=obj.ref.key, contract=check.contract, max_bytes=env.max_object_bytes(), rejected_sink=sink
+            )
         finally:
             body.close()
         if not result.accepted:
@@ -99,12 +122,33 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
             rows_key = keys.quarantine_rows_key(obj.dataset, obj.file_id, check.contract.extension)
             report_key = keys.quarantine_report_key(obj.dataset, obj.file_id)
             sink.seek(0)
-            client.upload_fileobj(sink, bucket, rows_key, ExtraArgs={
-                "ContentType": "text/csv; charset=utf-8" if check.contract.format == "csv" else "application/x-ndjson"})
-            locations.update(quarantine_rows=keys.s3_uri(bucket, rows_key), quarantine_report=keys.s3_uri(bucket, report_key))
-            _put_report(bucket, report_key, core.build_report(
-                obj, status=VALIDATED, rule=None, reason=None, result=result, contract=check.contract, locations=locations))
-    _send("cleanse", _message(obj, VALIDATED, counts=result.counts, locations=locations))
+            client.upload_fileobj(
+                sink,
+                bucket,
+                rows_key,
+                ExtraArgs={
+                    "ContentType": "text/csv; charset=utf-8"
+                    if check.contract.format == "csv"
+                    else "application/x-ndjson"
+                },
+            )
+            locations.update(
+                quarantine_rows=keys.s3_uri(bucket, rows_key), quarantine_report=keys.s3_uri(bucket, report_key)
+            )
+            _put_report(
+                bucket,
+                report_key,
+                core.build_report(
+                    obj,
+                    status=VALIDATED,
+                    rule=None,
+                    reason=None,
+                    result=result,
+                    contract=check.contract,
+                    locations=locations,
+                ),
+            )
+    send("cleanse", _message(obj, VALIDATED, counts=result.counts, locations=locations))
     emit_file_metrics(obj.dataset, result.counts, FilesAccepted=1)
     logger.info("file validated", extra={"counts": result.counts, "compressed": result.compressed})
     return {"status": VALIDATED, "counts": result.counts}
@@ -126,8 +170,10 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
             outcomes = []
             for obj in objects:
                 if obj.ref.bucket != landing:
-                    raise ValueError(f"event for bucket {obj.ref.bucket!r}, but this function's landing bucket is "
-                                     f"{landing!r} (PIPELINE_BUCKET_LANDING)")
+                    raise ValueError(
+                        f"event for bucket {obj.ref.bucket!r}, but this function's landing bucket is "
+                        f"{landing!r} (PIPELINE_BUCKET_LANDING)"
+                    )
                 if keys.is_folder_placeholder(obj.ref.key):
                     logger.info("folder placeholder ignored", extra={"object_key": obj.ref.key})
                     continue
@@ -135,7 +181,10 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
                 with logger.append_context_keys(file_id=obj.file_id, dataset=obj.dataset, object_key=obj.ref.key):
                     outcome = _process(obj.to_dict())
                     if outcome.get(DUPLICATE_MARK):
-                        logger.info("duplicate delivery: already validated, nothing done", extra={"status": outcome.get("status")})
+                        logger.info(
+                            "duplicate delivery: already validated, nothing done",
+                            extra={"status": outcome.get("status")},
+                        )
                     outcomes.append(outcome)
             return outcomes
         except Exception:

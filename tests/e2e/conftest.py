@@ -16,6 +16,7 @@ import pytest
 from kit.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for names.py
 
 
 def _free_port() -> int:
@@ -61,3 +62,15 @@ def kit_factory(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
     def make(name: str) -> Kit:
         return Kit(workdir=tmp_path_factory.mktemp(name), emulator=emulator)
     return make
+
+
+@pytest.fixture(scope="session")
+def deployed(kit_factory):
+    """`local` deployed once per session on the session emulator (a fresh one: reset first).
+
+    Modules run in file order: test_deploy_local (checks the deployment), test_pipeline_local
+    (drives the pipeline), test_redeploy_destroy (re-plan, reset + redeploy, destroy: last)."""
+    kit = kit_factory("local-deploy")
+    kit.emulator.reset()
+    proc = kit.run("deploy", "--env", "local")
+    return kit, proc

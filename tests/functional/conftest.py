@@ -12,7 +12,6 @@ client made after moto's import is mocked in every later ``mock_aws`` too.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,9 @@ def _client(service: str) -> Any:
     if service not in _clients:
         import boto3
 
-        session = _clients.setdefault("_session", boto3.session.Session(region_name=REGION))
-        _clients[service] = session.client(service)
+        if "_session" not in _clients:
+            _clients["_session"] = boto3.session.Session(region_name=REGION)
+        _clients[service] = _clients["_session"].client(service)
     return _clients[service]
 
 
@@ -77,13 +77,15 @@ class Pipeline:
         sqs = self.client("sqs")
         out: list[dict[str, Any]] = []
         while True:
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                      MessageAttributeNames=["All"]).get("Messages", [])
+            got = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+            ).get("Messages", [])
             if not got:
                 return out
             out.extend(got)
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+            )
 
     def bodies(self, queue: str) -> list[dict[str, Any]]:
         return [json.loads(m["Body"]) for m in self.drain(queue)]
@@ -92,8 +94,14 @@ class Pipeline:
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials first (no test may reach a real account), and the Powertools settings."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "POWERTOOLS_IDEMPOTENCY_DISABLED",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -132,24 +140,42 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         for stage, url in queues.items():
             monkeypatch.setenv(f"PIPELINE_QUEUE_{stage.upper()}", url)
         subscriber = sqs.create_queue(QueueName="pk-test-events-subscriber")["QueueUrl"]
-        subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
 
         sns = _client("sns")
         topic = sns.create_topic(Name="pk-test-pipeline-events")["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscriber_arn,
-                      Attributes={"RawMessageDelivery": "false"})
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=subscriber_arn, Attributes={"RawMessageDelivery": "false"}
+        )
         monkeypatch.setenv("PIPELINE_TOPIC_PIPELINE_EVENTS", topic)
 
         ddb = _client("dynamodb")
         ddb.create_table(
-            TableName="pk-test-status", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("file_id", "dataset", "updated_at")],
+            TableName="pk-test-status",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("file_id", "dataset", "updated_at")
+            ],
             KeySchema=[{"AttributeName": "file_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{"IndexName": "by-dataset", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
-                {"AttributeName": "dataset", "KeyType": "HASH"}, {"AttributeName": "updated_at", "KeyType": "RANGE"}]}])
-        ddb.create_table(TableName="pk-test-idempotency", BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-dataset",
+                    "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [
+                        {"AttributeName": "dataset", "KeyType": "HASH"},
+                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
+        )
+        ddb.create_table(
+            TableName="pk-test-idempotency",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
         monkeypatch.setenv("PIPELINE_TABLE_STATUS", "pk-test-status")
         monkeypatch.setenv("PIPELINE_TABLE_IDEMPOTENCY", "pk-test-idempotency")
         monkeypatch.setenv("PIPELINE_STATUS_TTL_DAYS", "30")
@@ -158,8 +184,14 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         _client("ssm").put_parameter(Name=parameter, Type="SecureString", Value=TOKEN_KEY)
         monkeypatch.setenv("PIPELINE_PARAM_TOKENISATION_KEY", parameter)
 
-        yield Pipeline(buckets=buckets, queues=queues, topic_arn=topic, subscriber_queue=subscriber,
-                       tables={"status": "pk-test-status", "idempotency": "pk-test-idempotency"}, parameter=parameter)
+        yield Pipeline(
+            buckets=buckets,
+            queues=queues,
+            topic_arn=topic,
+            subscriber_queue=subscriber,
+            tables={"status": "pk-test-status", "idempotency": "pk-test-idempotency"},
+            parameter=parameter,
+        )
 
 
 def _handler(plugin: str, monkeypatch: pytest.MonkeyPatch):
@@ -229,8 +261,9 @@ def land(aws: Pipeline):
 
     def _land(key: str, body: bytes, **extra: Any) -> str:
         put = aws.put("landing", key, body, **extra)
-        return s3_notification_body(aws.buckets["landing"], key, size=len(body), etag=put["ETag"],
-                                    version_id=put.get("VersionId"))
+        return s3_notification_body(
+            aws.buckets["landing"], key, size=len(body), etag=put["ETag"], version_id=put.get("VersionId")
+        )
 
     return _land
 
@@ -242,6 +275,8 @@ def received(aws: Pipeline):
     from pipeline_shared.events import sqs_event
 
     def _received(stage: str) -> dict[str, Any]:
-        return sqs_event(aws.drain(stage), queue_arn=f"arn:aws:sqs:{REGION}:123456789012:pk-test-{stage}", region=REGION)
+        return sqs_event(
+            aws.drain(stage), queue_arn=f"arn:aws:sqs:{REGION}:123456789012:pk-test-{stage}", region=REGION
+        )
 
     return _received

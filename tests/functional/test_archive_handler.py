@@ -12,14 +12,25 @@ OK = {"batchItemFailures": []}
 BODY = b"order_id,amount\nORD-000001,1.00\n"
 
 
-def cleansed(aws, key: str = "orders/in/a.csv", body: bytes = BODY, *, versioned: bool = True, **put: object) -> StageMessage:
+def cleansed(
+    aws, key: str = "orders/in/a.csv", body: bytes = BODY, *, versioned: bool = True, **put: object
+) -> StageMessage:
     """Put ``body`` in landing and return the message cleanse would have sent for it."""
     response = aws.put("landing", key, body, **put)
-    return StageMessage(file_id=hashlib.sha256(key.encode()).hexdigest()[:32], dataset="orders", status="cleansed",
-                        produced_by="cleanse", bucket=aws.buckets["landing"], key=key,
-                        version_id=response["VersionId"] if versioned else None, etag=response["ETag"].strip('"'),
-                        size=len(body), received_at="2024-05-01T10:00:00.000Z", counts={"records_in": 1, "out": 1},
-                        locations={"landing": f"s3://{aws.buckets['landing']}/{key}", "clean": ["s3://c/x.csv"]})
+    return StageMessage(
+        file_id=hashlib.sha256(key.encode()).hexdigest()[:32],
+        dataset="orders",
+        status="cleansed",
+        produced_by="cleanse",
+        bucket=aws.buckets["landing"],
+        key=key,
+        version_id=response["VersionId"] if versioned else None,
+        etag=response["ETag"].strip('"'),
+        size=len(body),
+        received_at="2024-05-01T10:00:00.000Z",
+        counts={"records_in": 1, "out": 1},
+        locations={"landing": f"s3://{aws.buckets['landing']}/{key}", "clean": ["s3://c/x.csv"]},
+    )
 
 
 def archive_key(message: StageMessage) -> str:
@@ -81,7 +92,9 @@ def test_failed_verification_leaves_landing_untouched(aws, archive, context, log
     logs.attach(archive)
     message = cleansed(aws)
     event = sqs_event([message])
-    assert archive.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert archive.lambda_handler(event, context) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    }
     assert landing_has(aws, message.key)
     assert aws.bodies("notify") == []
     (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
@@ -129,5 +142,7 @@ def test_one_bad_record_fails_alone(aws, archive, context):
     good = cleansed(aws, "orders/good.csv")
     wrong = StageMessage(**{**good.to_dict(), "status": "validated", "key": "orders/other.csv"})
     event = sqs_event([good, wrong])
-    assert archive.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert archive.lambda_handler(event, context) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]
+    }
     assert [m["key"] for m in aws.bodies("notify")] == ["orders/good.csv"]

@@ -14,15 +14,25 @@ from pipeline_shared.messages import StageMessage
 OK = {"batchItemFailures": []}
 
 
-def validated(aws, key: str, body: bytes, *, dataset: str = "orders", received_at: str = "2024-06-30T23:00:00.000Z",
-              **counts: int) -> StageMessage:
+def validated(
+    aws, key: str, body: bytes, *, dataset: str = "orders", received_at: str = "2024-06-30T23:00:00.000Z", **counts: int
+) -> StageMessage:
     """Put ``body`` in landing and return the message validate would have sent for it."""
     put = aws.put("landing", key, body)
-    return StageMessage(file_id=hashlib.sha256(key.encode()).hexdigest()[:32], dataset=dataset, status="validated",
-                        produced_by="validate", bucket=aws.buckets["landing"], key=key, version_id=put["VersionId"],
-                        etag=put["ETag"].strip('"'), size=len(body), received_at=received_at,
-                        counts={"records_in": 5, "valid": 5, "rejected": 0, **counts},
-                        locations={"landing": f"s3://{aws.buckets['landing']}/{key}"})
+    return StageMessage(
+        file_id=hashlib.sha256(key.encode()).hexdigest()[:32],
+        dataset=dataset,
+        status="validated",
+        produced_by="validate",
+        bucket=aws.buckets["landing"],
+        key=key,
+        version_id=put["VersionId"],
+        etag=put["ETag"].strip('"'),
+        size=len(body),
+        received_at=received_at,
+        counts={"records_in": 5, "valid": 5, "rejected": 0, **counts},
+        locations={"landing": f"s3://{aws.buckets['landing']}/{key}"},
+    )
 
 
 def token(value: str, key: str) -> str:
@@ -33,7 +43,10 @@ def test_clean_partitions_are_written_and_archive_is_told(aws, cleanse, context,
     message = validated(aws, "orders/2024/good.csv", (samples / "orders/good.csv").read_bytes())
     assert cleanse.lambda_handler(sqs_event([message]), context) == OK
     fid = message.file_id
-    assert aws.keys("clean") == [f"dataset=orders/date=2024-05-01/{fid}.csv", f"dataset=orders/date=2024-05-02/{fid}.csv"]
+    assert aws.keys("clean") == [
+        f"dataset=orders/date=2024-05-01/{fid}.csv",
+        f"dataset=orders/date=2024-05-02/{fid}.csv",
+    ]
     (out,) = aws.bodies("archive")
     assert (out["status"], out["produced_by"], out["file_id"]) == ("cleansed", "cleanse", fid)
     assert (out["counts"]["duplicates"], out["counts"]["out"], out["counts"]["records_in"]) == (1, 4, 5)
@@ -69,8 +82,13 @@ def test_rows_validate_rejected_are_not_written(aws, cleanse, context, samples):
 
 
 def test_without_partition_column_the_landing_date_is_used(aws, cleanse, context, samples):
-    message = validated(aws, "customers/c.csv", (samples / "customers/good.csv").read_bytes(), dataset="customers",
-                        received_at="2024-06-30T23:30:00-02:00")
+    message = validated(
+        aws,
+        "customers/c.csv",
+        (samples / "customers/good.csv").read_bytes(),
+        dataset="customers",
+        received_at="2024-06-30T23:30:00-02:00",
+    )
     cleanse.lambda_handler(sqs_event([message]), context)
     assert aws.keys("clean") == [f"dataset=customers/date=2024-07-01/{message.file_id}.csv"]
 
@@ -113,8 +131,14 @@ def test_one_bad_record_fails_alone(aws, cleanse, context, samples):
 
 def test_wrong_status_is_refused_with_the_reason(aws, cleanse, context, logs):
     logs.attach(cleanse)
-    message = StageMessage(file_id="f", dataset="orders", status="processed", produced_by="archive",
-                           bucket=aws.buckets["landing"], key="orders/a.csv")
+    message = StageMessage(
+        file_id="f",
+        dataset="orders",
+        status="processed",
+        produced_by="archive",
+        bucket=aws.buckets["landing"],
+        key="orders/a.csv",
+    )
     assert cleanse.lambda_handler(sqs_event([message]), context)["batchItemFailures"]
     (error,) = [e for e in logs("cleanse") if e["level"] == "ERROR"]
     assert "cleanse takes 'validated' messages, got 'processed' from archive" in error["exception"]

@@ -7,8 +7,9 @@ import io
 import json
 
 
-def test_good_orders_file_flows_from_landing_to_notification(aws, land, received, validate, cleanse, archive, notify,
-                                                             context, samples):
+def test_good_orders_file_flows_from_landing_to_notification(
+    aws, land, received, validate, cleanse, archive, notify, context, samples
+):
     from pipeline_shared.events import sqs_event
 
     body = (samples / "orders" / "good.csv").read_bytes()
@@ -21,11 +22,21 @@ def test_good_orders_file_flows_from_landing_to_notification(aws, land, received
 
     published = [json.loads(json.loads(m["Body"])["Message"]) for m in aws.drain("subscriber")]
     assert [(p["dataset"], p["status"]) for p in published] == [("orders", "processed")]
-    assert published[0]["counts"] == {"records_in": 5, "valid": 5, "rejected": 0, "duplicates": 1, "out": 4,
-                                      "bytes_in": len(body), "bytes_out": published[0]["counts"]["bytes_out"]}
+    assert published[0]["counts"] == {
+        "records_in": 5,
+        "valid": 5,
+        "rejected": 0,
+        "duplicates": 1,
+        "out": 4,
+        "bytes_in": len(body),
+        "bytes_out": published[0]["counts"]["bytes_out"],
+    }
     assert aws.keys("landing") == []
     clean_keys = aws.keys("clean")
-    assert [k.rsplit("/", 1)[0] for k in clean_keys] == ["dataset=orders/date=2024-05-01", "dataset=orders/date=2024-05-02"]
+    assert [k.rsplit("/", 1)[0] for k in clean_keys] == [
+        "dataset=orders/date=2024-05-01",
+        "dataset=orders/date=2024-05-02",
+    ]
     rows = [r for k in clean_keys for r in csv.DictReader(io.StringIO(aws.get("clean", k).decode()))]
     assert sorted(r["order_id"] for r in rows) == ["ORD-000001", "ORD-000002", "ORD-000003", "ORD-000004"]
     assert all("@" not in r["email"] for r in rows)

@@ -32,7 +32,11 @@ def test_good_file_goes_to_cleanse(aws, land, validate, context, samples):
     assert validate.lambda_handler(sqs_event([land("orders/2024/good.csv", body)]), context) == OK
     message = only(aws.bodies("cleanse"))
     assert (message["status"], message["dataset"], message["key"], message["produced_by"]) == (
-        "validated", "orders", "orders/2024/good.csv", "validate")
+        "validated",
+        "orders",
+        "orders/2024/good.csv",
+        "validate",
+    )
     assert message["counts"] == {"records_in": 5, "valid": 5, "rejected": 0, "bytes_in": len(body)}
     assert message["version_id"] and message["received_at"]
     assert aws.bodies("notify") == [] and aws.keys("quarantine") == []
@@ -45,9 +49,16 @@ def test_bad_rows_are_quarantined_with_a_report_and_the_file_goes_on(aws, land, 
     fid = message["file_id"]
     assert aws.keys("quarantine") == [f"orders/{fid}/rejected_rows.csv", f"orders/{fid}/report.json"]
     report = report_of(aws, message)
-    assert report["violations"] == [{"row": 9, "line": 10, "column": "email", "rule": "pattern",
-                                     "message": "email: does not match pattern '[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+'",
-                                     "value": "<redacted: 12 characters>"}]
+    assert report["violations"] == [
+        {
+            "row": 9,
+            "line": 10,
+            "column": "email",
+            "rule": "pattern",
+            "message": "email: does not match pattern '[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+'",
+            "value": "<redacted: 12 characters>",
+        }
+    ]
     rows = aws.get("quarantine", f"orders/{fid}/rejected_rows.csv").decode().splitlines()
     assert rows[0].startswith("order_id,customer_id,email") and rows[1].startswith("ORD-000019,C00019,not-an-email")
 
@@ -57,18 +68,40 @@ def test_too_many_bad_rows_quarantine_the_whole_file(aws, land, validate, contex
     validate.lambda_handler(sqs_event([land("orders/bad.csv", body)]), context)
     message = quarantined(aws)
     assert message["status"] == "quarantined"
-    assert message["reason"] == "5 of 6 rows (83.3%) break the orders contract, more than its max_rejected_fraction of 10.0%"
+    assert (
+        message["reason"]
+        == "5 of 6 rows (83.3%) break the orders contract, more than its max_rejected_fraction of 10.0%"
+    )
     original = message["locations"]["quarantine"].split("/", 3)[3]
     assert original == f"orders/{message['file_id']}/original/bad.csv"
     assert aws.get("quarantine", original) == body
     assert len(report_of(aws, message)["violations"]) == 5
 
 
+def test_ragged_row_is_quarantined_with_the_reason(aws, land, validate, context, samples):
+    good = (samples / "orders/bad_rows.csv").read_bytes().replace(b"not-an-email", b"nina@example.com")
+    body = good + b"ORD-000099,C00099,short@example.com\n"
+    validate.lambda_handler(sqs_event([land("orders/ragged.csv", body)]), context)
+    message = only(aws.bodies("cleanse"))
+    assert (message["counts"]["valid"], message["counts"]["rejected"]) == (11, 1)
+    (violation,) = report_of(aws, message)["violations"]
+    assert (violation["row"], violation["rule"], violation["message"]) == (
+        12,
+        "column_count",
+        "ragged row: expected 8 fields, got 3",
+    )
+    rejected = aws.get("quarantine", message["locations"]["quarantine_rows"].split("/", 3)[3]).decode()
+    assert rejected.splitlines()[1] == "ORD-000099,C00099,short@example.com"
+
+
 def test_header_mismatch_is_quarantined_with_the_reason(aws, land, validate, context, samples):
-    validate.lambda_handler(sqs_event([land("orders/h.csv", (samples / "orders/header_mismatch.csv").read_bytes())]), context)
+    validate.lambda_handler(
+        sqs_event([land("orders/h.csv", (samples / "orders/header_mismatch.csv").read_bytes())]), context
+    )
     assert quarantined(aws)["reason"] == (
         "header mismatch: missing column(s) email; unexpected column(s) 'e_mail' (the orders contract expects: "
-        "order_id, customer_id, email, order_date, amount, currency, status, express)")
+        "order_id, customer_id, email, order_date, amount, currency, status, express)"
+    )
 
 
 def test_empty_file_is_quarantined_with_the_reason(aws, land, validate, context):
@@ -82,7 +115,9 @@ def test_non_utf8_file_is_quarantined_with_the_reason(aws, land, validate, conte
     body = (samples / "orders/good.csv").read_bytes().replace(b"Alice@Example.com", b"Al\xefce@Example.com")
     validate.lambda_handler(sqs_event([land("orders/latin1.csv", body)]), context)
     message = quarantined(aws)
-    assert message["reason"] == "not valid UTF-8: byte 0xef at line 2, byte 21 of the line (files must be UTF-8 encoded)"
+    assert (
+        message["reason"] == "not valid UTF-8: byte 0xef at line 2, byte 21 of the line (files must be UTF-8 encoded)"
+    )
     assert aws.get("quarantine", message["locations"]["quarantine"].split("/", 3)[3]) == body
 
 
@@ -91,8 +126,10 @@ def test_oversized_file_is_quarantined_without_being_read(aws, land, validate, c
     body = (samples / "orders/good.csv").read_bytes()
     validate.lambda_handler(sqs_event([land("orders/big.csv", body)]), context)
     message = quarantined(aws)
-    assert message["reason"] == (f"oversized input: the object has {len(body)} bytes ({len(body)} bytes), more than the "
-                                 "limit of 100 bytes (100 bytes, PIPELINE_MAX_OBJECT_BYTES)")
+    assert message["reason"] == (
+        f"oversized input: the object has {len(body)} bytes ({len(body)} bytes), more than the "
+        "limit of 100 bytes (100 bytes, PIPELINE_MAX_OBJECT_BYTES)"
+    )
     assert aws.get("quarantine", message["locations"]["quarantine"].split("/", 3)[3]) == body
 
 
@@ -113,26 +150,35 @@ def test_unknown_dataset_is_quarantined_with_the_reason(aws, land, validate, con
     validate.lambda_handler(sqs_event([land("payroll/2024/p.csv", b"a,b\n1,2\n")]), context)
     message = quarantined(aws)
     assert message["dataset"] == "payroll"
-    assert message["reason"] == ("unknown dataset 'payroll' (first segment of key 'payroll/2024/p.csv'): no contract for "
-                                 "dataset 'payroll' (known: customers, events, orders)")
+    assert message["reason"] == (
+        "unknown dataset 'payroll' (first segment of key 'payroll/2024/p.csv'): no contract for "
+        "dataset 'payroll' (known: customers, events, orders)"
+    )
 
 
 def test_key_without_dataset_prefix_is_quarantined_under_unknown(aws, land, validate, context):
     validate.lambda_handler(sqs_event([land("loose.csv", b"a\n1\n")]), context)
     message = quarantined(aws)
     assert message["dataset"] == "_unknown"
-    assert message["reason"] == "object key 'loose.csv' names no dataset: landing keys must look like <dataset>/<anything>/<file>"
+    assert (
+        message["reason"]
+        == "object key 'loose.csv' names no dataset: landing keys must look like <dataset>/<anything>/<file>"
+    )
     assert aws.keys("quarantine", "_unknown/")
 
 
 def test_jsonl_dataset_is_validated_against_its_schema(aws, land, validate, context, samples):
-    validate.lambda_handler(sqs_event([land("events/app/e.jsonl", (samples / "events/bad.jsonl").read_bytes())]), context)
+    validate.lambda_handler(
+        sqs_event([land("events/app/e.jsonl", (samples / "events/bad.jsonl").read_bytes())]), context
+    )
     report = report_of(aws, quarantined(aws))
     assert report["violations"][0]["message"] == "JSON Schema: data must not contain {'browser'} properties"
 
 
 def test_url_encoded_key_is_decoded(aws, land, validate, context, samples):
-    validate.lambda_handler(sqs_event([land("orders/in coming/a+b.csv", (samples / "orders/good.csv").read_bytes())]), context)
+    validate.lambda_handler(
+        sqs_event([land("orders/in coming/a+b.csv", (samples / "orders/good.csv").read_bytes())]), context
+    )
     assert only(aws.bodies("cleanse"))["key"] == "orders/in coming/a+b.csv"
 
 
@@ -147,8 +193,13 @@ def test_folder_placeholder_is_ignored(aws, land, validate, context):
 
 
 def test_one_bad_record_fails_alone(aws, land, validate, context, samples):
-    event = sqs_event([land("orders/1.csv", (samples / "orders/good.csv").read_bytes()), "this is not an S3 event",
-                       land("orders/2.csv", (samples / "orders/good.csv").read_bytes())])
+    event = sqs_event(
+        [
+            land("orders/1.csv", (samples / "orders/good.csv").read_bytes()),
+            "this is not an S3 event",
+            land("orders/2.csv", (samples / "orders/good.csv").read_bytes()),
+        ]
+    )
     bad_id = event["Records"][1]["messageId"]
     assert validate.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
     assert sorted(m["key"] for m in aws.bodies("cleanse")) == ["orders/1.csv", "orders/2.csv"]
@@ -157,7 +208,9 @@ def test_one_bad_record_fails_alone(aws, land, validate, context, samples):
 def test_event_from_another_bucket_fails_the_record(aws, validate, context):
     body = s3_notification_body("someone-elses-bucket", "orders/a.csv", size=1, etag="abc")
     event = sqs_event([body])
-    assert validate.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert validate.lambda_handler(event, context) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    }
 
 
 def test_duplicate_delivery_does_no_second_write(aws, land, validate, context, samples):
@@ -189,9 +242,13 @@ def test_object_deleted_before_validation_is_acknowledged(aws, land, validate, c
 
 def test_real_s3_notification_through_sqs_is_handled(aws, validate, context, received, samples):
     s3, sqs = aws.client("s3"), aws.client("sqs")
-    queue_arn = sqs.get_queue_attributes(QueueUrl=aws.queues["validate"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=aws.buckets["landing"], NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    queue_arn = sqs.get_queue_attributes(QueueUrl=aws.queues["validate"], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=aws.buckets["landing"],
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
     aws.put("landing", "orders/real event.csv", (samples / "orders/good.csv").read_bytes())
     event = received("validate")
     assert len(event["Records"]) == 2  # the s3:TestEvent and the object-created event
@@ -203,8 +260,12 @@ def test_metrics_carry_the_dataset_dimension(aws, land, validate, context, sampl
     validate.lambda_handler(sqs_event([land("orders/m.csv", (samples / "orders/bad_rows.csv").read_bytes())]), context)
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     (per_file,) = [d for d in documents if d.get("dataset") == "orders"]
-    assert (per_file["RecordsIn"], per_file["RecordsValid"], per_file["RecordsRejected"], per_file["FilesAccepted"]) == (
-        [11.0], [10.0], [1.0], [1.0])
+    assert (
+        per_file["RecordsIn"],
+        per_file["RecordsValid"],
+        per_file["RecordsRejected"],
+        per_file["FilesAccepted"],
+    ) == ([11.0], [10.0], [1.0], [1.0])
     assert per_file["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "PipelineKit"
 
 
@@ -213,19 +274,26 @@ def test_logs_are_structured_with_the_object_key_as_correlation_id(aws, land, va
     validate.lambda_handler(sqs_event([land("orders/log.csv", (samples / "orders/good.csv").read_bytes())]), context)
     (validated,) = [entry for entry in logs("validate") if entry["message"] == "file validated"]
     assert (validated["correlation_id"], validated["service"], validated["dataset"], validated["level"]) == (
-        "orders/log.csv", "validate", "orders", "INFO")
+        "orders/log.csv",
+        "validate",
+        "orders",
+        "INFO",
+    )
     assert validated["file_id"] and validated["message_id"]
     assert not any("alice" in json.dumps(entry).lower() for entry in logs("validate"))
 
 
 @pytest.mark.parametrize("missing", ["PIPELINE_BUCKET_QUARANTINE", "PIPELINE_QUEUE_CLEANSE"])
-def test_missing_configuration_fails_the_record_and_names_the_variable(aws, land, validate, context, samples, monkeypatch,
-                                                                      logs, missing):
+def test_missing_configuration_fails_the_record_and_names_the_variable(
+    aws, land, validate, context, samples, monkeypatch, logs, missing
+):
     logs.attach(validate)
     monkeypatch.delenv(missing)
     sample = "orders/bad_file.csv" if "QUARANTINE" in missing else "orders/good.csv"
     event = sqs_event([land("orders/x.csv", (samples / sample).read_bytes())])
-    assert validate.lambda_handler(event, context)["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert validate.lambda_handler(event, context)["batchItemFailures"] == [
+        {"itemIdentifier": event["Records"][0]["messageId"]}
+    ]
     (error,) = [entry for entry in logs("validate") if entry["level"] == "ERROR"]
     assert error["exception_name"] == "ConfigurationError"
     assert f"environment variable {missing} is not set" in error["exception"]

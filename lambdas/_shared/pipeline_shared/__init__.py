@@ -11,7 +11,10 @@ Modules, lightest first; none imports boto3 at import time:
 - ``readers``    streaming readers (gzip detection, UTF-8 decoding, size limits, CSV / JSON Lines);
 - ``s3``         small S3 helpers (conditional reads, verified copies) that take a client;
 - ``aws``        the lazily created, cached boto3 clients;
-- ``runtime``    Powertools glue: lazy idempotency, per-dataset metrics.
+- ``tracing``    a lazy front for the Powertools Tracer (built only when tracing is on);
+- ``runtime``    Powertools glue: SQS partial batches, idempotency, per-dataset metrics, sending.
+
+Data files: ``contracts/*.toml`` and ``contracts/*.schema.json`` must be packaged with the code.
 """
 
 __all__ = ["__version__"]

@@ -41,9 +41,10 @@ import re
 import threading
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 FORMATS = ("csv", "jsonl")
@@ -54,10 +55,32 @@ DECIMAL_SEPARATORS = (".", ",")
 THOUSANDS_SEPARATORS = ("", ",", ".", " ", "'", "_")
 _DATASET_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_DATASET_KEYS = {"description", "format", "delimiter", "quote_char", "max_rejected_fraction", "key_columns",
-                 "partition_column", "json_schema"}
-_COLUMN_KEYS = {"name", "type", "required", "pattern", "allowed", "max_length", "pii", "trim", "unicode", "case",
-                "formats", "decimal_separator", "thousands_separator", "description"}
+_DATASET_KEYS = {
+    "description",
+    "format",
+    "delimiter",
+    "quote_char",
+    "max_rejected_fraction",
+    "key_columns",
+    "partition_column",
+    "json_schema",
+}
+_COLUMN_KEYS = {
+    "name",
+    "type",
+    "required",
+    "pattern",
+    "allowed",
+    "max_length",
+    "pii",
+    "trim",
+    "unicode",
+    "case",
+    "formats",
+    "decimal_separator",
+    "thousands_separator",
+    "description",
+}
 
 
 class ContractError(ValueError):
@@ -161,16 +184,22 @@ def _column(path: Path, index: int, raw: Any) -> Column:
             raise ContractError(path, f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(_COLUMN_KEYS))})")
     name = raw.get("name")
     if not isinstance(name, str) or not _COLUMN_RE.match(name):
-        raise ContractError(path, f"{where}.name", f"is required: letters, digits and '_', not starting with a digit; got {name!r}")
+        raise ContractError(
+            path, f"{where}.name", f"is required: letters, digits and '_', not starting with a digit; got {name!r}"
+        )
     where = f"columns[{index}] ({name})"
     ctype = raw.get("type", "string")
     if ctype not in TYPES:
         raise ContractError(path, f"{where}.type", f"unknown type {ctype!r} (allowed: {', '.join(TYPES)})")
-    flags = {k: _expect(path, f"{where}.{k}", raw.get(k, d), bool, "true or false")
-             for k, d in (("required", False), ("pii", False), ("trim", True))}
+    flags = {
+        k: _expect(path, f"{where}.{k}", raw.get(k, d), bool, "true or false")
+        for k, d in (("required", False), ("pii", False), ("trim", True))
+    }
     unicode_form = raw.get("unicode")
     if unicode_form is not None and unicode_form not in UNICODE_FORMS:
-        raise ContractError(path, f"{where}.unicode", f"must be one of {', '.join(UNICODE_FORMS)}, got {unicode_form!r}")
+        raise ContractError(
+            path, f"{where}.unicode", f"must be one of {', '.join(UNICODE_FORMS)}, got {unicode_form!r}"
+        )
     case = raw.get("case")
     if case is not None:
         if case not in CASES:
@@ -194,32 +223,55 @@ def _column(path: Path, index: int, raw: Any) -> Column:
     formats: tuple[str, ...] = ()
     if "formats" in raw:
         if ctype not in ("date", "timestamp"):
-            raise ContractError(path, f"{where}.formats", f"applies to date and timestamp columns only, this one is {ctype}")
+            raise ContractError(
+                path, f"{where}.formats", f"applies to date and timestamp columns only, this one is {ctype}"
+            )
         formats = _str_list(path, f"{where}.formats", raw["formats"])
         for f in formats:
             if "%" not in f:
                 raise ContractError(path, f"{where}.formats", f"{f!r} is not a strptime format (no % directive)")
     separators = {}
-    for key, allowed, default in (("decimal_separator", DECIMAL_SEPARATORS, "."),
-                                  ("thousands_separator", THOUSANDS_SEPARATORS, "")):
+    for key, allowed, default in (
+        ("decimal_separator", DECIMAL_SEPARATORS, "."),
+        ("thousands_separator", THOUSANDS_SEPARATORS, ""),
+    ):
         if key in raw:
             if ctype not in ("integer", "decimal"):
-                raise ContractError(path, f"{where}.{key}", f"applies to integer and decimal columns only, this one is {ctype}")
+                raise ContractError(
+                    path, f"{where}.{key}", f"applies to integer and decimal columns only, this one is {ctype}"
+                )
             if raw[key] not in allowed:
-                raise ContractError(path, f"{where}.{key}", f"must be one of {', '.join(map(repr, allowed))}, got {raw[key]!r}")
+                raise ContractError(
+                    path, f"{where}.{key}", f"must be one of {', '.join(map(repr, allowed))}, got {raw[key]!r}"
+                )
         separators[key] = raw.get(key, default)
     if separators["decimal_separator"] == separators["thousands_separator"]:
         raise ContractError(path, f"{where}.thousands_separator", "must differ from decimal_separator")
     description = _expect(path, f"{where}.description", raw.get("description", ""), str, "a string")
-    column = Column(name=name, type=ctype, required=flags["required"], pattern=pattern, max_length=max_length,
-                    pii=flags["pii"], trim=flags["trim"], unicode=unicode_form, case=case, formats=formats,
-                    description=description, **separators)
+    column = Column(
+        name=name,
+        type=ctype,
+        required=flags["required"],
+        pattern=pattern,
+        max_length=max_length,
+        pii=flags["pii"],
+        trim=flags["trim"],
+        unicode=unicode_form,
+        case=case,
+        formats=formats,
+        description=description,
+        **separators,
+    )
     if "allowed" in raw:
         allowed_values = _str_list(path, f"{where}.allowed", raw["allowed"])
         for value in allowed_values:
             if _normalise_text(column, value) != value:
-                raise ContractError(path, f"{where}.allowed", f"value {value!r} can never match: values are compared "
-                                    f"after normalisation (trim/unicode/case), write {_normalise_text(column, value)!r}")
+                raise ContractError(
+                    path,
+                    f"{where}.allowed",
+                    f"value {value!r} can never match: values are compared "
+                    f"after normalisation (trim/unicode/case), write {_normalise_text(column, value)!r}",
+                )
         column = dataclasses.replace(column, allowed=frozenset(allowed_values))
     return column
 
@@ -250,8 +302,12 @@ def parse_contract(path: Path) -> Contract:
     """Load and validate one contract file (not cached: use ``load_contract``)."""
     name = path.stem
     if not _DATASET_RE.match(name):
-        raise ContractError(path, "", f"dataset name {name!r} (the file name) must be 1-63 characters of a-z, 0-9, '_' "
-                            "and '-', starting with a letter")
+        raise ContractError(
+            path,
+            "",
+            f"dataset name {name!r} (the file name) must be 1-63 characters of a-z, 0-9, '_' "
+            "and '-', starting with a letter",
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -271,12 +327,16 @@ def parse_contract(path: Path) -> Contract:
     if fmt not in FORMATS:
         raise ContractError(path, "dataset.format", f"is required: one of {', '.join(FORMATS)}, got {fmt!r}")
     description = _expect(path, "dataset.description", ds.get("description", ""), str, "a string")
-    fraction = _expect(path, "dataset.max_rejected_fraction", ds.get("max_rejected_fraction", 0.0), (int, float), "a number")
+    fraction = _expect(
+        path, "dataset.max_rejected_fraction", ds.get("max_rejected_fraction", 0.0), (int, float), "a number"
+    )
     if not 0.0 <= float(fraction) <= 1.0:
         raise ContractError(path, "dataset.max_rejected_fraction", f"must be between 0 and 1, got {fraction}")
     delimiter, quote_char = ds.get("delimiter", ","), ds.get("quote_char", '"')
     if fmt != "csv" and ("delimiter" in ds or "quote_char" in ds):
-        raise ContractError(path, "dataset.delimiter" if "delimiter" in ds else "dataset.quote_char", "applies to csv datasets only")
+        raise ContractError(
+            path, "dataset.delimiter" if "delimiter" in ds else "dataset.quote_char", "applies to csv datasets only"
+        )
     for key, value in (("delimiter", delimiter), ("quote_char", quote_char)):
         if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
             raise ContractError(path, f"dataset.{key}", f"must be one character (not a line break), got {value!r}")
@@ -293,23 +353,44 @@ def parse_contract(path: Path) -> Contract:
     keys = _str_list(path, "dataset.key_columns", ds.get("key_columns", []), allow_empty=True)
     for k in keys:
         if k not in names:
-            raise ContractError(path, "dataset.key_columns", f"{k!r} is not a declared column (columns: {', '.join(names)})")
+            raise ContractError(
+                path, "dataset.key_columns", f"{k!r} is not a declared column (columns: {', '.join(names)})"
+            )
     partition = ds.get("partition_column")
     if partition is not None:
         if partition not in names:
-            raise ContractError(path, "dataset.partition_column", f"{partition!r} is not a declared column (columns: {', '.join(names)})")
+            raise ContractError(
+                path,
+                "dataset.partition_column",
+                f"{partition!r} is not a declared column (columns: {', '.join(names)})",
+            )
         pcol = columns[names.index(partition)]
         if pcol.type not in ("date", "timestamp") or not pcol.required:
-            raise ContractError(path, "dataset.partition_column",
-                                f"{partition!r} must be a required date or timestamp column (it is {'required' if pcol.required else 'optional'} {pcol.type})")
+            kind = f"{'required' if pcol.required else 'optional'} {pcol.type}"
+            raise ContractError(
+                path,
+                "dataset.partition_column",
+                f"{partition!r} must be a required date or timestamp column (it is {kind})",
+            )
     schema = validator = None
     if "json_schema" in ds:
         if fmt != "jsonl":
             raise ContractError(path, "dataset.json_schema", "applies to jsonl datasets only")
         schema, validator = _json_schema(path, ds["json_schema"])
-    return Contract(name=name, path=path, format=fmt, columns=columns, description=description,
-                    delimiter=delimiter, quote_char=quote_char, max_rejected_fraction=float(fraction),
-                    key_columns=keys, partition_column=partition, json_schema=schema, schema_validator=validator)
+    return Contract(
+        name=name,
+        path=path,
+        format=fmt,
+        columns=columns,
+        description=description,
+        delimiter=delimiter,
+        quote_char=quote_char,
+        max_rejected_fraction=float(fraction),
+        key_columns=keys,
+        partition_column=partition,
+        json_schema=schema,
+        schema_validator=validator,
+    )
 
 
 _cache: dict[Path, Contract] = {}
@@ -325,13 +406,21 @@ def load_contract(dataset: str, directory: Path | None = None) -> Contract:
     """The contract of ``dataset``, loaded once per container. Raises ``UnknownDataset``."""
     directory = directory or CONTRACTS_DIR
     if not _DATASET_RE.match(dataset):
-        raise UnknownDataset(directory, "", f"no contract for dataset {dataset!r} (known: {', '.join(known_datasets(directory)) or 'none'})")
+        raise UnknownDataset(
+            directory,
+            "",
+            f"no contract for dataset {dataset!r} (known: {', '.join(known_datasets(directory)) or 'none'})",
+        )
     path = directory / f"{dataset}.toml"
     found = _cache.get(path)
     if found is not None:
         return found
     if not path.is_file():
-        raise UnknownDataset(directory, "", f"no contract for dataset {dataset!r} (known: {', '.join(known_datasets(directory)) or 'none'})")
+        raise UnknownDataset(
+            directory,
+            "",
+            f"no contract for dataset {dataset!r} (known: {', '.join(known_datasets(directory)) or 'none'})",
+        )
     with _cache_lock:
         found = _cache.get(path) or parse_contract(path)
         _cache[path] = found

@@ -72,11 +72,16 @@ def bucket(purpose: str) -> str:
 
 def queue_url(stage: str) -> str:
     """Input-queue URL of the downstream ``stage``."""
-    return _require(_name("PIPELINE_QUEUE_", stage), f"input queue of stage {stage!r}; the manifest's produces.stages must list it")
+    return _require(
+        _name("PIPELINE_QUEUE_", stage), f"input queue of stage {stage!r}; the manifest's produces.stages must list it"
+    )
 
 
 def topic_arn(topic: str) -> str:
-    return _require(_name("PIPELINE_TOPIC_", topic), f"ARN of the {topic} topic; the manifest's permissions.publish_topics must name it")
+    return _require(
+        _name("PIPELINE_TOPIC_", topic),
+        f"ARN of the {topic} topic; the manifest's permissions.publish_topics must name it",
+    )
 
 
 def table(name: str) -> str:
@@ -84,7 +89,10 @@ def table(name: str) -> str:
 
 
 def parameter(name: str) -> str:
-    return _require(_name("PIPELINE_PARAM_", name), f"full SSM name of parameter {name!r}; the manifest's permissions.parameters must name it")
+    return _require(
+        _name("PIPELINE_PARAM_", name),
+        f"full SSM name of parameter {name!r}; the manifest's permissions.parameters must name it",
+    )
 
 
 def environment_name() -> str:

@@ -27,9 +27,10 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote_plus
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -67,8 +68,9 @@ def _body_text(item: Any) -> str:
     return json.dumps(item, separators=(",", ":"))
 
 
-def sqs_record(item: Any, *, queue_arn: str | None = None, region: str | None = None,
-               receive_count: int = 1) -> dict[str, Any]:
+def sqs_record(
+    item: Any, *, queue_arn: str | None = None, region: str | None = None, receive_count: int = 1
+) -> dict[str, Any]:
     """One Lambda SQS record from a received message or a body (see the module docstring)."""
     region = _region(region)
     arn = _queue_arn(queue_arn, region)
@@ -113,33 +115,72 @@ def sqs_event(records: Iterable[Any], *, queue_arn: str | None = None, region: s
     return {"Records": [sqs_record(r, queue_arn=queue_arn, region=region) for r in records]}
 
 
-def s3_notification_body(bucket: str, key: str, *, size: int, etag: str, version_id: str | None = None,
-                         event_name: str = "ObjectCreated:Put", event_time: datetime | None = None,
-                         sequencer: str | None = None, region: str | None = None) -> str:
+def s3_notification_body(
+    bucket: str,
+    key: str,
+    *,
+    size: int,
+    etag: str,
+    version_id: str | None = None,
+    event_name: str = "ObjectCreated:Put",
+    event_time: datetime | None = None,
+    sequencer: str | None = None,
+    region: str | None = None,
+) -> str:
     """The JSON body S3 sends to SQS for one object-created event (the key URL-encoded, as S3 does)."""
-    when = (event_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag.strip('"'),
-                           "sequencer": sequencer or f"{int(when.timestamp() * 1e6):016X}"}
+    when = (event_time or datetime.now(UTC)).astimezone(UTC)
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "eTag": etag.strip('"'),
+        "sequencer": sequencer or f"{int(when.timestamp() * 1e6):016X}",
+    }
     if version_id:
         obj["versionId"] = version_id
-    return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": _region(region),
-        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-        "eventName": event_name,
-        "userIdentity": {"principalId": "AWS:EXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": uuid.uuid4().hex},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "landing-object-created",
-               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": obj},
-    }]}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": _region(region),
+                    "eventTime": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+                    "eventName": event_name,
+                    "userIdentity": {"principalId": "AWS:EXAMPLE"},
+                    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                    "responseElements": {
+                        "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                        "x-amz-id-2": uuid.uuid4().hex,
+                    },
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "configurationId": "landing-object-created",
+                        "bucket": {
+                            "name": bucket,
+                            "ownerIdentity": {"principalId": "EXAMPLE"},
+                            "arn": f"arn:aws:s3:::{bucket}",
+                        },
+                        "object": obj,
+                    },
+                }
+            ]
+        },
+        separators=(",", ":"),
+    )
 
 
 def s3_test_event_body(bucket: str) -> str:
     """The ``s3:TestEvent`` S3 sends once when a notification configuration is applied."""
-    return json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent",
-                       "Time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                       "Bucket": bucket, "RequestId": uuid.uuid4().hex[:16].upper(), "HostId": uuid.uuid4().hex})
+    return json.dumps(
+        {
+            "Service": "Amazon S3",
+            "Event": "s3:TestEvent",
+            "Time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "Bucket": bucket,
+            "RequestId": uuid.uuid4().hex[:16].upper(),
+            "HostId": uuid.uuid4().hex,
+        }
+    )
 
 
 @dataclass
@@ -159,7 +200,7 @@ class LocalLambdaContext:
         region = _region(self.region)
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{DEFAULT_ACCOUNT}:function:{self.function_name}"
         self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))

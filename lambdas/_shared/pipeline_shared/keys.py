@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 UNKNOWN_DATASET = "_unknown"
 
@@ -53,10 +53,10 @@ def landed_date(received_at: str | None, *, today: date | None = None) -> date:
     """The UTC date a file landed, from its S3 event time (ISO-8601); ``today`` (UTC) if unknown."""
     if received_at:
         try:
-            return datetime.fromisoformat(received_at).astimezone(timezone.utc).date()
+            return datetime.fromisoformat(received_at).astimezone(UTC).date()
         except ValueError:
             pass
-    return today or datetime.now(timezone.utc).date()
+    return today or datetime.now(UTC).date()
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 SCHEMA_VERSION = 1
 VALIDATED, QUARANTINED, CLEANSED, PROCESSED = "validated", "quarantined", "cleansed", "processed"
@@ -83,7 +84,9 @@ class StageMessage:
             isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
             for v in self.locations.values()
         ):
-            raise MessageError(f"StageMessage.locations must map names to URIs or lists of URIs, got {self.locations!r}")
+            raise MessageError(
+                f"StageMessage.locations must map names to URIs or lists of URIs, got {self.locations!r}"
+            )
         if self.reason is not None and len(self.reason) > MAX_REASON_CHARS:
             object.__setattr__(self, "reason", self.reason[: MAX_REASON_CHARS - 1] + "…")
 
@@ -96,8 +99,9 @@ class StageMessage:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
-    def evolve(self, *, counts: Mapping[str, int] | None = None, locations: Mapping[str, Any] | None = None,
-               **changes: Any) -> "StageMessage":
+    def evolve(
+        self, *, counts: Mapping[str, int] | None = None, locations: Mapping[str, Any] | None = None, **changes: Any
+    ) -> StageMessage:
         """A copy with ``changes`` applied; ``counts``/``locations`` are merged into the current ones."""
         if counts:
             changes["counts"] = {**self.counts, **counts}
@@ -106,13 +110,14 @@ class StageMessage:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "StageMessage":
+    def from_dict(cls, data: Any) -> StageMessage:
         if not isinstance(data, dict):
             raise MessageError(f"a stage message must be a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise MessageError(
-                f"unsupported StageMessage schema_version {version!r} (this code reads version {SCHEMA_VERSION})")
+                f"unsupported StageMessage schema_version {version!r} (this code reads version {SCHEMA_VERSION})"
+            )
         missing = [n for n in ("file_id", "dataset", "status", "produced_by", "bucket", "key") if n not in data]
         if missing:
             raise MessageError(f"stage message is missing field(s): {', '.join(missing)}")
@@ -123,7 +128,7 @@ class StageMessage:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, body: str) -> "StageMessage":
+    def from_json(cls, body: str) -> StageMessage:
         try:
             data = json.loads(body)
         except (TypeError, ValueError) as exc:

@@ -19,8 +19,9 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from .contracts import Contract
 from .rows import Violation, excerpt
@@ -76,8 +77,11 @@ class _CountingRaw(io.RawIOBase):
         buffer[:n] = data
         self.count += n
         if self.count > self._limit:
-            raise InputRejected("oversized", f"oversized input: {self._what} exceeds the limit of {_human(self._limit)} "
-                                f"({self._limit} bytes, PIPELINE_MAX_OBJECT_BYTES)")
+            raise InputRejected(
+                "oversized",
+                f"oversized input: {self._what} exceeds the limit of {_human(self._limit)} "
+                f"({self._limit} bytes, PIPELINE_MAX_OBJECT_BYTES)",
+            )
         return n
 
 
@@ -111,12 +115,15 @@ class RecordReader:
             raise InputRejected("empty", "empty file: the object has 0 bytes")
         if magic == GZIP_MAGIC:
             self.compressed = True
-            self._decoded = _CountingRaw(gzip.GzipFile(fileobj=buffered, mode="rb"), self._max_bytes,
-                                         "the decompressed data")
+            self._decoded = _CountingRaw(
+                gzip.GzipFile(fileobj=buffered, mode="rb"), self._max_bytes, "the decompressed data"
+            )
             return io.BufferedReader(self._decoded, buffer_size=BUFFER_BYTES)
         if self.key.lower().endswith(".gz"):
-            raise InputRejected("gzip", "corrupt gzip input: the key ends in '.gz' but the data does not start "
-                                "with the gzip magic bytes")
+            raise InputRejected(
+                "gzip",
+                "corrupt gzip input: the key ends in '.gz' but the data does not start with the gzip magic bytes",
+            )
         return buffered
 
     def _lines(self, stream: io.BufferedIOBase) -> Iterator[str]:
@@ -132,8 +139,11 @@ class RecordReader:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputRejected("encoding", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {self._line}, "
-                                    f"byte {exc.start + 1} of the line (files must be UTF-8 encoded)") from None
+                raise InputRejected(
+                    "encoding",
+                    f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {self._line}, "
+                    f"byte {exc.start + 1} of the line (files must be UTF-8 encoded)",
+                ) from None
             if self._line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             yield text
@@ -170,10 +180,25 @@ class RecordReader:
                     continue  # blank line
                 rows += 1
                 if len(fields) != width:
-                    yield Record(rows, start, None, fields, [Violation(
-                        rows, start, None, "column_count", f"ragged row: expected {width} fields, got {len(fields)}")])
+                    yield Record(
+                        rows,
+                        start,
+                        None,
+                        fields,
+                        [
+                            Violation(
+                                rows,
+                                start,
+                                None,
+                                "column_count",
+                                f"ragged row: expected {width} fields, got {len(fields)}",
+                            )
+                        ],
+                    )
                     continue
-                values = dict(zip(names, fields)) if names else {name: fields[i] for name, i in index.items()}
+                values = (
+                    dict(zip(names, fields, strict=True)) if names else {name: fields[i] for name, i in index.items()}
+                )
                 yield Record(rows, start, values, fields)
         except csv.Error as exc:
             problem = str(exc)
@@ -197,8 +222,11 @@ class RecordReader:
                 parts.append(f"missing column(s) {', '.join(missing)}")
             if unexpected:
                 parts.append(f"unexpected column(s) {', '.join(repr(u) for u in unexpected)}")
-            raise InputRejected("header", f"header mismatch: {'; '.join(parts)} (the {self.contract.name} contract "
-                                f"expects: {', '.join(expected)})")
+            raise InputRejected(
+                "header",
+                f"header mismatch: {'; '.join(parts)} (the {self.contract.name} contract "
+                f"expects: {', '.join(expected)})",
+            )
 
     def _jsonl(self, lines: Iterator[str]) -> Iterator[Record]:
         validator = self.contract.schema_validator
@@ -213,13 +241,31 @@ class RecordReader:
             try:
                 obj = json.loads(stripped)
             except ValueError as exc:
-                yield Record(rows, number, None, stripped, [Violation(
-                    rows, number, None, "json", f"not valid JSON: {exc}", excerpt(stripped, pii=bool(pii)))])
+                yield Record(
+                    rows,
+                    number,
+                    None,
+                    stripped,
+                    [Violation(rows, number, None, "json", f"not valid JSON: {exc}", excerpt(stripped, pii=bool(pii)))],
+                )
                 continue
             if not isinstance(obj, dict):
-                yield Record(rows, number, None, stripped, [Violation(
-                    rows, number, None, "json_object", f"expected a JSON object, got {type(obj).__name__}",
-                    excerpt(stripped, pii=bool(pii)))])
+                yield Record(
+                    rows,
+                    number,
+                    None,
+                    stripped,
+                    [
+                        Violation(
+                            rows,
+                            number,
+                            None,
+                            "json_object",
+                            f"expected a JSON object, got {type(obj).__name__}",
+                            excerpt(stripped, pii=bool(pii)),
+                        )
+                    ],
+                )
                 continue
             if validator is not None:
                 try:
@@ -227,9 +273,22 @@ class RecordReader:
                 except Exception as exc:  # fastjsonschema.JsonSchemaValueException
                     path = [p for p in getattr(exc, "path", [])[1:] if isinstance(p, str)]
                     column = path[0] if path else None
-                    yield Record(rows, number, None, stripped, [Violation(
-                        rows, number, column, "schema", f"JSON Schema: {getattr(exc, 'message', exc)}",
-                        excerpt(getattr(exc, "value", None), pii=column in pii) if column else None)])
+                    yield Record(
+                        rows,
+                        number,
+                        None,
+                        stripped,
+                        [
+                            Violation(
+                                rows,
+                                number,
+                                column,
+                                "schema",
+                                f"JSON Schema: {getattr(exc, 'message', exc)}",
+                                excerpt(getattr(exc, "value", None), pii=column in pii) if column else None,
+                            )
+                        ],
+                    )
                     continue
             yield Record(rows, number, obj, stripped)
         if rows == 0:

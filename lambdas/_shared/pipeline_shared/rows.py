@@ -12,10 +12,11 @@ standardised — integer → ``int``; decimal → ``Decimal`` written plainly wi
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .contracts import Column, Contract
 
@@ -37,8 +38,14 @@ class Violation:
     value: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "line": self.line, "column": self.column, "rule": self.rule,
-                "message": self.message, "value": self.value}
+        return {
+            "row": self.row,
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "message": self.message,
+            "value": self.value,
+        }
 
 
 class _Invalid(Exception):
@@ -156,8 +163,8 @@ def _parse_timestamp(column: Column, value: Any) -> datetime:
         accepted = ", ".join(("ISO-8601",) + column.formats)
         raise _Invalid("type", f"expected a timestamp ({accepted})")
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _parse_boolean(column: Column, value: Any) -> bool:
@@ -181,16 +188,34 @@ def _parse_string(column: Column, value: Any) -> str:
 
 
 _PARSERS: dict[str, Callable[[Column, Any], Any]] = {
-    "string": _parse_string, "integer": _parse_integer, "decimal": _parse_decimal,
-    "date": _parse_date, "timestamp": _parse_timestamp, "boolean": _parse_boolean,
+    "string": _parse_string,
+    "integer": _parse_integer,
+    "decimal": _parse_decimal,
+    "date": _parse_date,
+    "timestamp": _parse_timestamp,
+    "boolean": _parse_boolean,
 }
 
 
 class _Plan:
     """What checking one column takes, worked out once per contract."""
 
-    __slots__ = ("column", "name", "required", "pii", "form", "trim", "lower", "upper", "parse", "is_string",
-                 "max_length", "pattern", "allowed", "text_rules")
+    __slots__ = (
+        "column",
+        "name",
+        "required",
+        "pii",
+        "form",
+        "trim",
+        "lower",
+        "upper",
+        "parse",
+        "is_string",
+        "max_length",
+        "pattern",
+        "allowed",
+        "text_rules",
+    )
 
     def __init__(self, column: Column) -> None:
         self.column = column
@@ -254,8 +279,9 @@ class RowChecker:
                         raise _Invalid("allowed", f"not one of the allowed values ({', '.join(sorted(plan.allowed))})")
             except _Invalid as bad:
                 values[plan.name] = None
-                violations.append(Violation(row, line, plan.name, bad.rule, f"{plan.name}: {bad.message}",
-                                            excerpt(raw, pii=plan.pii)))
+                violations.append(
+                    Violation(row, line, plan.name, bad.rule, f"{plan.name}: {bad.message}", excerpt(raw, pii=plan.pii))
+                )
                 continue
             values[plan.name] = parsed
         return values, violations

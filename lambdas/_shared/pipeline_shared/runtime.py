@@ -1,13 +1,19 @@
-"""Powertools glue shared by the handlers: lazy idempotency and per-dataset EMF metrics.
+"""What every handler shares around Powertools: ``SqsBatch`` (partial batch failures),
+``IdempotentStep`` (idempotency on DynamoDB), ``emit_file_metrics`` (per-dataset EMF metrics),
+``send`` and ``produced_stages`` (messages to the next stages).
 
-Both import their Powertools utilities on first use: the idempotency utility pulls in boto3
-(~150 ms), which must not happen while the handler module is imported.
+Powertools utilities are imported on first use, not with the handler: the batch utility pulls in
+asyncio and every event class, the idempotency utility boto3 (~150 ms together).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any, Callable, Mapping
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 from . import aws, env
 
@@ -58,13 +64,21 @@ class IdempotentStep:
             idempotent_function,
         )
 
-        config = IdempotencyConfig(event_key_jmespath=self.key, raise_on_no_idempotency_key=True,
-                                   expires_after_seconds=env.idempotency_ttl_seconds(), response_hook=_mark_duplicate)
+        config = IdempotencyConfig(
+            event_key_jmespath=self.key,
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=env.idempotency_ttl_seconds(),
+            response_hook=_mark_duplicate,
+        )
         if self._context is not None:
             config.register_lambda_context(self._context)
         persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
-        wrapped = idempotent_function(data_keyword_argument="data", persistence_store=persistence, config=config,
-                                      key_prefix=f"{self.plugin}.{self.function.__name__}")(self.function)
+        wrapped = idempotent_function(
+            data_keyword_argument="data",
+            persistence_store=persistence,
+            config=config,
+            key_prefix=f"{self.plugin}.{self.function.__name__}",
+        )(self.function)
         self._built = (table, client, config, wrapped)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +87,32 @@ class IdempotentStep:
             self._build(table, client)
         assert self._built is not None
         return self._built[3](data=data)
+
+
+@functools.cache
+def produced_stages(handler_file: str) -> tuple[str, ...]:
+    """``produces.stages`` of the plug-in whose handler is ``handler_file`` (its ``manifest.toml``
+    sits beside it, in the folder and at the zip root). Stages that simply pass their result on
+    (cleanse, archive) send it to every one of these, so a new consumer of their output is added
+    by naming it there: no handler change."""
+    path = Path(handler_file).resolve().with_name("manifest.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise env.ConfigurationError(f"{path} is missing: the plug-in's manifest must be packaged with it") from None
+    stages = data.get("produces", {}).get("stages", [])
+    if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+        raise env.ConfigurationError(f"{path}: produces.stages must be a list of plug-in names, got {stages!r}")
+    return tuple(stages)
+
+
+def send(stage: str, message: Any) -> None:
+    """Send a ``StageMessage`` to ``stage``'s input queue (``PIPELINE_QUEUE_<STAGE>``)."""
+    from .messages import sqs_attributes
+
+    aws.client("sqs").send_message(
+        QueueUrl=env.queue_url(stage), MessageBody=message.to_json(), MessageAttributes=sqs_attributes(message)
+    )
 
 
 def metric_dataset(dataset: str) -> str:
@@ -115,18 +155,22 @@ class SqsBatch:
     def __init__(self) -> None:
         self._processor: Any = None
 
-    def process(self, event: dict[str, Any], context: Any, record_handler: Callable[[Any], Any],
-                *, metrics: Any = None) -> dict[str, Any]:
+    def process(
+        self, event: dict[str, Any], context: Any, record_handler: Callable[[Any], Any], *, metrics: Any = None
+    ) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
         if self._processor is None:
             self._processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        response = process_partial_response(event=event, record_handler=record_handler, processor=self._processor,
-                                            context=context)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=self._processor, context=context
+        )
         if metrics is not None:
             from aws_lambda_powertools.metrics import MetricUnit
 
             failed = len(response.get("batchItemFailures", []))
-            metrics.add_metric(name="MessagesProcessed", unit=MetricUnit.Count, value=len(event.get("Records", [])) - failed)
+            metrics.add_metric(
+                name="MessagesProcessed", unit=MetricUnit.Count, value=len(event.get("Records", [])) - failed
+            )
             metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=failed)
         return dict(response)

@@ -10,8 +10,9 @@ metadata come along); larger ones with a managed multipart copy that asks S3 for
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .aws import error_code
 
@@ -91,7 +92,9 @@ def verify_copy(source: Mapping[str, Any], copy: Mapping[str, Any]) -> list[str]
     """Why ``copy`` (a HeadObject response) does not match ``source``; empty when it does."""
     problems = []
     if source.get("ContentLength") != copy.get("ContentLength"):
-        problems.append(f"size differs: source {source.get('ContentLength')} bytes, copy {copy.get('ContentLength')} bytes")
+        problems.append(
+            f"size differs: source {source.get('ContentLength')} bytes, copy {copy.get('ContentLength')} bytes"
+        )
     compared = False
     for name in CHECKSUM_FIELDS:
         a, b = source.get(name), copy.get(name)
@@ -103,12 +106,15 @@ def verify_copy(source: Mapping[str, Any], copy: Mapping[str, Any]) -> list[str]
         a = (source.get("ETag") or "").strip('"')
         b = (copy.get("ETag") or "").strip('"')
         if not a or a != b:
-            problems.append(f"ETag differs (no common full-object checksum to compare): source {a or '-'}, copy {b or '-'}")
+            problems.append(
+                f"ETag differs (no common full-object checksum to compare): source {a or '-'}, copy {b or '-'}"
+            )
     return problems
 
 
-def copy_verified(s3: Any, source: ObjectRef, *, bucket: str, key: str,
-                  tags: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def copy_verified(
+    s3: Any, source: ObjectRef, *, bucket: str, key: str, tags: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Copy ``source`` to ``bucket``/``key`` keeping its metadata, then verify the copy.
 
     Returns the HEAD responses of source and copy. Raises ``ObjectGone`` when the source vanished
@@ -130,10 +136,19 @@ def copy_verified(s3: Any, source: ObjectRef, *, bucket: str, key: str,
         else:
             from boto3.s3.transfer import TransferConfig
 
-            s3.copy(copy_source, bucket, key, ExtraArgs={**extra, "ChecksumAlgorithm": "CRC64NVME"},
-                    Config=TransferConfig(multipart_threshold=COPY_OBJECT_MAX_BYTES, multipart_chunksize=MULTIPART_CHUNK_BYTES))
+            s3.copy(
+                copy_source,
+                bucket,
+                key,
+                ExtraArgs={**extra, "ChecksumAlgorithm": "CRC64NVME"},
+                Config=TransferConfig(
+                    multipart_threshold=COPY_OBJECT_MAX_BYTES, multipart_chunksize=MULTIPART_CHUNK_BYTES
+                ),
+            )
             if tags:  # a multipart copy cannot carry tags
-                s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+                s3.put_object_tagging(
+                    Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                )
     except Exception as exc:
         gone = _gone(source, exc)
         if gone is not None:
@@ -142,5 +157,7 @@ def copy_verified(s3: Any, source: ObjectRef, *, bucket: str, key: str,
     dst = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     problems = verify_copy(src, dst)
     if problems:
-        raise CopyVerificationError(f"copy of {source.uri} to s3://{bucket}/{key} failed verification: {'; '.join(problems)}")
+        raise CopyVerificationError(
+            f"copy of {source.uri} to s3://{bucket}/{key} failed verification: {'; '.join(problems)}"
+        )
     return src, dst

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 _TRUTHY = {"1", "true", "yes", "on", "y", "t"}

@@ -23,9 +23,15 @@ def run(core, data: bytes, *, contract, key="x/a.csv", tokenise=None):
         sinks[partition] = io.BytesIO()
         return sinks[partition]
 
-    result = core.cleanse_stream(io.BytesIO(data), key=key, contract=contract, max_bytes=MAX,
-                                 tokenise=tokenise or core.Tokeniser(KEY), default_partition=date(2024, 1, 31),
-                                 open_partition=open_partition)
+    result = core.cleanse_stream(
+        io.BytesIO(data),
+        key=key,
+        contract=contract,
+        max_bytes=MAX,
+        tokenise=tokenise or core.Tokeniser(KEY),
+        default_partition=date(2024, 1, 31),
+        open_partition=open_partition,
+    )
     return result, {d: s.getvalue().decode() for d, s in sinks.items()}
 
 
@@ -49,8 +55,10 @@ def test_tokeniser_hides_its_key(cleanse_core):
 def test_short_key_is_refused_without_revealing_it(cleanse_core):
     with pytest.raises(ValueError) as caught:
         cleanse_core.key_from_parameter("s3cret", "/pk/tokenisation-key")
-    assert str(caught.value) == ("SSM parameter /pk/tokenisation-key holds a 6-byte tokenisation key; at least 32 bytes are "
-                                 "required (e.g. 64 random hex characters)")
+    assert str(caught.value) == (
+        "SSM parameter /pk/tokenisation-key holds a 6-byte tokenisation key; at least 32 bytes are "
+        "required (e.g. 64 random hex characters)"
+    )
 
 
 def test_orders_are_standardised_deduplicated_tokenised_and_partitioned(cleanse_core, samples):
@@ -59,11 +67,21 @@ def test_orders_are_standardised_deduplicated_tokenised_and_partitioned(cleanse_
     assert sorted(outputs) == [date(2024, 5, 1), date(2024, 5, 2)]
     first = rows(outputs[date(2024, 5, 1)])
     assert [r["order_id"] for r in first] == ["ORD-000001", "ORD-000003"]
-    assert first[0] == {"order_id": "ORD-000001", "customer_id": "C00001", "email": token("alice@example.com"),
-                        "order_date": "2024-05-01", "amount": "19.99", "currency": "EUR", "status": "paid", "express": "true"}
+    assert first[0] == {
+        "order_id": "ORD-000001",
+        "customer_id": "C00001",
+        "email": token("alice@example.com"),
+        "order_date": "2024-05-01",
+        "amount": "19.99",
+        "currency": "EUR",
+        "status": "paid",
+        "express": "true",
+    }
     second = rows(outputs[date(2024, 5, 2)])
     assert [(r["order_id"], r["order_date"], r["status"]) for r in second] == [
-        ("ORD-000002", "2024-05-02", "pending"), ("ORD-000004", "2024-05-02", "refunded")]
+        ("ORD-000002", "2024-05-02", "pending"),
+        ("ORD-000004", "2024-05-02", "refunded"),
+    ]
     assert result.partitions[date(2024, 5, 2)] == (2, len(outputs[date(2024, 5, 2)].encode()))
 
 
@@ -74,7 +92,9 @@ def test_same_email_gets_the_same_token_across_spellings(cleanse_core, samples):
 
 
 def test_rows_validate_rejected_never_reach_clean(cleanse_core, samples):
-    result, outputs = run(cleanse_core, (samples / "orders/bad_rows.csv").read_bytes(), contract=load_contract("orders"))
+    result, outputs = run(
+        cleanse_core, (samples / "orders/bad_rows.csv").read_bytes(), contract=load_contract("orders")
+    )
     assert (result.rejected, result.out) == (1, 10)
     assert "ORD-000019" not in outputs[date(2024, 5, 3)]
 
@@ -87,21 +107,36 @@ def test_customers_numbers_timestamps_and_unicode(cleanse_core, samples):
     assert [(r["credit_limit"], r["signup_ts"], r["country"], r["marketing_opt_in"]) for r in got] == [
         ("1500.00", "2023-01-15T09:30:00Z", "DE", "true"),
         ("250", "2023-02-15T14:05:00Z", "ES", "false"),
-        ("", "2023-03-01T07:00:00Z", "DK", "true")]
+        ("", "2023-03-01T07:00:00Z", "DK", "true"),
+    ]
     assert got[1]["email"] == "" and got[2]["full_name"] == token("Carol Ø")
 
 
 def test_jsonl_output_keeps_json_types(cleanse_core, samples):
-    result, outputs = run(cleanse_core, (samples / "events/good.jsonl").read_bytes(), contract=load_contract("events"),
-                          key="events/a.jsonl")
+    result, outputs = run(
+        cleanse_core,
+        (samples / "events/good.jsonl").read_bytes(),
+        contract=load_contract("events"),
+        key="events/a.jsonl",
+    )
     assert (result.out, result.duplicates) == (3, 1)
     day1 = [json.loads(line) for line in outputs[date(2024, 5, 1)].splitlines()]
-    assert day1[1] == {"event_id": "0b6f2d6e-1c1d-4f7e-9a53-2a2f6f0e8a02", "event_type": "add_to_cart",
-                       "occurred_at": "2024-05-01T10:00:00Z", "user_id": token("u-1001"),
-                       "ip_address": token("203.0.113.7"), "value": "19.99", "item_count": 1}
+    assert day1[1] == {
+        "event_id": "0b6f2d6e-1c1d-4f7e-9a53-2a2f6f0e8a02",
+        "event_type": "add_to_cart",
+        "occurred_at": "2024-05-01T10:00:00Z",
+        "user_id": token("u-1001"),
+        "ip_address": token("203.0.113.7"),
+        "value": "19.99",
+        "item_count": 1,
+    }
     assert day1[0]["value"] is None
     day2 = [json.loads(line) for line in outputs[date(2024, 5, 2)].splitlines()]
-    assert (day2[0]["value"], day2[0]["occurred_at"], "ip_address" in day2[0]) == ("42.5", "2024-05-02T08:15:30.250000Z", True)
+    assert (day2[0]["value"], day2[0]["occurred_at"], "ip_address" in day2[0]) == (
+        "42.5",
+        "2024-05-02T08:15:30.250000Z",
+        True,
+    )
 
 
 def test_without_key_columns_nothing_is_deduplicated(cleanse_core, tmp_path):
@@ -118,5 +153,12 @@ def test_unreadable_input_fails_with_the_reason(cleanse_core):
 
 def test_pii_contract_without_tokeniser_is_refused(cleanse_core):
     with pytest.raises(cleanse_core.CleanseError, match=r"declares PII column\(s\) email but no tokeniser"):
-        cleanse_core.cleanse_stream(io.BytesIO(b"x"), key="k", contract=load_contract("orders"), max_bytes=MAX,
-                                    tokenise=None, default_partition=date(2024, 1, 1), open_partition=lambda d: io.BytesIO())
+        cleanse_core.cleanse_stream(
+            io.BytesIO(b"x"),
+            key="k",
+            contract=load_contract("orders"),
+            max_bytes=MAX,
+            tokenise=None,
+            default_partition=date(2024, 1, 1),
+            open_partition=lambda d: io.BytesIO(),
+        )

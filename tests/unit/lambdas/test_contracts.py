@@ -46,34 +46,59 @@ def test_load_contract_is_cached():
     assert load_contract("orders") is load_contract("orders")
 
 
-@pytest.mark.parametrize(("body", "field", "problem"), [
-    (MINIMAL.replace('format = "csv"', 'format = "xml"'), "dataset.format", "one of csv, jsonl, got 'xml'"),
-    (MINIMAL + 'type = "int"\n', "columns[0] (id).type", "unknown type 'int' (allowed: string, integer, decimal"),
-    (MINIMAL + 'colour = "red"\n', "columns[0].colour", "unknown key"),
-    (MINIMAL + "pattern = '[a-z'\n", "columns[0] (id).pattern", "is not a valid regular expression"),
-    (MINIMAL + 'case = "title"\n', "columns[0] (id).case", "must be one of lower, upper"),
-    (MINIMAL + 'type = "integer"\ncase = "lower"\n', "columns[0] (id).case", "applies to string columns only"),
-    (MINIMAL + 'type = "string"\nformats = ["%Y"]\n', "columns[0] (id).formats", "date and timestamp columns only"),
-    (MINIMAL + 'type = "date"\nformats = ["YYYY"]\n', "columns[0] (id).formats", "is not a strptime format"),
-    (MINIMAL + 'case = "lower"\nallowed = ["Paid"]\n', "columns[0] (id).allowed", "can never match"),
-    (MINIMAL + 'type = "decimal"\ndecimal_separator = ","\nthousands_separator = ","\n',
-     "columns[0] (id).thousands_separator", "must differ from decimal_separator"),
-    (MINIMAL + 'required = "yes"\n', "columns[0] (id).required", "must be true or false"),
-    (MINIMAL + '\n[[columns]]\nname = "id"\n', "columns", "declared twice: id"),
-    (MINIMAL.replace('format = "csv"', 'format = "csv"\nkey_columns = ["nope"]'), "dataset.key_columns",
-     "'nope' is not a declared column"),
-    (MINIMAL.replace('format = "csv"', 'format = "csv"\npartition_column = "id"'), "dataset.partition_column",
-     "must be a required date or timestamp column (it is optional string)"),
-    (MINIMAL.replace('format = "csv"', 'format = "csv"\nmax_rejected_fraction = 1.5'),
-     "dataset.max_rejected_fraction", "between 0 and 1"),
-    (MINIMAL.replace('format = "csv"', 'format = "csv"\ndelimiter = ";;"'), "dataset.delimiter", "must be one character"),
-    (MINIMAL.replace('format = "csv"', 'format = "csv"\njson_schema = "x.json"'), "dataset.json_schema",
-     "applies to jsonl datasets only"),
-    (MINIMAL.replace('format = "csv"', 'format = "jsonl"\njson_schema = "missing.json"'), "dataset.json_schema",
-     "file 'missing.json' does not exist"),
-    ("[dataset]\nformat = 'csv'\n", "columns", "at least one [[columns]] table"),
-    ("[[columns]]\nname = 'id'\n", "dataset", "a [dataset] table"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        (MINIMAL.replace('format = "csv"', 'format = "xml"'), "dataset.format", "one of csv, jsonl, got 'xml'"),
+        (MINIMAL + 'type = "int"\n', "columns[0] (id).type", "unknown type 'int' (allowed: string, integer, decimal"),
+        (MINIMAL + 'colour = "red"\n', "columns[0].colour", "unknown key"),
+        (MINIMAL + "pattern = '[a-z'\n", "columns[0] (id).pattern", "is not a valid regular expression"),
+        (MINIMAL + 'case = "title"\n', "columns[0] (id).case", "must be one of lower, upper"),
+        (MINIMAL + 'type = "integer"\ncase = "lower"\n', "columns[0] (id).case", "applies to string columns only"),
+        (MINIMAL + 'type = "string"\nformats = ["%Y"]\n', "columns[0] (id).formats", "date and timestamp columns only"),
+        (MINIMAL + 'type = "date"\nformats = ["YYYY"]\n', "columns[0] (id).formats", "is not a strptime format"),
+        (MINIMAL + 'case = "lower"\nallowed = ["Paid"]\n', "columns[0] (id).allowed", "can never match"),
+        (
+            MINIMAL + 'type = "decimal"\ndecimal_separator = ","\nthousands_separator = ","\n',
+            "columns[0] (id).thousands_separator",
+            "must differ from decimal_separator",
+        ),
+        (MINIMAL + 'required = "yes"\n', "columns[0] (id).required", "must be true or false"),
+        (MINIMAL + '\n[[columns]]\nname = "id"\n', "columns", "declared twice: id"),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "csv"\nkey_columns = ["nope"]'),
+            "dataset.key_columns",
+            "'nope' is not a declared column",
+        ),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "csv"\npartition_column = "id"'),
+            "dataset.partition_column",
+            "must be a required date or timestamp column (it is optional string)",
+        ),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "csv"\nmax_rejected_fraction = 1.5'),
+            "dataset.max_rejected_fraction",
+            "between 0 and 1",
+        ),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "csv"\ndelimiter = ";;"'),
+            "dataset.delimiter",
+            "must be one character",
+        ),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "csv"\njson_schema = "x.json"'),
+            "dataset.json_schema",
+            "applies to jsonl datasets only",
+        ),
+        (
+            MINIMAL.replace('format = "csv"', 'format = "jsonl"\njson_schema = "missing.json"'),
+            "dataset.json_schema",
+            "file 'missing.json' does not exist",
+        ),
+        ("[dataset]\nformat = 'csv'\n", "columns", "at least one [[columns]] table"),
+        ("[[columns]]\nname = 'id'\n", "dataset", "a [dataset] table"),
+    ],
+)
 def test_malformed_contract_names_file_and_field(tmp_path, body, field, problem):
     path = write(tmp_path, body)
     with pytest.raises(ContractError) as caught:

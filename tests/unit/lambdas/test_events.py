@@ -8,8 +8,17 @@ import json
 from pipeline_shared.events import LocalLambdaContext, s3_notification_body, s3_test_event_body, sqs_event
 from pipeline_shared.messages import StageMessage
 
-LAMBDA_RECORD_KEYS = {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-                      "eventSource", "eventSourceARN", "awsRegion"}
+LAMBDA_RECORD_KEYS = {
+    "messageId",
+    "receiptHandle",
+    "body",
+    "attributes",
+    "messageAttributes",
+    "md5OfBody",
+    "eventSource",
+    "eventSourceARN",
+    "awsRegion",
+}
 
 
 def test_bodies_become_lambda_sqs_records():
@@ -20,7 +29,10 @@ def test_bodies_become_lambda_sqs_records():
     assert first["md5OfBody"] == hashlib.md5(b"plain").hexdigest()
     assert first["attributes"]["ApproximateReceiveCount"] == "1"
     assert (first["eventSource"], first["eventSourceARN"], first["awsRegion"]) == (
-        "aws:sqs", "arn:aws:sqs:eu-west-1:111122223333:q", "eu-west-1")
+        "aws:sqs",
+        "arn:aws:sqs:eu-west-1:111122223333:q",
+        "eu-west-1",
+    )
     assert first["messageId"] != second["messageId"]
 
 
@@ -30,20 +42,37 @@ def test_stage_message_is_sent_as_its_json():
 
 
 def test_received_messages_keep_their_identity_and_attributes():
-    received = {"MessageId": "m-1", "ReceiptHandle": "rh-1", "MD5OfBody": "md5", "Body": "{}",
-                "Attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": "1"},
-                "MD5OfMessageAttributes": "md5a",
-                "MessageAttributes": {"status": {"DataType": "String", "StringValue": "validated"}}}
+    received = {
+        "MessageId": "m-1",
+        "ReceiptHandle": "rh-1",
+        "MD5OfBody": "md5",
+        "Body": "{}",
+        "Attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": "1"},
+        "MD5OfMessageAttributes": "md5a",
+        "MessageAttributes": {"status": {"DataType": "String", "StringValue": "validated"}},
+    }
     (record,) = sqs_event([received], region="eu-west-1")["Records"]
-    assert (record["messageId"], record["receiptHandle"], record["md5OfBody"], record["body"]) == ("m-1", "rh-1", "md5", "{}")
+    assert (record["messageId"], record["receiptHandle"], record["md5OfBody"], record["body"]) == (
+        "m-1",
+        "rh-1",
+        "md5",
+        "{}",
+    )
     assert record["attributes"]["ApproximateReceiveCount"] == "3"
-    assert record["messageAttributes"]["status"] == {"stringValue": "validated", "binaryValue": None,
-                                                     "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    assert record["messageAttributes"]["status"] == {
+        "stringValue": "validated",
+        "binaryValue": None,
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
     assert record["md5OfMessageAttributes"] == "md5a"
 
 
 def test_s3_notification_body_url_encodes_the_key():
-    body = json.loads(s3_notification_body("landing", "orders/in coming/a+b.csv", size=3, etag='"abc"', version_id="v1"))
+    body = json.loads(
+        s3_notification_body("landing", "orders/in coming/a+b.csv", size=3, etag='"abc"', version_id="v1")
+    )
     obj = body["Records"][0]["s3"]["object"]
     assert (obj["key"], obj["eTag"], obj["versionId"], obj["size"]) == ("orders/in+coming/a%2Bb.csv", "abc", "v1", 3)
     assert body["Records"][0]["eventName"] == "ObjectCreated:Put"

@@ -8,9 +8,15 @@ import pytest
 from pipeline_shared import keys
 
 
-@pytest.mark.parametrize(("key", "dataset"), [
-    ("orders/2024/05/a.csv", "orders"), ("orders/a.csv", "orders"), ("a.csv", None), ("/a.csv", None),
-])
+@pytest.mark.parametrize(
+    ("key", "dataset"),
+    [
+        ("orders/2024/05/a.csv", "orders"),
+        ("orders/a.csv", "orders"),
+        ("a.csv", None),
+        ("/a.csv", None),
+    ],
+)
 def test_dataset_is_the_first_segment(key, dataset):
     assert keys.dataset_for_key(key) == dataset
 

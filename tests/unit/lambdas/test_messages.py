@@ -7,13 +7,20 @@ import json
 import pytest
 from pipeline_shared.messages import SCHEMA_VERSION, MessageError, StageMessage, sqs_attributes
 
-BASE = dict(file_id="f" * 32, dataset="orders", status="validated", produced_by="validate", bucket="landing",
-            key="orders/a.csv")
+BASE = dict(
+    file_id="f" * 32, dataset="orders", status="validated", produced_by="validate", bucket="landing", key="orders/a.csv"
+)
 
 
 def test_round_trip_through_json():
-    message = StageMessage(**BASE, etag="abc", size=10, counts={"records_in": 3}, locations={"clean": ["s3://c/x"]},
-                           received_at="2024-05-01T10:00:00.000Z")
+    message = StageMessage(
+        **BASE,
+        etag="abc",
+        size=10,
+        counts={"records_in": 3},
+        locations={"clean": ["s3://c/x"]},
+        received_at="2024-05-01T10:00:00.000Z",
+    )
     assert StageMessage.from_json(message.to_json()) == message
     assert json.loads(message.to_json())["schema_version"] == SCHEMA_VERSION
 
@@ -41,13 +48,16 @@ def test_body_that_is_not_json_is_refused():
         StageMessage.from_json("hello")
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"status": "done"}, "StageMessage.status 'done' is not one of validated, quarantined, cleansed, processed"),
-    ({"dataset": ""}, "StageMessage.dataset must be a non-empty string"),
-    ({"size": -1}, "StageMessage.size must be a non-negative integer or null"),
-    ({"counts": {"out": "3"}}, "StageMessage.counts must map names to integers"),
-    ({"locations": {"clean": 3}}, "StageMessage.locations must map names to URIs or lists of URIs"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"status": "done"}, "StageMessage.status 'done' is not one of validated, quarantined, cleansed, processed"),
+        ({"dataset": ""}, "StageMessage.dataset must be a non-empty string"),
+        ({"size": -1}, "StageMessage.size must be a non-negative integer or null"),
+        ({"counts": {"out": "3"}}, "StageMessage.counts must map names to integers"),
+        ({"locations": {"clean": 3}}, "StageMessage.locations must map names to URIs or lists of URIs"),
+    ],
+)
 def test_invalid_fields_are_refused(change, message):
     with pytest.raises(MessageError, match=message):
         StageMessage(**{**BASE, **change})
@@ -55,7 +65,9 @@ def test_invalid_fields_are_refused(change, message):
 
 def test_evolve_merges_counts_and_locations():
     first = StageMessage(**BASE, counts={"records_in": 3}, locations={"landing": "s3://l/k"})
-    second = first.evolve(status="cleansed", produced_by="cleanse", counts={"out": 2}, locations={"clean": ["s3://c/x"]})
+    second = first.evolve(
+        status="cleansed", produced_by="cleanse", counts={"out": 2}, locations={"clean": ["s3://c/x"]}
+    )
     assert second.counts == {"records_in": 3, "out": 2}
     assert second.locations == {"landing": "s3://l/k", "clean": ["s3://c/x"]}
     assert (second.status, first.status) == ("cleansed", "validated")

@@ -26,7 +26,9 @@ class Trickle(io.RawIOBase):
 
 
 def read(data: bytes, *, contract=ORDERS, key="orders/x.csv", max_bytes=10_000, trickle=False):
-    reader = RecordReader(Trickle(data) if trickle else io.BytesIO(data), key=key, contract=contract, max_bytes=max_bytes)
+    reader = RecordReader(
+        Trickle(data) if trickle else io.BytesIO(data), key=key, contract=contract, max_bytes=max_bytes
+    )
     return reader, list(reader)
 
 
@@ -74,7 +76,8 @@ def test_gzip_is_detected_by_magic_bytes():
 
 def test_gz_suffix_on_plain_data_is_rejected():
     assert rejected(HEADER + ROW, key="orders/x.csv.gz").reason == (
-        "corrupt gzip input: the key ends in '.gz' but the data does not start with the gzip magic bytes")
+        "corrupt gzip input: the key ends in '.gz' but the data does not start with the gzip magic bytes"
+    )
 
 
 def test_truncated_gzip_is_rejected():
@@ -105,8 +108,10 @@ def test_non_utf8_bytes_are_rejected_with_the_line():
 def test_header_mismatch_names_missing_and_unexpected_columns():
     exc = rejected(HEADER.replace(b"email", b"e_mail") + ROW)
     assert exc.rule == "header"
-    assert exc.reason == ("header mismatch: missing column(s) email; unexpected column(s) 'e_mail' (the orders contract "
-                          "expects: order_id, customer_id, email, order_date, amount, currency, status, express)")
+    assert exc.reason == (
+        "header mismatch: missing column(s) email; unexpected column(s) 'e_mail' (the orders contract "
+        "expects: order_id, customer_id, email, order_date, amount, currency, status, express)"
+    )
 
 
 def test_duplicate_header_column_is_rejected():
@@ -116,14 +121,19 @@ def test_duplicate_header_column_is_rejected():
 def test_ragged_row_is_a_row_violation():
     _, records = read(HEADER + b"ORD-000001,C00001\n" + ROW)
     assert records[0].values is None
-    assert [(v.rule, v.message) for v in records[0].violations] == [("column_count", "ragged row: expected 8 fields, got 2")]
+    assert [(v.rule, v.message) for v in records[0].violations] == [
+        ("column_count", "ragged row: expected 8 fields, got 2")
+    ]
     assert records[1].violations == []
 
 
 def test_oversized_raw_input_is_rejected():
     exc = rejected(HEADER + ROW * 100, max_bytes=500)
     assert exc.rule == "oversized"
-    assert exc.reason == "oversized input: the object exceeds the limit of 500 bytes (500 bytes, PIPELINE_MAX_OBJECT_BYTES)"
+    assert (
+        exc.reason
+        == "oversized input: the object exceeds the limit of 500 bytes (500 bytes, PIPELINE_MAX_OBJECT_BYTES)"
+    )
 
 
 def test_gzip_bomb_is_stopped_by_the_decompressed_limit():
@@ -141,8 +151,9 @@ def test_non_utf8_deep_in_a_large_file_reports_its_exact_line():
 def test_bare_carriage_return_line_endings_make_the_csv_malformed():
     exc = rejected((HEADER + ROW + ROW).replace(b"\n", b"\r"))
     assert exc.rule == "csv"
-    assert exc.reason == ("malformed CSV at line 1: a carriage return (\\r) inside an unquoted field "
-                          "(line endings must be \\n or \\r\\n)")
+    assert exc.reason == (
+        "malformed CSV at line 1: a carriage return (\\r) inside an unquoted field (line endings must be \\n or \\r\\n)"
+    )
 
 
 def test_line_longer_than_the_limit_is_rejected(monkeypatch):
@@ -154,21 +165,40 @@ def test_line_longer_than_the_limit_is_rejected(monkeypatch):
 
 
 def test_jsonl_records_and_blank_lines():
-    _, records = read(b'{"event_id": "e", "event_type": "x", "occurred_at": "t"}\n\n   \n'
-                      b'{"event_id": "f", "event_type": "y", "occurred_at": "u"}\n', contract=EVENTS, key="events/a.jsonl")
+    _, records = read(
+        b'{"event_id": "e", "event_type": "x", "occurred_at": "t"}\n\n   \n'
+        b'{"event_id": "f", "event_type": "y", "occurred_at": "u"}\n',
+        contract=EVENTS,
+        key="events/a.jsonl",
+    )
     assert [(r.row, r.line, r.values["event_id"]) for r in records] == [(1, 1, "e"), (2, 4, "f")]
 
 
-@pytest.mark.parametrize(("line", "rule", "message", "column"), [
-    (b'{"event_id": "e",', "json", "not valid JSON: Expecting property name enclosed in double quotes", None),
-    (b'["a"]', "json_object", "expected a JSON object, got list", None),
-    (b'{"event_id": "e", "event_type": "x"}', "schema", "JSON Schema: data must contain ['occurred_at'] properties",
-     None),
-    (b'{"event_id": "e", "event_type": "x", "occurred_at": "t", "browser": "ff"}', "schema",
-     "JSON Schema: data must not contain {'browser'} properties", None),
-    (b'{"event_id": "e", "event_type": "x", "occurred_at": "t", "item_count": -1}', "schema",
-     "JSON Schema: data.item_count must be bigger than or equal to 0", "item_count"),
-])
+@pytest.mark.parametrize(
+    ("line", "rule", "message", "column"),
+    [
+        (b'{"event_id": "e",', "json", "not valid JSON: Expecting property name enclosed in double quotes", None),
+        (b'["a"]', "json_object", "expected a JSON object, got list", None),
+        (
+            b'{"event_id": "e", "event_type": "x"}',
+            "schema",
+            "JSON Schema: data must contain ['occurred_at'] properties",
+            None,
+        ),
+        (
+            b'{"event_id": "e", "event_type": "x", "occurred_at": "t", "browser": "ff"}',
+            "schema",
+            "JSON Schema: data must not contain {'browser'} properties",
+            None,
+        ),
+        (
+            b'{"event_id": "e", "event_type": "x", "occurred_at": "t", "item_count": -1}',
+            "schema",
+            "JSON Schema: data.item_count must be bigger than or equal to 0",
+            "item_count",
+        ),
+    ],
+)
 def test_jsonl_record_problems_are_row_violations(line, rule, message, column):
     _, records = read(line + b"\n", contract=EVENTS, key="events/a.jsonl")
     (violation,) = records[0].violations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,16 +21,31 @@ def check(checker: RowChecker, **record):
     return checker.check(record, row=1, line=2)
 
 
-ORDER = {"order_id": "ord-000001", "customer_id": "c00001", "email": " Alice@Example.COM ", "order_date": "02/05/2024",
-         "amount": "19.90", "currency": "eur", "status": "Paid", "express": "Yes"}
+ORDER = {
+    "order_id": "ord-000001",
+    "customer_id": "c00001",
+    "email": " Alice@Example.COM ",
+    "order_date": "02/05/2024",
+    "amount": "19.90",
+    "currency": "eur",
+    "status": "Paid",
+    "express": "Yes",
+}
 
 
 def test_good_order_row_is_normalised_and_standardised():
     values, violations = RowChecker(load_contract("orders")).check(ORDER, row=1, line=2)
     assert violations == []
-    assert values == {"order_id": "ORD-000001", "customer_id": "C00001", "email": "alice@example.com",
-                      "order_date": date(2024, 5, 2), "amount": Decimal("19.90"), "currency": "EUR",
-                      "status": "paid", "express": True}
+    assert values == {
+        "order_id": "ORD-000001",
+        "customer_id": "C00001",
+        "email": "alice@example.com",
+        "order_date": date(2024, 5, 2),
+        "amount": Decimal("19.90"),
+        "currency": "EUR",
+        "status": "paid",
+        "express": True,
+    }
 
 
 def test_nfkc_turns_fullwidth_characters_into_ascii(tmp_path):
@@ -48,18 +63,25 @@ def test_trim_can_be_switched_off(tmp_path):
     assert check(c, s="  x ")[0]["s"] == "  x "
 
 
-@pytest.mark.parametrize(("column", "raw", "expected"), [
-    ('type = "integer"\nthousands_separator = ","', "1,234", 1234),
-    ('type = "integer"', "-7", -7),
-    ('type = "decimal"\ndecimal_separator = ","\nthousands_separator = "."', "1.500,50", Decimal("1500.50")),
-    ('type = "decimal"', "1e3", Decimal("1E+3")),
-    ('type = "date"\nformats = ["%d/%m/%Y"]', "31/12/2024", date(2024, 12, 31)),
-    ('type = "timestamp"', "2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, tzinfo=timezone.utc)),
-    ('type = "timestamp"', "2024-05-01 10:00:00", datetime(2024, 5, 1, 10, tzinfo=timezone.utc)),
-    ('type = "timestamp"\nformats = ["%d.%m.%Y %H:%M"]', "15.02.2023 14:05", datetime(2023, 2, 15, 14, 5, tzinfo=timezone.utc)),
-    ('type = "boolean"', "N", False),
-    ('type = "boolean"', "1", True),
-])
+@pytest.mark.parametrize(
+    ("column", "raw", "expected"),
+    [
+        ('type = "integer"\nthousands_separator = ","', "1,234", 1234),
+        ('type = "integer"', "-7", -7),
+        ('type = "decimal"\ndecimal_separator = ","\nthousands_separator = "."', "1.500,50", Decimal("1500.50")),
+        ('type = "decimal"', "1e3", Decimal("1E+3")),
+        ('type = "date"\nformats = ["%d/%m/%Y"]', "31/12/2024", date(2024, 12, 31)),
+        ('type = "timestamp"', "2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+        ('type = "timestamp"', "2024-05-01 10:00:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+        (
+            'type = "timestamp"\nformats = ["%d.%m.%Y %H:%M"]',
+            "15.02.2023 14:05",
+            datetime(2023, 2, 15, 14, 5, tzinfo=UTC),
+        ),
+        ('type = "boolean"', "N", False),
+        ('type = "boolean"', "1", True),
+    ],
+)
 def test_types_are_parsed(tmp_path, column, raw, expected):
     c = checker_for(tmp_path, f'[[columns]]\nname = "v"\n{column}\n')
     values, violations = check(c, v=raw)
@@ -67,26 +89,36 @@ def test_types_are_parsed(tmp_path, column, raw, expected):
     assert values["v"] == expected
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (Decimal("1E+3"), "1000"), (Decimal("19.90"), "19.90"), (True, "true"), (None, ""),
-    (datetime(2024, 5, 1, 10, tzinfo=timezone.utc), "2024-05-01T10:00:00Z"), (date(2024, 5, 1), "2024-05-01"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("1E+3"), "1000"),
+        (Decimal("19.90"), "19.90"),
+        (True, "true"),
+        (None, ""),
+        (datetime(2024, 5, 1, 10, tzinfo=UTC), "2024-05-01T10:00:00Z"),
+        (date(2024, 5, 1), "2024-05-01"),
+    ],
+)
 def test_canonical_text(value, text):
     assert canonical_text(value) == text
 
 
-@pytest.mark.parametrize(("column", "raw", "rule", "message"), [
-    ('type = "integer"', "12.5", "type", "v: expected an integer"),
-    ('type = "decimal"', "NaN", "type", "v: expected a finite decimal number"),
-    ('type = "decimal"', "ten", "type", "v: expected a decimal number"),
-    ('type = "date"', "2024-13-45", "type", "v: expected a date (YYYY-MM-DD)"),
-    ('type = "timestamp"', "yesterday", "type", "v: expected a timestamp (ISO-8601)"),
-    ('type = "boolean"', "maybe", "type", "v: expected a boolean (true/false, yes/no, y/n, t/f, 1/0)"),
-    ("pattern = '[A-Z]{2}'", "GBR", "pattern", "v: does not match pattern '[A-Z]{2}'"),
-    ('allowed = ["a", "b"]', "c", "allowed", "v: not one of the allowed values (a, b)"),
-    ("max_length = 3", "abcd", "max_length", "v: longer than 3 characters (4)"),
-    ("required = true", "   ", "required", "v: a value is required"),
-])
+@pytest.mark.parametrize(
+    ("column", "raw", "rule", "message"),
+    [
+        ('type = "integer"', "12.5", "type", "v: expected an integer"),
+        ('type = "decimal"', "NaN", "type", "v: expected a finite decimal number"),
+        ('type = "decimal"', "ten", "type", "v: expected a decimal number"),
+        ('type = "date"', "2024-13-45", "type", "v: expected a date (YYYY-MM-DD)"),
+        ('type = "timestamp"', "yesterday", "type", "v: expected a timestamp (ISO-8601)"),
+        ('type = "boolean"', "maybe", "type", "v: expected a boolean (true/false, yes/no, y/n, t/f, 1/0)"),
+        ("pattern = '[A-Z]{2}'", "GBR", "pattern", "v: does not match pattern '[A-Z]{2}'"),
+        ('allowed = ["a", "b"]', "c", "allowed", "v: not one of the allowed values (a, b)"),
+        ("max_length = 3", "abcd", "max_length", "v: longer than 3 characters (4)"),
+        ("required = true", "   ", "required", "v: a value is required"),
+    ],
+)
 def test_violations_name_column_rule_and_reason(tmp_path, column, raw, rule, message):
     c = checker_for(tmp_path, f'[[columns]]\nname = "v"\n{column}\n')
     values, violations = check(c, v=raw)
@@ -97,7 +129,11 @@ def test_violations_name_column_rule_and_reason(tmp_path, column, raw, rule, mes
 def test_every_bad_column_of_a_row_is_reported():
     bad = {**ORDER, "currency": "JPY", "status": "shipped", "amount": "x"}
     _, violations = RowChecker(load_contract("orders")).check(bad, row=3, line=4)
-    assert [(v.column, v.rule) for v in violations] == [("amount", "type"), ("currency", "allowed"), ("status", "allowed")]
+    assert [(v.column, v.rule) for v in violations] == [
+        ("amount", "type"),
+        ("currency", "allowed"),
+        ("status", "allowed"),
+    ]
 
 
 def test_pii_values_are_redacted_in_violations():
@@ -111,8 +147,12 @@ def test_non_pii_excerpt_is_shortened():
 
 
 def test_json_values_must_have_the_declared_type(tmp_path):
-    c = checker_for(tmp_path, '[[columns]]\nname = "s"\n[[columns]]\nname = "n"\ntype = "integer"\n'
-                              '[[columns]]\nname = "d"\ntype = "decimal"\n', fmt="jsonl")
+    c = checker_for(
+        tmp_path,
+        '[[columns]]\nname = "s"\n[[columns]]\nname = "n"\ntype = "integer"\n'
+        '[[columns]]\nname = "d"\ntype = "decimal"\n',
+        fmt="jsonl",
+    )
     values, violations = check(c, s=5, n=3.0, d=0.1)
     assert [(v.column, v.message) for v in violations] == [("s", "s: expected a string, got int")]
     assert values["n"] == 3 and values["d"] == Decimal("0.1")

@@ -43,7 +43,11 @@ def test_file_metrics_are_one_emf_document_with_the_dataset_dimension(monkeypatc
     assert directive["Namespace"] == "PipelineKit"
     assert ["dataset", "service"] == sorted(directive["Dimensions"][0])
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
-        "RecordsIn": "Count", "RecordsRejected": "Count", "BytesIn": "Bytes", "FilesAccepted": "Count"}
+        "RecordsIn": "Count",
+        "RecordsRejected": "Count",
+        "BytesIn": "Bytes",
+        "FilesAccepted": "Count",
+    }
     assert (emf["dataset"], emf["RecordsIn"], emf["BytesIn"]) == ("orders", [5.0], [99.0])
 
 
@@ -52,12 +56,15 @@ def test_arbitrary_key_prefixes_do_not_become_metric_dimensions():
     assert runtime.metric_dataset("Some Folder") == "_unknown"
 
 
-@pytest.mark.parametrize(("variables", "enabled"), [
-    ({}, False),
-    ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
-    ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
-    ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
-])
+@pytest.mark.parametrize(
+    ("variables", "enabled"),
+    [
+        ({}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
+    ],
+)
 def test_tracing_follows_powertools_rules(monkeypatch, variables, enabled):
     for name in ("LAMBDA_TASK_ROOT", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
         monkeypatch.delenv(name, raising=False)
@@ -87,11 +94,31 @@ def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
 
 @pytest.mark.parametrize("plugin", ["validate", "cleanse", "archive", "notify"])
 def test_handler_import_creates_no_client_and_imports_no_sdk(plugin):
-    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import handler; "
-            "from pipeline_shared import aws; assert not aws._clients, aws._clients; "
-            "heavy = [m for m in ('boto3', 'botocore.client', 'botocore.session', 'aws_xray_sdk.core') if m in sys.modules]; "
-            "assert not heavy, f'imported at module scope: {heavy}'")
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import handler; "
+        "from pipeline_shared import aws; assert not aws._clients, aws._clients; "
+        "heavy = [m for m in ('boto3', 'botocore.client', 'botocore.session', 'aws_xray_sdk.core') "
+        "if m in sys.modules]; "
+        "assert not heavy, f'imported at module scope: {heavy}'"
+    )
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": plugin, "POWERTOOLS_METRICS_NAMESPACE": "PipelineKit"}
-    done = subprocess.run([sys.executable, "-c", code, str(LAMBDAS / plugin), str(LAMBDAS / "_shared")],
-                          capture_output=True, text=True, env=environment, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(LAMBDAS / plugin), str(LAMBDAS / "_shared")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("plugin", "stages"), [("cleanse", ("archive",)), ("archive", ("notify",))])
+def test_pass_through_stages_send_to_what_their_manifest_produces(plugin, stages):
+    assert runtime.produced_stages(str(LAMBDAS / plugin / "handler.py")) == stages
+
+
+def test_missing_manifest_is_a_clear_configuration_error(tmp_path):
+    with pytest.raises(
+        env.ConfigurationError, match=r"manifest.toml is missing: the plug-in's manifest must be packaged"
+    ):
+        runtime.produced_stages(str(tmp_path / "handler.py"))

@@ -16,7 +16,9 @@ def test_size_difference_is_reported():
 
 
 def test_checksum_difference_is_reported():
-    assert verify_copy(SOURCE, {**SOURCE, "ChecksumCRC32": "BBBB=="}) == ["ChecksumCRC32 differs: source AAAA==, copy BBBB=="]
+    assert verify_copy(SOURCE, {**SOURCE, "ChecksumCRC32": "BBBB=="}) == [
+        "ChecksumCRC32 differs: source AAAA==, copy BBBB=="
+    ]
 
 
 def test_checksum_wins_over_a_different_etag():
@@ -28,7 +30,8 @@ def test_without_common_checksum_the_etag_must_match():
     source = {"ContentLength": 10, "ETag": '"abc"'}
     assert verify_copy(source, {"ContentLength": 10, "ETag": "abc"}) == []
     assert verify_copy(source, {"ContentLength": 10, "ETag": '"xyz"'}) == [
-        "ETag differs (no common full-object checksum to compare): source abc, copy xyz"]
+        "ETag differs (no common full-object checksum to compare): source abc, copy xyz"
+    ]
 
 
 def test_composite_checksums_are_not_compared():

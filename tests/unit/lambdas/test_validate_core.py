@@ -26,7 +26,12 @@ def run(core, data: bytes, *, contract=ORDERS, key="orders/a.csv", sink=None):
 def test_notification_key_is_url_decoded(validate_core):
     body = s3_notification_body("landing", "orders/in coming/a+b.csv", size=3, etag="abc", version_id="v1")
     (obj,) = validate_core.parse_notification(body)
-    assert (obj.ref.key, obj.dataset, obj.ref.version_id, obj.ref.size) == ("orders/in coming/a+b.csv", "orders", "v1", 3)
+    assert (obj.ref.key, obj.dataset, obj.ref.version_id, obj.ref.size) == (
+        "orders/in coming/a+b.csv",
+        "orders",
+        "v1",
+        3,
+    )
 
 
 def test_file_id_is_the_same_for_a_redelivered_event(validate_core):
@@ -43,14 +48,23 @@ def test_non_create_events_are_skipped(validate_core):
     assert validate_core.parse_notification(body) == []
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("not json", "message body is not JSON"),
-    ("[1]", "message body is not an S3 event notification: a JSON list"),
-    ("{}", "message body is not an S3 event notification: no 'Records' list"),
-    ('{"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}', "S3 event record 0 is malformed: missing 'object'"),
-    ('{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}',
-     "S3 event record 0 for s3://b/k has neither eTag nor versionId"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "message body is not JSON"),
+        ("[1]", "message body is not an S3 event notification: a JSON list"),
+        ("{}", "message body is not an S3 event notification: no 'Records' list"),
+        (
+            '{"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}',
+            "S3 event record 0 is malformed: missing 'object'",
+        ),
+        (
+            '{"Records": [{"eventName": "ObjectCreated:Put", '
+            '"s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}',
+            "S3 event record 0 for s3://b/k has neither eTag nor versionId",
+        ),
+    ],
+)
 def test_malformed_notifications_are_refused(validate_core, body, message):
     with pytest.raises(validate_core.NotificationError, match=message):
         validate_core.parse_notification(body)
@@ -61,14 +75,32 @@ def test_landed_object_round_trips_through_its_dict(validate_core):
     assert validate_core.LandedObject.from_dict(obj.to_dict()) == obj
 
 
-@pytest.mark.parametrize(("key", "size", "rule", "reason"), [
-    ("a.csv", 10, "unknown_dataset", "object key 'a.csv' names no dataset: landing keys must look like <dataset>/<anything>/<file>"),
-    ("payroll/a.csv", 10, "unknown_dataset", "unknown dataset 'payroll' (first segment of key 'payroll/a.csv'): no contract "
-     "for dataset 'payroll' (known: customers, events, orders)"),
-    ("orders/a.csv", 0, "empty", "empty file: the object has 0 bytes"),
-    ("orders/a.csv", 3 * 1024**3, "oversized", "oversized input: the object has 3.0 GiB (3221225472 bytes), more than the "
-     "limit of 2.0 GiB (2147483648 bytes, PIPELINE_MAX_OBJECT_BYTES)"),
-])
+@pytest.mark.parametrize(
+    ("key", "size", "rule", "reason"),
+    [
+        (
+            "a.csv",
+            10,
+            "unknown_dataset",
+            "object key 'a.csv' names no dataset: landing keys must look like <dataset>/<anything>/<file>",
+        ),
+        (
+            "payroll/a.csv",
+            10,
+            "unknown_dataset",
+            "unknown dataset 'payroll' (first segment of key 'payroll/a.csv'): no contract "
+            "for dataset 'payroll' (known: customers, events, orders)",
+        ),
+        ("orders/a.csv", 0, "empty", "empty file: the object has 0 bytes"),
+        (
+            "orders/a.csv",
+            3 * 1024**3,
+            "oversized",
+            "oversized input: the object has 3.0 GiB (3221225472 bytes), more than the "
+            "limit of 2.0 GiB (2147483648 bytes, PIPELINE_MAX_OBJECT_BYTES)",
+        ),
+    ],
+)
 def test_precheck_rejects_before_reading(validate_core, key, size, rule, reason):
     check = validate_core.precheck(landed(validate_core, key=key, size=size), max_bytes=2 * 1024**3)
     assert (check.rule, check.reason) == (rule, reason)
@@ -90,17 +122,27 @@ def test_bad_rows_below_the_threshold_go_to_the_sink(validate_core, samples):
     assert (result.accepted, result.valid, result.rejected) == (True, 10, 1)
     assert [(v.row, v.line, v.column, v.rule) for v in result.violations] == [(9, 10, "email", "pattern")]
     rows = list(csv.reader(io.StringIO(sink.getvalue().decode())))
-    assert rows[0][:3] == ["order_id", "customer_id", "email"] and rows[1][:3] == ["ORD-000019", "C00019", "not-an-email"]
+    assert rows[0][:3] == ["order_id", "customer_id", "email"] and rows[1][:3] == [
+        "ORD-000019",
+        "C00019",
+        "not-an-email",
+    ]
     assert len(rows) == 2
 
 
 def test_too_many_bad_rows_reject_the_file(validate_core, samples):
     result = run(validate_core, (samples / "orders/bad_file.csv").read_bytes())
     assert not result.accepted and result.rule == "threshold"
-    assert result.reason == ("5 of 6 rows (83.3%) break the orders contract, more than its max_rejected_fraction of 10.0%")
+    assert result.reason == (
+        "5 of 6 rows (83.3%) break the orders contract, more than its max_rejected_fraction of 10.0%"
+    )
     assert [(v.row, v.column, v.rule) for v in result.violations] == [
-        (1, "order_date", "type"), (2, "amount", "type"), (3, "currency", "allowed"), (4, "status", "allowed"),
-        (5, None, "column_count")]
+        (1, "order_date", "type"),
+        (2, "amount", "type"),
+        (3, "currency", "allowed"),
+        (4, "status", "allowed"),
+        (5, None, "column_count"),
+    ]
 
 
 def test_file_level_problem_is_the_reason(validate_core, samples):
@@ -117,8 +159,13 @@ def test_gzip_counts_compressed_bytes_in(validate_core, samples):
 
 def test_jsonl_sample_with_schema_violations(validate_core, samples):
     sink = io.BytesIO()
-    result = run(validate_core, (samples / "events/bad.jsonl").read_bytes(), contract=load_contract("events"),
-                 key="events/a.jsonl", sink=sink)
+    result = run(
+        validate_core,
+        (samples / "events/bad.jsonl").read_bytes(),
+        contract=load_contract("events"),
+        key="events/a.jsonl",
+        sink=sink,
+    )
     assert (result.records_in, result.valid, result.rejected, result.rule) == (6, 1, 5, "threshold")
     assert [v.rule for v in result.violations] == ["schema", "allowed", "schema", "json", "json_object"]
     assert len(sink.getvalue().decode().splitlines()) == 5
@@ -129,14 +176,28 @@ def test_report_violations_are_capped(validate_core, monkeypatch):
     header = b"order_id,customer_id,email,order_date,amount,currency,status,express\n"
     result = run(validate_core, header + b"x,y,z,w,v,u,t,s\n" * 3)
     assert (len(result.violations), result.rejected) == (2, 3)
-    report = validate_core.build_report(landed(validate_core), status="quarantined", rule=result.rule, reason=result.reason,
-                                        result=result, contract=ORDERS, locations={})
+    report = validate_core.build_report(
+        landed(validate_core),
+        status="quarantined",
+        rule=result.rule,
+        reason=result.reason,
+        result=result,
+        contract=ORDERS,
+        locations={},
+    )
     assert report["violations_truncated"] is True and report["violations_total"] == result.violations_total
     json.dumps(report)  # serialisable
 
 
 def test_report_without_a_result(validate_core):
-    report = validate_core.build_report(landed(validate_core, key="x.csv"), status="quarantined", rule="unknown_dataset",
-                                        reason="r", result=None, contract=None, locations={"landing": "s3://l/x.csv"})
+    report = validate_core.build_report(
+        landed(validate_core, key="x.csv"),
+        status="quarantined",
+        rule="unknown_dataset",
+        reason="r",
+        result=None,
+        contract=None,
+        locations={"landing": "s3://l/x.csv"},
+    )
     assert (report["violations"], report["counts"], report["contract"], report["reason"]) == ([], {}, None, "r")
     assert report["source"]["key"] == "x.csv"

@@ -1,8 +1,4 @@
-"""`local` deployed for real: kit → Terraform → moto server over HTTP, checked over boto3.
-
-The tests in this module share one deployment and run in file order: deploy (fixture), checks,
-re-plan with no changes, a reset emulator next to leftover state, destroy.
-"""
+"""`local` deployed for real: kit → Terraform → moto server over HTTP, checked over boto3."""
 
 from __future__ import annotations
 
@@ -10,22 +6,7 @@ import json
 import time
 from urllib.parse import unquote_plus
 
-import pytest
-
-ACCOUNT = "123456789012"
-PREFIX = "pk-local"
-
-
-def bucket(purpose: str) -> str:
-    return f"{PREFIX}-{purpose}-{ACCOUNT}"
-
-
-@pytest.fixture(scope="module")
-def deployed(kit_factory):
-    kit = kit_factory("local-deploy")
-    kit.emulator.reset()
-    proc = kit.run("deploy", "--env", "local")
-    return kit, proc
+from names import ACCOUNT, PREFIX, bucket
 
 
 def test_deploy_reports_each_step_and_applies(deployed):
@@ -86,6 +67,7 @@ def test_object_put_into_landing_arrives_on_first_stage_queue(deployed):
     deadline = time.monotonic() + 10
     while not records and time.monotonic() < deadline:
         for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])  # keep the pipeline's queue clean
             body = json.loads(msg["Body"])
             records += [r for r in body.get("Records", []) if r["eventName"].startswith("ObjectCreated")]
     assert len(records) == 1
@@ -102,27 +84,46 @@ def test_tables_have_ttl_and_pitr(deployed):
     assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_second_deploy_reports_no_changes(deployed):
+
+
+def test_each_plugin_is_deployed_with_its_wiring(deployed):
     kit, _ = deployed
-    proc = kit.run("deploy", "--env", "local")
-    assert "No changes." in proc.stdout
-    assert "no changes: nothing to apply" in proc.stdout
+    lam = kit.client("lambda")
+    for plugin, produces in (("validate", ("CLEANSE", "NOTIFY")), ("cleanse", ("ARCHIVE",)),
+                             ("archive", ("NOTIFY",)), ("notify", ())):
+        conf = lam.get_function_configuration(FunctionName=f"{PREFIX}-{plugin}")
+        assert conf["Runtime"] == "python3.12"
+        assert conf["Handler"] == "handler.lambda_handler"
+        env = conf["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == plugin
+        assert {k for k in env if k.startswith("PIPELINE_QUEUE_")} == {f"PIPELINE_QUEUE_{p}" for p in produces}
+        assert any(":layer:pk-local-powertools:" in layer["Arn"] for layer in conf["Layers"])
 
 
-def test_reset_emulator_next_to_leftover_state_redeploys_without_cleanup(deployed):
+def test_event_source_mappings_exist_disabled_on_the_emulator(deployed):
     kit, _ = deployed
-    kit.emulator.reset()
-    proc = kit.run("deploy", "--env", "local")
-    assert "old state moved to" in proc.stdout
-    assert "Apply complete!" in proc.stdout
-    assert kit.client("s3").head_bucket(Bucket=bucket("landing"))["ResponseMetadata"]["HTTPStatusCode"] == 200
+    every = kit.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    mappings = [m for m in every if m["FunctionArn"].endswith(f":function:{PREFIX}-validate")]
+    assert len(mappings) == 1
+    assert mappings[0]["EventSourceArn"].endswith(f":{PREFIX}-validate")
+    assert mappings[0]["State"] in ("Disabled", "Disabling")
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_destroy_removes_everything(deployed):
+def test_role_policy_names_no_wildcard_action_or_resource(deployed):
     kit, _ = deployed
-    proc = kit.run("destroy", "--env", "local")
-    assert "Destroy complete!" in proc.stdout or "Apply complete!" in proc.stdout
-    names = [b["Name"] for b in kit.client("s3").list_buckets()["Buckets"]]
-    assert not [n for n in names if n.startswith(PREFIX)]
-    assert not kit.client("sqs").list_queues(QueueNamePrefix=PREFIX).get("QueueUrls")
-    assert not [t for t in kit.client("dynamodb").list_tables()["TableNames"] if t.startswith(PREFIX)]
+    iam = kit.client("iam")
+    doc = iam.get_role_policy(RoleName=f"{PREFIX}-cleanse-role", PolicyName=f"{PREFIX}-cleanse-least-privilege")["PolicyDocument"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    for statement in doc["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert all("*" not in a for a in actions), statement
+        assert "*" not in resources, statement
+
+
+def test_tokenisation_key_is_a_secure_string_written_by_the_kit(deployed):
+    kit, proc = deployed
+    param = kit.client("ssm").get_parameter(Name=f"/{PREFIX}/tokenisation-key", WithDecryption=False)["Parameter"]
+    assert param["Type"] == "SecureString"
+    assert "tokenisation key /pk-local/tokenisation-key: created" in proc.stdout

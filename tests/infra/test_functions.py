@@ -1,0 +1,182 @@
+"""Plug-in wiring in the synthesized stacks: functions, layer, event sources, roles, alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from environments import ALL_ENVIRONMENTS, load_environment
+from modules.powertools import POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION
+
+PLUGINS = ("validate", "cleanse", "archive", "notify")
+AWS_ENVS = ("dev", "test", "staging", "prod")
+
+
+def resources(stack: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return stack.get("resource", {}).get(rtype, {})
+
+
+def by_name(stack: dict[str, Any], rtype: str, attr: str, value: str) -> dict[str, Any]:
+    found = [r for r in resources(stack, rtype).values() if r.get(attr) == value]
+    assert len(found) == 1, (rtype, attr, value, len(found))
+    return found[0]
+
+
+def ref(stack: dict[str, Any], rtype: str, attr: str, value: str, out: str = "arn") -> str:
+    """The Terraform reference ``${<type>.<logical id>.<out>}`` of the resource whose attr == value."""
+    ids = [lid for lid, r in resources(stack, rtype).items() if r.get(attr) == value]
+    assert len(ids) == 1, (rtype, attr, value)
+    return "${" + f"{rtype}.{ids[0]}.{out}" + "}"
+
+
+def function(stack: dict[str, Any], env: str, plugin: str) -> dict[str, Any]:
+    return by_name(stack, "aws_lambda_function", "function_name", f"pk-{env}-{plugin}")
+
+
+def role_policy(stack: dict[str, Any], env: str, plugin: str) -> dict[str, Any]:
+    policy = by_name(stack, "aws_iam_role_policy", "name", f"pk-{env}-{plugin}-least-privilege")
+    return json.loads(policy["policy"])
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_every_plugin_has_a_python312_function_with_the_configured_architecture(stacks, env):
+    arch = load_environment(env).compute.lambda_architecture
+    for plugin in PLUGINS:
+        fn = function(stacks[env], env, plugin)
+        assert fn["runtime"] == "python3.12"
+        assert fn["architectures"] == [arch]
+        assert fn["handler"] == "handler.lambda_handler"
+        assert fn["tracing_config"] == {"mode": "Active"}
+
+
+@pytest.mark.parametrize("env", AWS_ENVS)
+def test_aws_environments_use_the_official_powertools_layer_for_region_and_architecture(stacks, env):
+    cfg = load_environment(env)
+    expected = (f"arn:aws:lambda:{cfg.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-"
+                f"{cfg.compute.lambda_architecture}:{POWERTOOLS_LAYER_VERSION}")
+    for plugin in PLUGINS:
+        assert function(stacks[env], env, plugin)["layers"] == [expected]
+    assert not resources(stacks[env], "aws_lambda_layer_version")
+
+
+def test_local_publishes_its_own_powertools_layer_from_the_pinned_release(stacks):
+    (layer,) = resources(stacks["local"], "aws_lambda_layer_version").values()
+    assert POWERTOOLS_VERSION in layer["description"]
+    for plugin in PLUGINS:
+        assert function(stacks["local"], "local", plugin)["layers"] == ["${aws_lambda_layer_version.powertools-layer.arn}"]
+
+
+def test_requirements_pin_the_same_powertools_release_as_the_layer():
+    from pathlib import Path
+
+    pins = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
+    assert f"aws-lambda-powertools=={POWERTOOLS_VERSION}" in pins
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_event_sources_report_batch_item_failures_and_are_enabled_only_in_aws(stacks, env):
+    mappings = resources(stacks[env], "aws_lambda_event_source_mapping")
+    assert len(mappings) == len(PLUGINS)
+    for mapping in mappings.values():
+        assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+        assert mapping["enabled"] is (env != "local")
+        assert 2 <= mapping["scaling_config"]["maximum_concurrency"] <= 1000
+
+
+def test_validate_mapping_uses_the_manifest_batch_size(stacks):
+    from modules.plugins import discover_plugins
+
+    validate = next(m for m in discover_plugins() if m.name == "validate")
+    fn_ref = ref(stacks["dev"], "aws_lambda_function", "function_name", "pk-dev-validate")
+    (mapping,) = [m for m in resources(stacks["dev"], "aws_lambda_event_source_mapping").values()
+                  if m["function_name"] == fn_ref]
+    assert mapping["batch_size"] == validate.runtime.batch_size
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_role_policies_have_no_wildcard_action_and_no_star_resource(stacks, env, plugin):
+    for statement in role_policy(stacks[env], env, plugin)["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert not [a for a in actions if "*" in a], statement
+        assert "*" not in res, statement
+
+
+def _actions(policy: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for s in policy["Statement"]:
+        out |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    return out
+
+
+def test_only_archive_may_delete_and_only_in_landing(stacks):
+    for plugin in PLUGINS:
+        policy = role_policy(stacks["prod"], "prod", plugin)
+        deletes = [s for s in policy["Statement"] if "s3:DeleteObject" in s["Action"]]
+        if plugin == "archive":
+            (statement,) = deletes
+            landing = ref(stacks["prod"], "aws_s3_bucket", "bucket", "pk-prod-landing-333333333333")
+            assert statement["Resource"] == f"{landing}/*"
+        else:
+            assert not deletes, plugin
+
+
+def test_only_notify_may_publish_and_only_to_pipeline_events(stacks):
+    for plugin in PLUGINS:
+        policy = role_policy(stacks["prod"], "prod", plugin)
+        publishes = [s for s in policy["Statement"] if s["Action"] == "sns:Publish"]
+        assert bool(publishes) == (plugin == "notify")
+    (statement,) = [s for s in role_policy(stacks["prod"], "prod", "notify")["Statement"] if s["Action"] == "sns:Publish"]
+    assert "topic-pipeline-events" in statement["Resource"]
+
+
+def test_cleanse_may_read_exactly_the_tokenisation_parameter(stacks):
+    (statement,) = [s for s in role_policy(stacks["prod"], "prod", "cleanse")["Statement"]
+                    if s["Action"] == "ssm:GetParameter"]
+    assert statement["Resource"] == "arn:aws:ssm:eu-west-1:333333333333:parameter/pk-prod/tokenisation-key"
+    assert "ssm:GetParameter" not in _actions(role_policy(stacks["prod"], "prod", "validate"))
+
+
+def test_functions_carry_the_environment_variable_contract(stacks):
+    env = function(stacks["prod"], "prod", "validate")["environment"]["variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "validate"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "PipelineKit"
+    assert env["PIPELINE_ENV"] == "prod"
+    assert set(k for k in env if k.startswith("PIPELINE_QUEUE_")) == {"PIPELINE_QUEUE_CLEANSE", "PIPELINE_QUEUE_NOTIFY"}
+    assert set(k for k in env if k.startswith("PIPELINE_BUCKET_")) == {"PIPELINE_BUCKET_LANDING", "PIPELINE_BUCKET_QUARANTINE"}
+    assert not [v for v in env.values() if "tokenisation" in v.lower() and "/" not in v]
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_each_plugin_has_four_alarms_on_the_alarms_topic(stacks, env):
+    alarms = resources(stacks[env], "aws_cloudwatch_metric_alarm")
+    for plugin in PLUGINS:
+        mine = {a["alarm_name"].rsplit("-", 1)[-1] if not a["alarm_name"].endswith("-message") else "oldest-message"
+                for a in alarms.values() if a["alarm_name"].startswith(f"pk-{env}-{plugin}-")}
+        assert mine == {"errors", "throttles", "depth", "oldest-message"}, (plugin, mine)
+    topic = ref(stacks[env], "aws_sns_topic", "name", f"pk-{env}-alarms")
+    for alarm in alarms.values():
+        assert alarm["alarm_actions"] == [topic]
+
+
+def test_queue_visibility_is_six_times_the_function_timeout(stacks):
+    for plugin in PLUGINS:
+        fn = function(stacks["prod"], "prod", plugin)
+        queue = by_name(stacks["prod"], "aws_sqs_queue", "name", f"pk-prod-{plugin}")
+        assert queue["visibility_timeout_seconds"] == 6 * fn["timeout"]
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_each_function_deploys_exactly_its_own_artifact(stacks, synth_workroot, env):
+    """So a change to one plug-in changes one function's source_code_hash and nothing else."""
+    import base64
+
+    manifest = json.loads((synth_workroot / "build" / "artifacts" / "manifest.json").read_text())
+    for plugin in PLUGINS:
+        fn = function(stacks[env], env, plugin)
+        sha = manifest["artifacts"][plugin]["sha256"]
+        assert fn["source_code_hash"] == base64.b64encode(bytes.fromhex(sha)).decode()
+        assert fn["filename"].endswith(f"build/artifacts/{plugin}.zip")
