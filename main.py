@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+# jsii on Node 20 prints an end-of-life banner at start-up; the kit supports Node 20.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 def work_root() -> Path:
@@ -44,34 +46,48 @@ def _configs(names: list[str]):
     return configs
 
 
-def artifacts_dir() -> Path:
-    return work_root() / "build" / "artifacts"
+def releases_dir() -> Path:
+    return work_root() / "build" / "releases"
 
 
 def stack_dir(outdir: Path, env: str) -> Path:
     return outdir / "stacks" / env
 
 
-def synth(names: list[str], outdir: Path | None = None) -> dict[str, Path]:
-    """Synthesize the named environments; returns each stack's Terraform working directory."""
+def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Path]:
+    """Synthesize environments (names, or configs such as a rehearsal) deploying ``release``
+    (default: a release built now from the working tree); returns each stack's Terraform
+    working directory."""
+    import base64
+
+    from environments import EnvironmentConfig
+
     outdir = Path(outdir or default_outdir()).resolve()
-    configs = _configs(names)
+    configs = [e for e in envs if isinstance(e, EnvironmentConfig)]
+    configs += _configs([e for e in envs if not isinstance(e, EnvironmentConfig)])
     from cdktf import App
 
-    from kit.package import build_all
+    from kit.release import LAYER, build_release
+    from kit.ui import KitError
     from modules.functions import FunctionCode
     from modules.plugins import discover_plugins
     from modules.stack import PipelineStack
 
     plugins = discover_plugins()
-    artifacts = build_all(artifacts_dir(), [p.directory for p in plugins])
+    release = release or build_release(releases_dir())
+    missing = [p.name for p in plugins if p.name not in release.artifacts]
+    if missing:
+        raise KitError(f"release {release.id} has no artifact for plug-in(s) {', '.join(missing)}: "
+                       "it was built from another set of plug-ins; run `make package`")
     app = App(outdir=str(outdir))
     for cfg in configs:
         workdir = stack_dir(outdir, cfg.name)
+        bucket = cfg.bucket_name("artifacts")
 
-        def code_for(name: str) -> FunctionCode:
-            a = artifacts[name]
-            return FunctionCode(filename=os.path.relpath(a.file, workdir), sha256_b64=a.source_code_hash)
+        def code_for(name: str, bucket: str = bucket) -> FunctionCode:
+            ref = release.artifacts[name]
+            return FunctionCode(s3_bucket=bucket, s3_key=ref.key,
+                                sha256_b64=base64.b64encode(bytes.fromhex(ref.sha256)).decode())
 
         state_path = None
         if cfg.state.backend == "local":
@@ -79,7 +95,7 @@ def synth(names: list[str], outdir: Path | None = None) -> dict[str, Path]:
         PipelineStack(
             app, cfg.name, config=cfg, plugins=plugins,
             code={p.name: code_for(p.name) for p in plugins},
-            local_layer=code_for("powertools-layer") if cfg.on_emulator else None,
+            local_layer=code_for(LAYER) if cfg.on_emulator else None,
             local_state_path=state_path,
         )
     app.synth()
@@ -88,6 +104,7 @@ def synth(names: list[str], outdir: Path | None = None) -> dict[str, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     from environments import ALL_ENVIRONMENTS, ConfigError
+    from kit.ui import KitError
     from modules.plugins import ManifestError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     for name, path in dirs.items():
         print(f"synthesized {name:8s} → {os.path.relpath(path / 'cdk.tf.json')}")

@@ -24,6 +24,8 @@ ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 #: Promotion order of the AWS environments; ``local`` sits outside it.
 PROMOTION_ORDER = ("dev", "test", "staging", "prod")
 ALL_ENVIRONMENTS = ("local", *PROMOTION_ORDER)
+#: The account moto server answers for.
+EMULATOR_ACCOUNT_ID = "123456789012"
 #: Environments whose data stores must be protected against deletion.
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
 
@@ -199,6 +201,24 @@ class EnvironmentConfig:
     def bucket_name(self, purpose: str) -> str:
         """Globally unique bucket names: prefix, purpose and account id."""
         return f"{self.name_prefix}-{purpose}-{self.account_id}"
+
+    @property
+    def is_rehearsal(self) -> bool:
+        return self.emulator is not None and self.name in PROMOTION_ORDER
+
+    def rehearsal(self, *, port: int, host: str = "127.0.0.1") -> "EnvironmentConfig":
+        """This AWS environment, rehearsed on the emulator: the same sizes and switches, but the
+        emulator's account (so every globally unique name differs from the real one), a local
+        state file of its own, and no TLS-only bucket policy (the emulator is plain HTTP)."""
+        if self.emulator is not None:
+            raise ValueError(f"{self.name} already deploys onto the emulator")
+        return dataclasses.replace(
+            self,
+            account_id=EMULATOR_ACCOUNT_ID,
+            emulator=EmulatorConfig(host=host, port=port),
+            state=StateConfig(backend="local", path=f".state/rehearsal/{self.name}/terraform.tfstate"),
+            storage=dataclasses.replace(self.storage, deny_insecure_transport=False),
+        )
 
     def with_emulator_port(self, port: int) -> "EnvironmentConfig":
         if self.emulator is None:

@@ -1,6 +1,11 @@
 """The kit's command line: ``python -m kit <command> --env <env>`` (the Makefile calls this).
 
-Commands: synth, plan, deploy, destroy, validate, emulator-up, down.
+Commands: synth, package (``python -m kit.package``), plan, deploy, promote, destroy, drift,
+bootstrap, validate, run, emulator-up, down.
+
+Every command that touches an environment takes ``--target aws|emulator``: ``local`` is always on
+the emulator; an AWS environment goes to AWS unless ``--target emulator`` rehearses it on the
+local emulator, with its own names (the emulator's account id) and its own state file.
 """
 
 from __future__ import annotations
@@ -9,16 +14,29 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from environments import ALL_ENVIRONMENTS, ConfigError, EnvironmentConfig
+import main as _main
+from environments import ALL_ENVIRONMENTS, PROMOTION_ORDER, ConfigError, EnvironmentConfig
 from modules.plugins import ManifestError
 
+from . import gates
 from .emulator import Emulator, Epoch
+from .release import (
+    LAYER,
+    Record,
+    Release,
+    build_release,
+    copy_release,
+    ensure_artifacts_bucket,
+    now_iso,
+    publish,
+    read_record,
+    write_record,
+)
 from .terraform import Terraform
 from .ui import KitError, note, step, warn
-
-import main as _main
 
 ROOT = _main.ROOT
 PLAN_FILE = "tfplan"
@@ -28,19 +46,57 @@ def state_root() -> Path:
     return _main.work_root() / ".state"
 
 
-def load(env: str) -> EnvironmentConfig:
-    import main
+# -- targets ----------------------------------------------------------------------------------
 
-    return main._configs([env])[0]
+@dataclass
+class Target:
+    """One environment on one target: where it deploys, its clients, its Terraform folders."""
+
+    cfg: EnvironmentConfig
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.cfg.name} (rehearsal on the emulator)" if self.cfg.is_rehearsal else self.cfg.name
+
+    @property
+    def emulator(self) -> Emulator | None:
+        if self.cfg.emulator is None:
+            return None
+        return Emulator(host=self.cfg.emulator.host, port=self.cfg.emulator.port, state_dir=state_root())
+
+    @property
+    def outdir(self) -> Path:
+        return _main.default_outdir() / "rehearsal" if self.cfg.is_rehearsal else _main.default_outdir()
+
+    @property
+    def state_file(self) -> Path:
+        return _main.work_root() / self.cfg.state.path
+
+    def client(self, service: str):
+        emu = self.emulator
+        if emu is not None:
+            return emu.client(service, self.cfg.region)
+        import boto3
+
+        return boto3.client(service, region_name=self.cfg.region)
+
+    def cli_args(self) -> list[str]:
+        return ["--env", self.cfg.name] + (["--target", "emulator"] if self.cfg.is_rehearsal else [])
 
 
-def emulator_for(cfg: EnvironmentConfig) -> Emulator:
-    assert cfg.emulator is not None
-    return Emulator(host=cfg.emulator.host, port=cfg.emulator.port, state_dir=state_root())
-
-
-def state_file(cfg: EnvironmentConfig) -> Path:
-    return _main.work_root() / cfg.state.path
+def resolve(env: str, target: str | None = None) -> Target:
+    cfg = _main._configs([env])[0]
+    if target == "aws" and cfg.on_emulator:
+        raise KitError(f"{env} runs on the emulator only")
+    if target == "emulator" and not cfg.on_emulator:
+        local = _main._configs(["local"])[0]
+        assert local.emulator is not None
+        cfg = cfg.rehearsal(port=local.emulator.port, host=local.emulator.host)
+    return Target(cfg)
 
 
 class Steps:
@@ -52,41 +108,36 @@ class Steps:
         step(f"[{self.n}/{self.total}] {message}")
 
 
-def _synth(cfg: EnvironmentConfig, steps: Steps) -> Path:
-    import main
+# -- building blocks ---------------------------------------------------------------------------
 
-    steps(f"synthesize {cfg.name} from {os.path.relpath(cfg.source, ROOT)} and {len(_plugins())} plug-in manifest(s)")
-    started = time.perf_counter()
-    workdir = main.synth([cfg.name])[cfg.name]
-    note(f"{os.path.relpath(workdir / 'cdk.tf.json', ROOT)} in {time.perf_counter() - started:.1f}s")
-    return workdir
-
-
-def _plugins():
-    from modules.plugins import discover_plugins
-
-    return discover_plugins()
+def _release(path: str | None) -> Release:
+    if path:
+        return Release.load(Path(path))
+    release = build_release(_main.releases_dir())
+    note(f"release {release.id} built from the working tree ({len(release.plugin_artifacts())} plug-in artifacts)")
+    return release
 
 
-def _prepare_target(cfg: EnvironmentConfig, steps: Steps, *, start: bool = True) -> Epoch | None:
-    """Emulator environments: make sure the emulator runs and the local state belongs to it.
-    AWS environments: make sure the credentials reach the environment's account."""
-    if cfg.on_emulator:
-        emu = emulator_for(cfg)
+def _prepare(t: Target, steps: Steps | None, *, start: bool = True) -> Epoch | None:
+    """Emulator: running, and the local state belongs to it. AWS: the credentials reach the account."""
+    say = steps or step
+    emu = t.emulator
+    if emu is not None:
         if start:
             started = emu.ensure_running()
-            steps(f"emulator {'started' if started else 'already running'} at {emu.url}"
-                  + (f" (log: {os.path.relpath(emu.log_file, ROOT)}; stop it with `make down`)" if started else ""))
+            say(f"emulator {'started' if started else 'already running'} at {emu.url}"
+                + (f" (log: {os.path.relpath(emu.log_file, ROOT)}; stop it with `make down`)" if started else ""))
         elif not emu.is_running():
             return None
-        epoch = Epoch(emu, env=cfg.name, region=cfg.region, state_file=state_file(cfg))
+        epoch = Epoch(emu, env=f"rehearsal-{t.name}" if t.cfg.is_rehearsal else t.name, region=t.cfg.region,
+                      state_file=t.state_file)
         if epoch.state_is_stale():
             moved = epoch.set_aside_stale_state()
-            note(f"the emulator does not hold what the local state describes (restarted or reset); "
-                 f"old state moved to {os.path.relpath(moved, ROOT)}")
+            note("the emulator does not hold what the local state describes (restarted or reset); "
+                 f"old state moved to {os.path.relpath(moved, _main.work_root())}")
         return epoch
-    steps(f"check AWS credentials for account {cfg.account_id}")
-    _check_credentials(cfg)
+    say(f"check AWS credentials for account {t.cfg.account_id}")
+    _check_credentials(t.cfg)
     return None
 
 
@@ -98,7 +149,7 @@ def _check_credentials(cfg: EnvironmentConfig) -> None:
         ident = boto3.client("sts", region_name=cfg.region).get_caller_identity()
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
         raise KitError(f"no AWS credentials for {cfg.name}: configure a profile or role for account "
-                       f"{cfg.account_id} (AWS_PROFILE=...), or deploy ENV=local onto the emulator") from None
+                       f"{cfg.account_id} (AWS_PROFILE=...), or rehearse it on the emulator with TARGET=emulator") from None
     except botocore.exceptions.BotoCoreError as exc:
         raise KitError(f"cannot reach AWS STS to check the credentials for {cfg.name}: {exc}") from None
     except botocore.exceptions.ClientError as exc:
@@ -109,83 +160,232 @@ def _check_credentials(cfg: EnvironmentConfig) -> None:
     note(f"credentials: {ident['Arn']}")
 
 
-def _terraform(cfg: EnvironmentConfig, workdir: Path, steps: Steps) -> Terraform:
+def _artifacts_bucket(t: Target) -> str:
+    bucket = t.cfg.bucket_name("artifacts")
+    if t.emulator is not None:
+        if ensure_artifacts_bucket(t.client("s3"), bucket, t.cfg.region,
+                                   deny_insecure_transport=t.cfg.storage.deny_insecure_transport):
+            note(f"artifacts bucket s3://{bucket} created on the emulator")
+        return bucket
+    from botocore.exceptions import ClientError
+
+    try:
+        t.client("s3").head_bucket(Bucket=bucket)
+    except ClientError:
+        raise KitError(f"artifacts bucket s3://{bucket} does not exist or is not reachable: "
+                       f"run `make bootstrap ENV={t.name}` once (it creates the state bucket, lock table and "
+                       "artifacts bucket)") from None
+    return bucket
+
+
+def _artifact_names(t: Target, release: Release) -> list[str]:
+    names = sorted(release.plugin_artifacts())
+    return names + [LAYER] if t.emulator is not None else names
+
+
+def _synth(t: Target, release: Release, steps: Steps) -> Path:
+    steps(f"synthesize {t.label} with release {release.id}")
+    started = time.perf_counter()
+    workdir = _main.synth([t.cfg], outdir=t.outdir, release=release)[t.name]
+    note(f"{os.path.relpath(workdir / 'cdk.tf.json', _main.work_root())} in {time.perf_counter() - started:.1f}s")
+    return workdir
+
+
+def _terraform(workdir: Path, steps: Steps) -> Terraform:
     tf = Terraform.for_stack(workdir, state_root())
     steps("terraform init")
     tf.init()
     return tf
 
 
-def _ensure_secrets(cfg: EnvironmentConfig) -> None:
+def _apply_release(t: Target, release: Release, steps: Steps, *, approve: str | None, allow_replace: bool,
+                   epoch: Epoch | None) -> bool:
+    """synth → init → plan (saved) → gates → apply the saved plan. True when something changed."""
+    workdir = _synth(t, release, steps)
+    tf = _terraform(workdir, steps)
+    steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, _main.work_root())})")
+    changes = tf.plan(PLAN_FILE)
+    if not changes:
+        steps("no changes: nothing to apply")
+        if epoch is not None:
+            epoch.record()
+        return False
+    plan = tf.show_json(PLAN_FILE)
+    allowed = gates.check_data_stores(plan, allowed=allow_replace)
+    if allowed:
+        warn("applying data-store destruction/replacement as explicitly allowed: "
+             + ", ".join(c.address for c in allowed))
+    gates.check_approval(t.name, approve)
+    steps("terraform apply (the saved plan)")
+    tf.apply(PLAN_FILE)
+    if epoch is not None:
+        epoch.record()
+    return True
+
+
+def _ensure_secrets(t: Target) -> None:
     from .secrets import ensure_tokenisation_key, parameter_name
 
-    if cfg.on_emulator:
-        ssm = emulator_for(cfg).client("ssm", cfg.region)
-    else:
-        import boto3
+    created = ensure_tokenisation_key(t.client("ssm"), name_prefix=t.cfg.name_prefix,
+                                      kms_alias=f"alias/{t.cfg.resource_name('data')}")
+    note(f"tokenisation key {parameter_name(t.cfg.name_prefix)}: {'created (SecureString)' if created else 'present, kept'}")
 
-        ssm = boto3.client("ssm", region_name=cfg.region)
-    created = ensure_tokenisation_key(ssm, name_prefix=cfg.name_prefix, kms_alias=f"alias/{cfg.resource_name('data')}")
-    note(f"tokenisation key {parameter_name(cfg.name_prefix)}: {'created (SecureString)' if created else 'present, kept'}")
+
+def _smoke(t: Target, release: Release):
+    from .smoke import run_smoke
+
+    runner_args = t.cli_args() if t.emulator is not None else None
+    return run_smoke(t.cfg, t.client, release_id=release.id, runner_args=runner_args)
+
+
+def deploy_release(t: Target, release: Release, *, approve: str | None, allow_replace: bool, smoke: bool,
+                   promoted_from: str | None = None, publish_release: bool = True) -> Record:
+    """The whole deploy of one release to one environment, with gates, smoke test and rollback."""
+    started = time.perf_counter()
+    gates.check_approval(t.name, approve)
+    steps = Steps(7)
+    epoch = _prepare(t, steps)
+    bucket = _artifacts_bucket(t)
+    ssm = t.client("ssm")
+    previous = read_record(ssm, t.cfg.name_prefix)
+    if publish_release:
+        steps(f"publish release {release.id} to s3://{bucket} (content-addressed, sha256 verified)")
+        publish(release, t.client("s3"), bucket, _artifact_names(t, release))
+    else:
+        steps(f"release {release.id} already in s3://{bucket} (sha256 verified)")
+    _apply_release(t, release, steps, approve=approve, allow_replace=allow_replace, epoch=epoch)
+    _ensure_secrets(t)
+    record = Record(release=release, smoke="skipped", deployed_at=now_iso(), promoted_from=promoted_from)
+    if smoke:
+        steps(f"smoke test: a sample file through {t.label}")
+        result = _smoke(t, release)
+        if not result.passed:
+            record.smoke = "failed"
+            write_record(ssm, t.cfg.name_prefix, record, "last-failed")
+            _rollback(t, previous, record, result.detail, approve=approve, allow_replace=allow_replace)
+        note(f"smoke test passed: {result.detail}")
+        record.smoke = "passed"
+    else:
+        steps("smoke test skipped (SMOKE=0)")
+    if previous is not None and previous.release.id != release.id:
+        write_record(ssm, t.cfg.name_prefix, previous, "previous")
+    write_record(ssm, t.cfg.name_prefix, record, "current")
+    step(f"{t.label} runs release {release.id} (smoke {record.smoke}) — deployed in "
+         f"{time.perf_counter() - started:.0f}s" + (f" (emulator at {t.emulator.url})" if t.emulator else ""))
+    return record
+
+
+def _rollback(t: Target, previous: Record | None, failed: Record, detail: str, *, approve: str | None,
+              allow_replace: bool) -> None:
+    ssm = t.client("ssm")
+    if previous is None or previous.release.id == failed.release.id:
+        write_record(ssm, t.cfg.name_prefix, failed, "current")
+        raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
+                       "There is no previous release to roll back to; the failed release stays deployed "
+                       "and is recorded as failed (it cannot be promoted)")
+    step(f"smoke test FAILED: {detail}")
+    step(f"rolling back {t.label} to the previous release {previous.release.id}")
+    steps = Steps(5)
+    _apply_release(t, previous.release, steps, approve=approve, allow_replace=allow_replace,
+                   epoch=_prepare(t, None, start=False))
+    write_record(ssm, t.cfg.name_prefix, previous, "current")
+    raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
+                   f"Rolled back automatically to release {previous.release.id}, which runs there now")
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+def _flags() -> tuple[str | None, bool, bool]:
+    approve = os.environ.get("APPROVE") or None
+    allow = os.environ.get("ALLOW_DATA_STORE_REPLACEMENT", "").lower() in ("yes", "true", "1")
+    smoke = os.environ.get("SMOKE", "1").lower() not in ("0", "no", "false")
+    return approve, allow, smoke
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    import main
+    return _main.main([f"--env={e}" for e in args.envs])
 
-    return main.main([f"--env={e}" for e in args.envs])
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from .package import main as package_main
+
+    return package_main([])
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    cfg = load(args.env)
-    steps = Steps(4)
-    workdir = _synth(cfg, steps)
-    _prepare_target(cfg, steps)
-    tf = _terraform(cfg, workdir, steps)
-    steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, ROOT)})")
+    t = resolve(args.env, args.target)
+    steps = Steps(5)
+    release = _release(args.release)
+    _prepare(t, steps)
+    workdir = _synth(t, release, steps)
+    tf = _terraform(workdir, steps)
+    steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, _main.work_root())})")
     changes = tf.plan(PLAN_FILE)
-    step(f"{cfg.name}: {'changes planned' if changes else 'no changes'}")
+    if changes:
+        destructive = gates.destructive_data_store_changes(tf.show_json(PLAN_FILE))
+        for c in destructive:
+            warn(f"this plan would {c.verb} data store {c.address}: deploy will refuse it without "
+                 "ALLOW_DATA_STORE_REPLACEMENT=yes")
+    step(f"{t.label}: {'changes planned' if changes else 'no changes'}")
     return 0
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    cfg = load(args.env)
-    steps = Steps(5)
-    workdir = _synth(cfg, steps)
-    epoch = _prepare_target(cfg, steps)
-    tf = _terraform(cfg, workdir, steps)
-    steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, ROOT)})")
-    changes = tf.plan(PLAN_FILE)
-    if changes:
-        steps("terraform apply (the saved plan)")
-        tf.apply(PLAN_FILE)
-    else:
-        steps("no changes: nothing to apply")
-    _ensure_secrets(cfg)
-    if epoch is not None:
-        epoch.record()
-    step(f"{cfg.name} deployed in {time.perf_counter() - started:.0f}s"
-         + (f" (emulator at {emulator_for(cfg).url})" if cfg.on_emulator else ""))
+    t = resolve(args.env, args.target)
+    approve, allow, smoke = _flags()
+    deploy_release(t, _release(args.release), approve=approve, allow_replace=allow, smoke=smoke)
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    src, dst = args.source, args.to
+    for env in (src, dst):
+        if env not in PROMOTION_ORDER:
+            raise KitError(f"{env} is not in the promotion chain {' → '.join(PROMOTION_ORDER)}")
+    if PROMOTION_ORDER.index(dst) != PROMOTION_ORDER.index(src) + 1:
+        expected = PROMOTION_ORDER[PROMOTION_ORDER.index(src) + 1] if src != PROMOTION_ORDER[-1] else None
+        raise KitError(f"refusing to promote {src} → {dst}: releases move one stage at a time along "
+                       f"{' → '.join(PROMOTION_ORDER)}" + (f" (from {src} the next stage is {expected})" if expected else ""))
+    source, target = resolve(src, args.target), resolve(dst, args.target)
+    approve, allow, smoke = _flags()
+    gates.check_approval(dst, approve)
+    if source.emulator is not None and not source.emulator.is_running():
+        raise KitError(f"no emulator at {source.emulator.url}: nothing is deployed in {source.label}")
+    record = read_record(source.client("ssm"), source.cfg.name_prefix)
+    if record is None:
+        raise KitError(f"no release is recorded in {source.label}: deploy it first (`make deploy ENV={src}`)")
+    if record.smoke != "passed":
+        raise KitError(f"refusing to promote release {record.release.id}: its smoke test did not pass in "
+                       f"{source.label} (smoke: {record.smoke})")
+    step(f"promote release {record.release.id} (smoke passed in {source.label} at {record.deployed_at}) "
+         f"→ {target.label}")
+    _prepare(target, None)
+    dst_bucket = _artifacts_bucket(target)
+    copy_release(record.release, source.client("s3"), source.cfg.bucket_name("artifacts"),
+                 target.client("s3"), dst_bucket, _artifact_names(target, record.release))
+    deploy_release(target, record.release, approve=approve, allow_replace=allow, smoke=smoke,
+                   promoted_from=src, publish_release=False)
     return 0
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    cfg = load(args.env)
-    if cfg.name == "prod" and os.environ.get("CONFIRM") != "prod":
+    t = resolve(args.env, args.target)
+    if t.name == "prod" and os.environ.get("CONFIRM") != "prod":
         raise KitError("refusing to destroy prod: run `make destroy ENV=prod CONFIRM=prod` if you really mean it "
                        "(its data stores are also protected by prevent_destroy)")
     steps = Steps(5)
-    workdir = _synth(cfg, steps)
-    if cfg.on_emulator:
-        epoch = _prepare_target(cfg, steps, start=False)
-        if epoch is None or not state_file(cfg).exists():
-            steps("nothing to destroy: the emulator is not running or holds no deployment")
+    if t.emulator is not None:
+        epoch = _prepare(t, steps, start=False)
+        if epoch is None or not t.state_file.exists():
+            step(f"nothing to destroy: the emulator is not running or holds no deployment of {t.label}")
             return 0
-        steps(f"emulator at {emulator_for(cfg).url}")
     else:
-        epoch = _prepare_target(cfg, steps)
-    tf = _terraform(cfg, workdir, steps)
-    steps("terraform plan -destroy")
+        epoch = _prepare(t, steps)
+    record = read_record(t.client("ssm"), t.cfg.name_prefix)
+    release = record.release if record is not None else _release(None)
+    workdir = _synth(t, release, steps)
+    tf = _terraform(workdir, steps)
+    steps("terraform plan -destroy (saved)")
     if tf.plan(PLAN_FILE, destroy=True):
         steps("terraform apply (the saved destroy plan)")
         tf.apply(PLAN_FILE)
@@ -193,14 +393,75 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         steps("nothing to destroy")
     if epoch is not None:
         epoch.forget()
-    step(f"{cfg.name} destroyed")
+    step(f"{t.label} destroyed (artifacts bucket, release records and tokenisation key are kept)")
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Exit 0: the environment matches its code and recorded release; exit 2: drift."""
+    t = resolve(args.env, args.target)
+    steps = Steps(5)
+    _prepare(t, steps)
+    record = read_record(t.client("ssm"), t.cfg.name_prefix)
+    if record is None:
+        raise KitError(f"no release is recorded in {t.label}: nothing deployed to compare with")
+    workdir = _synth(t, record.release, steps)
+    tf = _terraform(workdir, steps)
+    steps("terraform plan -detailed-exitcode")
+    if not tf.plan(PLAN_FILE):
+        step(f"{t.label}: no drift (matches the code and release {record.release.id})")
+        return 0
+    drifted = gates.changed_addresses(tf.show_json(PLAN_FILE))
+    step(f"{t.label}: DRIFT — {len(drifted)} resource(s) differ from the code and release {record.release.id}:")
+    for line in drifted:
+        note(line)
+    return 2
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """State bucket (versioned, encrypted, TLS-only) and lock table for an AWS environment, and the
+    artifacts bucket. Idempotent."""
+    from .release import secure_bucket
+
+    t = resolve(args.env, args.target)
+    _prepare(t, None)
+    s3, ddb = t.client("s3"), t.client("dynamodb")
+    region = t.cfg.region
+    if t.cfg.on_emulator and not t.cfg.is_rehearsal:
+        made = ensure_artifacts_bucket(s3, t.cfg.bucket_name("artifacts"), region, deny_insecure_transport=False)
+        step(f"{t.name} keeps its state in a local file; artifacts bucket: {'created' if made else 'present'}")
+        return 0
+    if t.cfg.state.backend == "s3" and not t.cfg.is_rehearsal:
+        state_bucket, lock_table = t.cfg.state.bucket, t.cfg.state.dynamodb_table
+    else:
+        state_bucket = t.cfg.bucket_name("tfstate")
+        lock_table = t.cfg.resource_name("tflock")
+    created = ensure_artifacts_bucket(s3, state_bucket, region,
+                                      deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
+    if not created:
+        secure_bucket(s3, state_bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
+    step(f"state bucket s3://{state_bucket}: {'created' if created else 'present'} (versioned, encrypted, "
+         f"public access blocked{', TLS-only' if t.cfg.storage.deny_insecure_transport else ''})")
+    try:
+        ddb.create_table(TableName=lock_table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                         SSESpecification={"Enabled": True}, DeletionProtectionEnabled=True,
+                         Tags=[{"Key": k, "Value": v} for k, v in t.cfg.tags.items()])
+        ddb.get_waiter("table_exists").wait(TableName=lock_table)
+        ddb.update_continuous_backups(TableName=lock_table,
+                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        step(f"lock table {lock_table}: created (LockID, encrypted, PITR, deletion protection)")
+    except ddb.exceptions.ResourceInUseException:
+        step(f"lock table {lock_table}: present")
+    bucket = t.cfg.bucket_name("artifacts")
+    made = ensure_artifacts_bucket(s3, bucket, region, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
+    step(f"artifacts bucket s3://{bucket}: {'created' if made else 'present'}")
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    import main
-
-    dirs = main.synth(args.envs)
+    dirs = _main.synth(args.envs)
     failed = []
     for env, workdir in dirs.items():
         tf = Terraform.for_stack(workdir, state_root())
@@ -217,14 +478,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import SAMPLES, run
 
-    cfg = load(args.env)
-    if not cfg.on_emulator:
-        raise KitError(f"`make run` drives the pipeline on the emulator; {cfg.name} runs in AWS")
-    emu = emulator_for(cfg)
+    t = resolve(args.env, args.target)
+    emu = t.emulator
+    if emu is None:
+        raise KitError(f"`make run` drives the pipeline on the emulator; {t.name} runs in AWS "
+                       "(rehearse it with TARGET=emulator)")
     if not emu.is_running():
         raise KitError(f"no emulator at {emu.url}: run `make deploy` first")
-    rows = run(cfg, emu, samples=None if args.drain_only else (Path(args.samples) if args.samples else SAMPLES),
-               state_dir=state_root())
+    samples = None if args.drain_only else (Path(args.samples) if args.samples else SAMPLES)
+    rows = run(t.cfg, emu, samples=samples, state_dir=state_root(), quiet=args.quiet)
     lost = [r["key"] for r in rows if r["status"] == "NO STATUS"]
     if lost:
         raise KitError(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
@@ -232,20 +494,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator_up(args: argparse.Namespace) -> int:
-    cfg = load(args.env)
-    if not cfg.on_emulator:
-        raise KitError(f"{cfg.name} does not deploy onto the emulator")
-    emu = emulator_for(cfg)
+    t = resolve(args.env)
+    emu = t.emulator
+    if emu is None:
+        raise KitError(f"{t.name} does not deploy onto the emulator")
     started = emu.ensure_running()
     step(f"emulator {'started' if started else 'already running'} at {emu.url}")
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    cfg = load(args.env)
-    if not cfg.on_emulator:
-        raise KitError(f"{cfg.name} does not deploy onto the emulator: nothing to stop")
-    emu = emulator_for(cfg)
+    t = resolve(args.env)
+    emu = t.emulator
+    if emu is None:
+        raise KitError(f"{t.name} does not deploy onto the emulator: nothing to stop")
     if emu.stop():
         step(f"emulator at {emu.url} stopped (its data is gone; the next deploy starts afresh)")
     elif emu.is_running():
@@ -259,10 +521,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kit", description="pipeline-kit commands")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def with_env(name: str, func, help: str) -> None:
+    def command(name: str, func, help: str, *, target: bool = True, release: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.add_argument("--env", default="local", choices=ALL_ENVIRONMENTS)
+        if target:
+            p.add_argument("--target", choices=("aws", "emulator"), default=None,
+                           help="AWS environments: deploy to AWS (default) or rehearse on the emulator")
+        if release:
+            p.add_argument("--release", default=None, help="a release folder (build/releases/<id>); "
+                                                           "default: build one from the working tree")
         p.set_defaults(func=func)
+        return p
 
     def with_envs(name: str, func, help: str) -> None:
         p = sub.add_parser(name, help=help)
@@ -270,18 +539,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     with_envs("synth", cmd_synth, "synthesize Terraform JSON")
-    with_env("plan", cmd_plan, "synthesize, init and plan one environment")
-    with_env("deploy", cmd_deploy, "synthesize, init, plan and apply one environment")
-    with_env("destroy", cmd_destroy, "destroy one environment")
+    sub.add_parser("package", help="build a release once (build/releases/<id>)").set_defaults(func=cmd_package)
+    command("plan", cmd_plan, "synthesize, init and plan one environment", release=True)
+    command("deploy", cmd_deploy, "deploy a release: publish, plan, gates, apply, smoke test, rollback", release=True)
+    promote = sub.add_parser("promote", help="promote the release running in FROM to the next environment")
+    promote.add_argument("--from", dest="source", required=True, choices=PROMOTION_ORDER)
+    promote.add_argument("--to", required=True, choices=PROMOTION_ORDER)
+    promote.add_argument("--target", choices=("aws", "emulator"), default=None)
+    promote.set_defaults(func=cmd_promote)
+    command("destroy", cmd_destroy, "destroy one environment")
+    command("drift", cmd_drift, "exit 2 when the environment differs from its code and release")
+    command("bootstrap", cmd_bootstrap, "create the state bucket, lock table and artifacts bucket")
     with_envs("validate", cmd_validate, "terraform validate every environment")
-    run_parser = sub.add_parser("run", help="drive the local pipeline with the sample files")
-    run_parser.add_argument("--env", default="local", choices=ALL_ENVIRONMENTS)
+    run_parser = command("run", cmd_run, "drive the pipeline on the emulator with the sample files")
     run_parser.add_argument("--samples", help="folder of <dataset>/<file> samples (default: lambdas/_shared/samples)")
     run_parser.add_argument("--drain-only", action="store_true",
                             help="upload nothing: only process what is already queued")
-    run_parser.set_defaults(func=cmd_run)
-    with_env("emulator-up", cmd_emulator_up, "start the emulator if it is not running")
-    with_env("down", cmd_down, "stop the emulator the kit started")
+    run_parser.add_argument("--quiet", action="store_true", help="no per-file table")
+    command("emulator-up", cmd_emulator_up, "start the emulator if it is not running", target=False)
+    command("down", cmd_down, "stop the emulator the kit started", target=False)
     return parser
 
 

@@ -115,40 +115,52 @@ def build_powertools_layer(outdir: Path) -> Artifact:
     return deterministic_zip(entries, outdir / "powertools-layer.zip")
 
 
-def release_id() -> str:
-    """The commit the artifacts are built from (``-dirty`` with uncommitted changes)."""
+def commit_id() -> str:
+    """The commit the sources come from (12 hex digits), or "unversioned" outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lambdas"], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()[:12]
     except (OSError, subprocess.CalledProcessError):
         return "unversioned"
-    return f"{head[:12]}-dirty" if dirty else head[:12]
 
 
-def build_all(outdir: Path, plugins: Iterable[Path] | None = None, *, layer: bool = True) -> dict[str, Artifact]:
+def lambdas_dirty() -> bool:
+    """True when lambdas/ has uncommitted changes (the commit alone does not name the sources)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "lambdas"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return True
+    return bool(out.strip())
+
+
+def build_all(outdir: Path, plugins: Iterable[Path] | None = None, *, layer: bool = True,
+              write_manifest: bool = True) -> dict[str, Artifact]:
     from modules.plugins import discover_plugins
 
     dirs = list(plugins) if plugins is not None else [m.directory for m in discover_plugins()]
     artifacts = {d.name: build_plugin(d, outdir) for d in dirs}
     if layer:
         artifacts["powertools-layer"] = build_powertools_layer(outdir)
-    manifest = {
-        "release": release_id(),
-        "artifacts": {name: {**asdict(a), "file": Path(a.file).name} for name, a in sorted(artifacts.items())},
-    }
-    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if write_manifest:
+        manifest = {
+            "release": commit_id() + ("-dirty" if lambdas_dirty() else ""),
+            "artifacts": {name: {**asdict(a), "file": Path(a.file).name} for name, a in sorted(artifacts.items())},
+        }
+        (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return artifacts
 
 
 def main(argv: list[str] | None = None) -> int:
     import main as composition
 
-    outdir = composition.work_root() / "build" / "artifacts"
-    artifacts = build_all(outdir)
-    print(f"==> packaged {len(artifacts)} artifact(s) into {outdir} (release {release_id()})")
-    for name, a in sorted(artifacts.items()):
+    from .release import build_release
+
+    release = build_release(composition.work_root() / "build" / "releases")
+    print(f"==> packaged release {release.id} into {release.directory}")
+    for name, a in sorted(release.artifacts.items()):
         print(f"    {name:20s} {a.size:>10,d} B  sha256 {a.sha256}")
+    print(f"release={release.id}")
     return 0
 
 

@@ -19,12 +19,11 @@ Handler output (structured logs, EMF metrics) goes to ``.state/run-<timestamp>.l
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -93,13 +92,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 class LocalRunner:
-    def __init__(self, cfg, emulator, *, log_path: Path) -> None:
+    def __init__(self, cfg, emulator, *, log_path: Path, state_dir: Path) -> None:
         from modules.plugins import discover_plugins
 
         self.cfg = cfg
         self.emulator = emulator
         self.region = cfg.region
         self.log_path = log_path
+        self.state_dir = state_dir
         self.plugins = discover_plugins()
         self.sqs = emulator.client("sqs", cfg.region)
         self.s3 = emulator.client("s3", cfg.region)
@@ -115,6 +115,8 @@ class LocalRunner:
 
     # -- discovery ---------------------------------------------------------------------
     def load_stages(self) -> None:
+        """Each plug-in's deployed configuration, and its deployed code: the zip named by the
+        function's CodeSha256 in the artifacts bucket (content-addressed), unpacked and loaded."""
         from botocore.exceptions import ClientError
 
         sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
@@ -133,11 +135,36 @@ class LocalRunner:
             stage = Stage(name=plugin.name, function_name=fn_name, queue_url=url, queue_arn=arn, dlq_url=dlq,
                           batch_size=min(plugin.runtime.batch_size, 10), timeout=conf["Timeout"],
                           environment=dict(conf.get("Environment", {}).get("Variables", {})))
-            module_name, func_name = plugin.handler.split(".")
+            code_root = self.deployed_code(plugin.name, conf["CodeSha256"])
+            module_name, func_name = conf.get("Handler", plugin.handler).split(".")
             with _environment({**stage.environment, **self.aws_env}):
-                module = load_plugin_module(plugin.name, module_name)
+                module = load_plugin_module(plugin.name, module_name, lambdas_dir=code_root)
             stage.handler = getattr(module, func_name)
             self.stages.append(stage)
+
+    def deployed_code(self, plugin: str, code_sha256_b64: str) -> Path:
+        """Unpack the deployed zip (verified against CodeSha256) into ``<cache>/<sha>/<plugin>/``."""
+        import base64
+        import hashlib
+        import io
+        import zipfile
+
+        sha = base64.b64decode(code_sha256_b64).hex()
+        root = self.state_dir / "runner-code" / sha
+        target = root / plugin
+        if not (target / ".complete").exists():
+            key = f"artifacts/{plugin}/{sha}.zip"
+            bucket = self.cfg.bucket_name("artifacts")
+            try:
+                body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception as exc:  # noqa: BLE001
+                raise KitError(f"the code deployed for {plugin} (s3://{bucket}/{key}) cannot be read: {exc}") from None
+            if hashlib.sha256(body).hexdigest() != sha:
+                raise KitError(f"s3://{bucket}/{key} does not match the deployed CodeSha256")
+            target.mkdir(parents=True, exist_ok=True)
+            zipfile.ZipFile(io.BytesIO(body)).extractall(target)
+            (target / ".complete").write_text(sha)
+        return root
 
     # -- driving -----------------------------------------------------------------------
     def upload_samples(self, samples: Path, run_id: str) -> list[str]:
@@ -274,12 +301,13 @@ def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int]) ->
     return "\n".join(lines), rows
 
 
-def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeout: float = 300.0) -> list[dict[str, Any]]:
+def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeout: float = 300.0,
+        quiet: bool = False) -> list[dict[str, Any]]:
     """Upload ``samples`` (None: nothing), run the stages until the queues are empty, report."""
     state_dir.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("run-%Y%m%dT%H%M%S")
     log_path = state_dir / f"{run_id}.log"
-    runner = LocalRunner(cfg, emulator, log_path=log_path)
+    runner = LocalRunner(cfg, emulator, log_path=log_path, state_dir=state_dir)
     step("[1/4] read the deployed plug-ins from the emulator")
     runner.load_stages()
     note(", ".join(f"{s.name} (batch {s.batch_size}, timeout {s.timeout}s)" for s in runner.stages))
@@ -297,5 +325,6 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
          + f" in {time.perf_counter() - started:.1f}s")
     step("[4/4] where every file ended")
     text, rows = report(keys, runner.status_items(), runner.dlq_messages())
-    print(text, flush=True)
+    if not quiet:
+        print(text, flush=True)
     return rows

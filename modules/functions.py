@@ -10,7 +10,7 @@ X-Ray accepts no resource-level permissions, so tracing comes from the AWS-manag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm

@@ -160,6 +160,8 @@ class PipelineStack(TerraformStack):
                 layer_name=cfg.resource_name("powertools"),
                 description=f"Powertools for AWS Lambda (Python) {POWERTOOLS_VERSION}, built by pipeline-kit",
                 filename=local_layer.filename,
+                s3_bucket=local_layer.s3_bucket,
+                s3_key=local_layer.s3_key,
                 source_code_hash=local_layer.sha256_b64,
                 compatible_runtimes=[PYTHON_TAG.replace("python3", "python3.")],
                 compatible_architectures=[arch],

@@ -46,9 +46,9 @@ class Kit:
                    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
         return env
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "kit", *args], cwd=ROOT, env=self.env(),
-                              text=True, capture_output=True, timeout=900)
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "kit", *args], cwd=ROOT, env={**self.env(), **(env or {})},
+                              text=True, capture_output=True, timeout=1200)
         if check and proc.returncode != 0:
             raise AssertionError(f"kit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
         return proc

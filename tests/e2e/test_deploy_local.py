@@ -6,15 +6,18 @@ import json
 import time
 from urllib.parse import unquote_plus
 
-from names import ACCOUNT, PREFIX, bucket
+from names import PREFIX, bucket
 
 
 def test_deploy_reports_each_step_and_applies(deployed):
     kit, proc = deployed
-    assert "==> [1/5] synthesize local" in proc.stdout
-    assert "emulator already running" in proc.stdout
+    assert "==> [1/7] emulator already running" in proc.stdout
+    assert "==> [2/7] publish release" in proc.stdout
+    assert "==> [3/7] synthesize local with release" in proc.stdout
+    assert "==> [6/7] terraform apply (the saved plan)" in proc.stdout
     assert "Apply complete!" in proc.stdout
-    assert "==> local deployed in" in proc.stdout
+    assert "==> [7/7] smoke test: a sample file through local" in proc.stdout
+    assert "(smoke passed) — deployed in" in proc.stdout
 
 
 def test_buckets_are_kms_encrypted(deployed):

@@ -69,10 +69,12 @@ def test_local_publishes_its_own_powertools_layer_from_the_pinned_release(stacks
 
 
 def test_requirements_pin_the_same_powertools_release_as_the_layer():
+    import re
     from pathlib import Path
 
-    pins = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
-    assert f"aws-lambda-powertools=={POWERTOOLS_VERSION}" in pins
+    lines = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
+    pins = {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1] for line in lines if "==" in line}
+    assert pins["aws-lambda-powertools"] == POWERTOOLS_VERSION
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
@@ -174,9 +176,12 @@ def test_each_function_deploys_exactly_its_own_artifact(stacks, synth_workroot, 
     """So a change to one plug-in changes one function's source_code_hash and nothing else."""
     import base64
 
-    manifest = json.loads((synth_workroot / "build" / "artifacts" / "manifest.json").read_text())
+    releases = synth_workroot / "build" / "releases"
+    release = (releases / "LATEST").read_text().strip()
+    manifest = json.loads((releases / release / "manifest.json").read_text())
     for plugin in PLUGINS:
         fn = function(stacks[env], env, plugin)
         sha = manifest["artifacts"][plugin]["sha256"]
         assert fn["source_code_hash"] == base64.b64encode(bytes.fromhex(sha)).decode()
-        assert fn["filename"].endswith(f"build/artifacts/{plugin}.zip")
+        assert fn["s3_key"] == f"artifacts/{plugin}/{sha}.zip"
+        assert fn["s3_bucket"] == load_environment(env).bucket_name("artifacts")

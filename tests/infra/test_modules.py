@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-
-import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings below
-
 from cdktf import TerraformStack  # noqa: E402
 from cdktf import Testing as CdkTesting  # noqa: E402  -- aliased: pytest would try to collect "Testing"
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup  # noqa: E402
@@ -34,6 +31,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy  # noqa: E402
 
+import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings below
 from environments import ALL_ENVIRONMENTS, PROMOTION_ORDER, EnvironmentConfig, load_all, load_environment  # noqa: E402
 from modules.kms import EnvironmentKey  # noqa: E402
 from modules.logs import LogGroup  # noqa: E402

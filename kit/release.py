@@ -1,0 +1,279 @@
+"""Releases: build once, publish by content address, record what each environment runs.
+
+A release is a folder ``build/releases/<release-id>/`` holding the plug-in zips (and the kit's
+own Powertools layer, used only on the emulator) and ``manifest.json``::
+
+    {"release": "3f2a9c1d04be", "artifacts": {"validate": {"name": "validate", "file": "validate.zip",
+     "sha256": "…", "size": 106493}, …}}
+
+The release id is the commit (12 hex digits); with uncommitted changes under ``lambdas/`` it is
+``<commit>-dirty-<content digest>``, so two different trees never share an id.
+
+Each environment has an **artifacts bucket** (``<prefix>-artifacts-<account>``, created by
+``make bootstrap``; on the emulator by the kit itself). Artifacts live there under
+content-addressed keys ``artifacts/<name>/<sha256>.zip``; functions are deployed from those
+keys, so the bytes deployed are the bytes built. Promotion copies the same keys from one
+environment's bucket to the next one's and checks every sha256 on the way.
+
+What an environment runs is recorded in SSM: ``/<prefix>/release/current`` (JSON: release id,
+artifacts, smoke result, when, promoted from) and ``/<prefix>/release/previous`` (the one before,
+for rollback), plus ``releases/<id>.json`` in the artifacts bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .ui import KitError, note
+
+LAYER = "powertools-layer"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    name: str
+    sha256: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"artifacts/{self.name}/{self.sha256}.zip"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "size": self.size, "key": self.key}
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    artifacts: Mapping[str, ArtifactRef]
+    #: The local folder holding the zips (None for a release known only from a record).
+    directory: Path | None = None
+
+    def plugin_artifacts(self) -> dict[str, ArtifactRef]:
+        return {k: v for k, v in self.artifacts.items() if k != LAYER}
+
+    def file(self, name: str) -> Path:
+        if self.directory is None:
+            raise KitError(f"release {self.id} has no local files")
+        return self.directory / f"{name}.zip"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"release": self.id, "artifacts": {k: v.to_dict() for k, v in sorted(self.artifacts.items())}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], directory: Path | None = None) -> "Release":
+        try:
+            arts = {k: ArtifactRef(name=v["name"], sha256=v["sha256"], size=int(v["size"]))
+                    for k, v in data["artifacts"].items()}
+            return cls(id=str(data["release"]), artifacts=arts, directory=directory)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KitError(f"not a release manifest ({exc!r} missing or wrong)") from None
+
+    @classmethod
+    def load(cls, directory: Path) -> "Release":
+        path = directory / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise KitError(f"{path} does not exist: build a release with `make package`") from None
+        except ValueError as exc:
+            raise KitError(f"{path} is not valid JSON: {exc}") from None
+        release = cls.from_dict(data, directory)
+        for name, ref in release.artifacts.items():
+            f = directory / f"{name}.zip"
+            if not f.exists():
+                raise KitError(f"release {release.id}: {f} is missing")
+            if sha256_file(f) != ref.sha256:
+                raise KitError(f"release {release.id}: {f} does not match its manifest sha256 (modified after build?)")
+        return release
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- building ------------------------------------------------------------------------------
+
+def build_release(releases_dir: Path, *, lambdas_dir: Path | None = None) -> Release:
+    """Package every plug-in (and the emulator layer) into ``releases_dir/<release-id>/``."""
+    from modules.plugins import discover_plugins
+
+    from .package import build_all, commit_id, lambdas_dirty
+
+    plugin_dirs = [m.directory for m in discover_plugins(lambdas_dir)]
+    releases_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=releases_dir))
+    try:
+        artifacts = build_all(staging, plugin_dirs, layer=True, write_manifest=False)
+        refs = {name: ArtifactRef(name=name, sha256=a.sha256, size=a.size) for name, a in artifacts.items()}
+        digest = sha256_bytes("".join(f"{n}={r.sha256}" for n, r in sorted(refs.items())).encode())[:12]
+        commit = commit_id()
+        dirty = lambdas_dirty() or lambdas_dir is not None
+        release_id = f"{commit}-dirty-{digest}" if (dirty or commit == "unversioned") else commit
+        release = Release(id=release_id, artifacts=refs)
+        (staging / MANIFEST).write_text(json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+        target = releases_dir / release_id
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    (releases_dir / "LATEST").write_text(release_id + "\n")
+    return Release.load(target)
+
+
+def latest(releases_dir: Path) -> Release | None:
+    marker = releases_dir / "LATEST"
+    if not marker.exists():
+        return None
+    return Release.load(releases_dir / marker.read_text().strip())
+
+
+# -- publishing and promotion -------------------------------------------------------------------
+
+def ensure_artifacts_bucket(s3, bucket: str, region: str, *, deny_insecure_transport: bool) -> bool:
+    """Create the artifacts bucket if missing (versioned, encrypted, private); True if created."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise KitError(f"cannot reach artifacts bucket {bucket}: {exc}") from None
+    create: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**create)
+    secure_bucket(s3, bucket, deny_insecure_transport=deny_insecure_transport)
+    return True
+
+
+def secure_bucket(s3, bucket: str, *, deny_insecure_transport: bool) -> None:
+    """Versioning, default encryption, public access blocked, TLS-only (where the target has TLS)."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    if deny_insecure_transport:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                           "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+
+
+def _verify_object(s3, bucket: str, ref: ArtifactRef) -> None:
+    body = s3.get_object(Bucket=bucket, Key=ref.key)["Body"].read()
+    actual = sha256_bytes(body)
+    if actual != ref.sha256 or len(body) != ref.size:
+        raise KitError(f"s3://{bucket}/{ref.key}: sha256 {actual} / {len(body)} B does not match the release "
+                       f"({ref.sha256} / {ref.size} B): refusing to deploy it")
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def publish(release: Release, s3, bucket: str, names: Iterable[str]) -> None:
+    """Upload the named artifacts of a local release under their content-addressed keys and
+    verify what the bucket holds (an existing key is verified, not overwritten)."""
+    for name in names:
+        ref = release.artifacts[name]
+        if not _exists(s3, bucket, ref.key):
+            with open(release.file(name), "rb") as f:
+                s3.put_object(Bucket=bucket, Key=ref.key, Body=f, Metadata={"sha256": ref.sha256, "release": release.id})
+        _verify_object(s3, bucket, ref)
+    s3.put_object(Bucket=bucket, Key=f"releases/{release.id}.json",
+                  Body=json.dumps(release.to_dict(), indent=2, sort_keys=True).encode())
+
+
+def copy_release(release: Release, src_s3, src_bucket: str, dst_s3, dst_bucket: str, names: Iterable[str]) -> None:
+    """Copy exactly the release's artifacts from one environment's bucket to another's, verifying
+    the sha256 of what is read and of what lands."""
+    for name in names:
+        ref = release.artifacts[name]
+        try:
+            body = src_s3.get_object(Bucket=src_bucket, Key=ref.key)["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - botocore raises several kinds
+            raise KitError(f"cannot read s3://{src_bucket}/{ref.key}: {exc}") from None
+        if sha256_bytes(body) != ref.sha256:
+            raise KitError(f"s3://{src_bucket}/{ref.key} does not match release {release.id} (sha256 differs): "
+                           "refusing to promote it")
+        if not _exists(dst_s3, dst_bucket, ref.key):
+            dst_s3.put_object(Bucket=dst_bucket, Key=ref.key, Body=body,
+                              Metadata={"sha256": ref.sha256, "release": release.id})
+        _verify_object(dst_s3, dst_bucket, ref)
+        note(f"{name:18s} sha256 {ref.sha256[:16]}… verified in s3://{dst_bucket}")
+    dst_s3.put_object(Bucket=dst_bucket, Key=f"releases/{release.id}.json",
+                      Body=json.dumps(release.to_dict(), indent=2, sort_keys=True).encode())
+
+
+# -- records ----------------------------------------------------------------------------------
+
+@dataclass
+class Record:
+    release: Release
+    smoke: str  # "passed" | "failed" | "skipped"
+    deployed_at: str
+    promoted_from: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({**self.release.to_dict(), "smoke": self.smoke, "deployed_at": self.deployed_at,
+                           "promoted_from": self.promoted_from, **self.extra}, sort_keys=True,
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Record":
+        data = json.loads(text)
+        return cls(release=Release.from_dict(data), smoke=data.get("smoke", "unknown"),
+                   deployed_at=data.get("deployed_at", ""), promoted_from=data.get("promoted_from"))
+
+
+def record_name(name_prefix: str, which: str) -> str:
+    return f"/{name_prefix}/release/{which}"
+
+
+def read_record(ssm, name_prefix: str, which: str = "current") -> Record | None:
+    try:
+        value = ssm.get_parameter(Name=record_name(name_prefix, which))["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    return Record.from_json(value)
+
+
+def write_record(ssm, name_prefix: str, record: Record, which: str = "current") -> None:
+    ssm.put_parameter(Name=record_name(name_prefix, which), Value=record.to_json(), Type="String", Overwrite=True,
+                      Description=f"pipeline-kit: the release this environment runs ({which})")
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
