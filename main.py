@@ -79,6 +79,7 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
     if missing:
         raise KitError(f"release {release.id} has no artifact for plug-in(s) {', '.join(missing)}: "
                        "it was built from another set of plug-ins; run `make package`")
+    outdir.mkdir(parents=True, exist_ok=True)
     app = App(outdir=str(outdir))
     for cfg in configs:
         workdir = stack_dir(outdir, cfg.name)

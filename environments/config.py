@@ -159,6 +159,65 @@ class ComputeConfig:
     lambda_reserved_concurrency: int = field(default=-1, metadata=_between(-1, 10000))
 
 
+_SCHEDULE_RE = re.compile(r"^(|cron\([^)]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    """Glue catalog, crawlers and the compaction ETL job."""
+
+    #: Crawler schedule (``cron(...)``); empty: crawlers run on demand only.
+    crawler_schedule: str = field(metadata=_matches(_SCHEDULE_RE, "empty or a cron(...)/rate(...) expression"))
+    #: ETL (compaction to Parquet) schedule; empty: on demand only.
+    etl_schedule: str = field(metadata=_matches(_SCHEDULE_RE, "empty or a cron(...)/rate(...) expression"))
+    etl_worker_type: str = field(metadata=_one_of("G.1X", "G.2X", "G.4X", "G.8X", "G.025X"))
+    etl_number_of_workers: int = field(metadata=_between(2, 299))
+    etl_timeout_minutes: int = field(default=60, metadata=_between(1, 2880))
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """Athena and the REST API in front of it."""
+
+    #: Athena refuses a query that would scan more than this (10 MB minimum).
+    bytes_scanned_cutoff_per_query: int = field(metadata=_between(10_485_760, 1_125_899_906_842_624))
+    api_throttling_rate_limit: float = field(metadata=_check(lambda v: None if 0 < v <= 10000 else f"must be between 0 and 10000, got {v}"))
+    api_throttling_burst_limit: int = field(metadata=_between(1, 5000))
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """CloudTrail: a multi-region trail with log file validation into the audit bucket."""
+
+    cloudtrail: bool
+    #: Data events (object-level) for the landing and clean buckets.
+    data_events: bool
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """AWS Backup of the DynamoDB tables and data buckets (selected by tag)."""
+
+    enabled: bool
+    daily_retention_days: int = field(metadata=_between(1, 36500))
+    weekly_retention_days: int = field(metadata=_between(7, 36500))
+    #: A vault lock (compliance guard: backups cannot be deleted early).
+    vault_lock: bool = False
+    vault_lock_min_retention_days: int = field(default=7, metadata=_between(1, 36500))
+    vault_lock_max_retention_days: int = field(default=36500, metadata=_between(1, 36500))
+
+
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+@dataclass(frozen=True)
+class PromotionConfig:
+    """Who may read this environment's releases (the next stage's deploy role, possibly in another
+    account): applied to the artifacts bucket policy by ``make bootstrap``."""
+
+    reader_role_arns: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     name: str = field(metadata=_one_of(*ALL_ENVIRONMENTS))
@@ -177,7 +236,12 @@ class EnvironmentConfig:
     protection: ProtectionConfig
     alarms: AlarmConfig
     compute: ComputeConfig
+    catalog: CatalogConfig
+    query: QueryConfig
+    audit: AuditConfig
+    backup: BackupConfig
     tags: Mapping[str, str] = field(default_factory=dict)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
     #: Present when the environment deploys onto the embedded emulator instead of AWS.
     emulator: EmulatorConfig | None = None
     #: Where the file was read from (not a TOML key).
@@ -269,6 +333,13 @@ def _convert(tp: Any, value: Any, path: Path, dotted: str, f: dataclasses.Field 
             return _convert(args[0], value, path, dotted, f)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path, dotted)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(path, dotted, f"must be a list of strings, got {value!r}")
+        for v in value:
+            if not _ROLE_ARN_RE.match(v):
+                raise ConfigError(path, dotted, f"{v!r} is not an IAM role ARN")
+        return tuple(value)
     if origin in (collections.abc.Mapping, dict):
         if not isinstance(value, dict):
             raise ConfigError(path, dotted, f"must be a table of strings, got {type(value).__name__}")
@@ -280,6 +351,8 @@ def _convert(tp: Any, value: Any, path: Path, dotted: str, f: dataclasses.Field 
                 raise ConfigError(path, f"{dotted}.{k}", f"must be a string of at most 256 characters, got {v!r}")
             out[k] = v
         return types.MappingProxyType(out)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     # bool is a subclass of int: reject it where an int is expected, and vice versa.
     ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
     if not ok:
@@ -337,6 +410,16 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
                 raise ConfigError(path, f"state.{needed}", "is required with backend 's3'")
         if st.path is not None:
             raise ConfigError(path, "state.path", "only applies to backend 'local'")
+    if cfg.backup.weekly_retention_days < cfg.backup.daily_retention_days:
+        raise ConfigError(path, "backup.weekly_retention_days",
+                          f"must be at least backup.daily_retention_days ({cfg.backup.daily_retention_days})")
+    if cfg.backup.vault_lock and cfg.backup.vault_lock_min_retention_days > cfg.backup.daily_retention_days:
+        raise ConfigError(path, "backup.vault_lock_min_retention_days",
+                          "must not exceed backup.daily_retention_days (the lock would refuse the plan's own recovery points)")
+    if cfg.name == "prod" and not (cfg.backup.enabled and cfg.backup.vault_lock):
+        raise ConfigError(path, "backup.vault_lock", "must be true in prod (with backup.enabled)")
+    if cfg.name in PROMOTION_ORDER and not cfg.audit.cloudtrail:
+        raise ConfigError(path, "audit.cloudtrail", f"must be true in {cfg.name} (every AWS environment is audited)")
     for required_tag in ("Project", "Environment"):
         if required_tag not in cfg.tags:
             raise ConfigError(path, f"tags.{required_tag}", "is required (every resource carries it)")

@@ -32,7 +32,9 @@ from .release import (
     ensure_artifacts_bucket,
     now_iso,
     publish,
+    read_bucket_record,
     read_record,
+    write_bucket_record,
     write_record,
 )
 from .terraform import Terraform
@@ -40,6 +42,8 @@ from .ui import KitError, note, step, warn
 
 ROOT = _main.ROOT
 PLAN_FILE = "tfplan"
+#: Resource types the emulator cannot delete (EMULATOR.md): dropped from state before a destroy.
+EMULATOR_UNDELETABLE = ("aws_athena_named_query.",)
 
 
 def state_root() -> Path:
@@ -270,6 +274,7 @@ def deploy_release(t: Target, release: Release, *, approve: str | None, allow_re
     if previous is not None and previous.release.id != release.id:
         write_record(ssm, t.cfg.name_prefix, previous, "previous")
     write_record(ssm, t.cfg.name_prefix, record, "current")
+    write_bucket_record(t.client("s3"), bucket, record)
     step(f"{t.label} runs release {release.id} (smoke {record.smoke}) — deployed in "
          f"{time.perf_counter() - started:.0f}s" + (f" (emulator at {t.emulator.url})" if t.emulator else ""))
     return record
@@ -278,8 +283,10 @@ def deploy_release(t: Target, release: Release, *, approve: str | None, allow_re
 def _rollback(t: Target, previous: Record | None, failed: Record, detail: str, *, approve: str | None,
               allow_replace: bool) -> None:
     ssm = t.client("ssm")
+    bucket = t.cfg.bucket_name("artifacts")
     if previous is None or previous.release.id == failed.release.id:
         write_record(ssm, t.cfg.name_prefix, failed, "current")
+        write_bucket_record(t.client("s3"), bucket, failed)
         raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
                        "There is no previous release to roll back to; the failed release stays deployed "
                        "and is recorded as failed (it cannot be promoted)")
@@ -289,6 +296,7 @@ def _rollback(t: Target, previous: Record | None, failed: Record, detail: str, *
     _apply_release(t, previous.release, steps, approve=approve, allow_replace=allow_replace,
                    epoch=_prepare(t, None, start=False))
     write_record(ssm, t.cfg.name_prefix, previous, "current")
+    write_bucket_record(t.client("s3"), bucket, previous)
     raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
                    f"Rolled back automatically to release {previous.release.id}, which runs there now")
 
@@ -351,9 +359,14 @@ def cmd_promote(args: argparse.Namespace) -> int:
     gates.check_approval(dst, approve)
     if source.emulator is not None and not source.emulator.is_running():
         raise KitError(f"no emulator at {source.emulator.url}: nothing is deployed in {source.label}")
-    record = read_record(source.client("ssm"), source.cfg.name_prefix)
+    # Read through S3 (the source's artifacts bucket): it works across accounts, SSM does not.
+    record = read_bucket_record(source.client("s3"), source.cfg.bucket_name("artifacts"))
     if record is None:
         raise KitError(f"no release is recorded in {source.label}: deploy it first (`make deploy ENV={src}`)")
+    expected = os.environ.get("EXPECT_RELEASE")
+    if expected and expected != record.release.id:
+        raise KitError(f"{source.label} runs release {record.release.id}, not the expected {expected} "
+                       "(EXPECT_RELEASE): refusing to promote a release this pipeline run did not build")
     if record.smoke != "passed":
         raise KitError(f"refusing to promote release {record.release.id}: its smoke test did not pass in "
                        f"{source.label} (smoke: {record.smoke})")
@@ -385,6 +398,15 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     release = record.release if record is not None else _release(None)
     workdir = _synth(t, release, steps)
     tf = _terraform(workdir, steps)
+    if t.emulator is not None:
+        # The emulator cannot delete Athena named queries (no DeleteNamedQuery): forget them;
+        # they go with the emulator's next reset or restart.
+        listed = tf.run("state", "list", capture=True, check=False).stdout.split()
+        unremovable = [a for a in listed if a.startswith(EMULATOR_UNDELETABLE)]
+        if unremovable:
+            tf.run("state", "rm", *unremovable, capture=True)
+            note(f"{len(unremovable)} Athena named quer{'y' if len(unremovable) == 1 else 'ies'} left to the "
+                 "emulator's next reset (it cannot delete them)")
     steps("terraform plan -destroy (saved)")
     if tf.plan(PLAN_FILE, destroy=True):
         steps("terraform apply (the saved destroy plan)")
@@ -407,8 +429,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         raise KitError(f"no release is recorded in {t.label}: nothing deployed to compare with")
     workdir = _synth(t, record.release, steps)
     tf = _terraform(workdir, steps)
-    steps("terraform plan -detailed-exitcode")
-    if not tf.plan(PLAN_FILE):
+    steps("terraform plan -detailed-exitcode -lock=false (read-only: never applied)")
+    if not tf.plan(PLAN_FILE, extra=["-lock=false"]):
         step(f"{t.label}: no drift (matches the code and release {record.release.id})")
         return 0
     drifted = gates.changed_addresses(tf.show_json(PLAN_FILE))
@@ -438,6 +460,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         lock_table = t.cfg.resource_name("tflock")
     created = ensure_artifacts_bucket(s3, state_bucket, region,
                                       deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
+    readers = tuple(t.cfg.promotion.reader_role_arns)
     if not created:
         secure_bucket(s3, state_bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
     step(f"state bucket s3://{state_bucket}: {'created' if created else 'present'} (versioned, encrypted, "
@@ -456,7 +479,9 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         step(f"lock table {lock_table}: present")
     bucket = t.cfg.bucket_name("artifacts")
     made = ensure_artifacts_bucket(s3, bucket, region, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
-    step(f"artifacts bucket s3://{bucket}: {'created' if made else 'present'}")
+    secure_bucket(s3, bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport, readers=readers)
+    step(f"artifacts bucket s3://{bucket}: {'created' if made else 'present'}"
+         + (f"; readable by the next stage: {', '.join(readers)}" if readers else ""))
     return 0
 
 
@@ -491,6 +516,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if lost:
         raise KitError(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
     return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Call one route of the deployed REST API through the local runner (emulator only)."""
+    import json as _json
+
+    from .runner import invoke_api
+
+    t = resolve(args.env, args.target)
+    if t.emulator is None or not t.emulator.is_running():
+        raise KitError("`kit api` answers through the local runner on a running emulator: run `make deploy` first")
+    query = dict(q.split("=", 1) for q in args.query or [])
+    response = invoke_api(t.cfg, t.emulator, args.method, args.path, body=args.body, query=query or None,
+                          state_dir=state_root())
+    print(f"HTTP {response.get('statusCode')}")
+    body = response.get("body") or ""
+    try:
+        print(_json.dumps(_json.loads(body), indent=2, sort_keys=True))
+    except ValueError:
+        print(body)
+    return 0 if int(response.get("statusCode", 500)) < 400 else 1
 
 
 def cmd_emulator_up(args: argparse.Namespace) -> int:
@@ -556,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--drain-only", action="store_true",
                             help="upload nothing: only process what is already queued")
     run_parser.add_argument("--quiet", action="store_true", help="no per-file table")
+    api_parser = command("api", cmd_api, "call a route of the deployed REST API through the local runner")
+    api_parser.add_argument("method", choices=("GET", "POST", "PUT", "DELETE", "PATCH"))
+    api_parser.add_argument("path", help="e.g. /files/<file_id>")
+    api_parser.add_argument("--body", default=None, help="a JSON request body")
+    api_parser.add_argument("--query", action="append", help="key=value query string parameter (repeatable)")
     command("emulator-up", cmd_emulator_up, "start the emulator if it is not running", target=False)
     command("down", cmd_down, "stop the emulator the kit started", target=False)
     return parser

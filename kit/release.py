@@ -15,9 +15,12 @@ content-addressed keys ``artifacts/<name>/<sha256>.zip``; functions are deployed
 keys, so the bytes deployed are the bytes built. Promotion copies the same keys from one
 environment's bucket to the next one's and checks every sha256 on the way.
 
-What an environment runs is recorded in SSM: ``/<prefix>/release/current`` (JSON: release id,
-artifacts, smoke result, when, promoted from) and ``/<prefix>/release/previous`` (the one before,
-for rollback), plus ``releases/<id>.json`` in the artifacts bucket.
+What an environment runs is recorded twice: in SSM (``/<prefix>/release/current`` — JSON: release
+id, artifacts, smoke result, when, promoted from — and ``/<prefix>/release/previous``, the one
+before, for rollback) and in its artifacts bucket (``releases/current.json``, and
+``releases/<id>.json`` for every release it holds). Promotion reads the source environment's
+record and artifacts **from its bucket**: S3 can be shared across accounts with a bucket policy
+(``promotion.reader_role_arns`` in the environment file, applied by ``make bootstrap``), SSM cannot.
 """
 
 from __future__ import annotations
@@ -167,19 +170,25 @@ def ensure_artifacts_bucket(s3, bucket: str, region: str, *, deny_insecure_trans
     return True
 
 
-def secure_bucket(s3, bucket: str, *, deny_insecure_transport: bool) -> None:
-    """Versioning, default encryption, public access blocked, TLS-only (where the target has TLS)."""
+def secure_bucket(s3, bucket: str, *, deny_insecure_transport: bool, readers: tuple[str, ...] = ()) -> None:
+    """Versioning, default encryption, public access blocked, TLS-only (where the target has TLS),
+    and read access to releases and artifacts for the ``readers`` (the next stage's deploy role)."""
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    statements: list[dict[str, Any]] = []
     if deny_insecure_transport:
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        statements.append({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    if readers:
+        statements.append({"Sid": "NextStageReadsReleases", "Effect": "Allow", "Principal": {"AWS": list(readers)},
+                           "Action": "s3:GetObject",
+                           "Resource": [f"arn:aws:s3:::{bucket}/artifacts/*", f"arn:aws:s3:::{bucket}/releases/*"]})
+    if statements:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
 
 
 def _verify_object(s3, bucket: str, ref: ArtifactRef) -> None:
@@ -256,6 +265,23 @@ class Record:
         data = json.loads(text)
         return cls(release=Release.from_dict(data), smoke=data.get("smoke", "unknown"),
                    deployed_at=data.get("deployed_at", ""), promoted_from=data.get("promoted_from"))
+
+
+def write_bucket_record(s3, bucket: str, record: Record) -> None:
+    s3.put_object(Bucket=bucket, Key="releases/current.json", Body=record.to_json().encode(),
+                  ContentType="application/json")
+
+
+def read_bucket_record(s3, bucket: str) -> Record | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key="releases/current.json")["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise KitError(f"cannot read the release record in s3://{bucket}: {exc}") from None
+    return Record.from_json(body.decode())
 
 
 def record_name(name_prefix: str, which: str) -> str:

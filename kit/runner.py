@@ -123,6 +123,8 @@ class LocalRunner:
         from plugin_loader import load_plugin_module
 
         for plugin in self.plugins:
+            if not plugin.has_queue:  # API-invoked plug-ins: see `kit api`
+                continue
             fn_name = self.cfg.resource_name(plugin.name.replace("_", "-"))
             try:
                 conf = self.lam.get_function_configuration(FunctionName=fn_name)
@@ -328,3 +330,51 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
     if not quiet:
         print(text, flush=True)
     return rows
+
+
+def api_event(method: str, path: str, *, body: str | None = None, query: dict[str, str] | None = None,
+              stage: str = "v1", account: str = "123456789012") -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as API Gateway sends it to an AWS_PROXY integration."""
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": path, "path": path, "httpMethod": method.upper(),
+        "headers": {"Content-Type": "application/json", "Accept": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"], "Accept": ["application/json"]},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {
+            "accountId": account, "apiId": "local", "stage": stage, "requestId": request_id,
+            "httpMethod": method.upper(), "path": f"/{stage}{path}", "resourcePath": path,
+            "identity": {"sourceIp": "127.0.0.1", "userArn": f"arn:aws:iam::{account}:user/local-runner",
+                         "caller": "local-runner", "user": "local-runner"},
+            "requestTimeEpoch": int(time.time() * 1000),
+        },
+        "body": body, "isBase64Encoded": False,
+    }
+
+
+def invoke_api(cfg, emulator, method: str, path: str, *, body: str | None = None,
+               query: dict[str, str] | None = None, state_dir: Path) -> dict[str, Any]:
+    """Answer one API route through the deployed API plug-in, in-process (the emulator runs no
+    Lambda code): its deployed zip and environment, a real REST proxy event."""
+    sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
+    from plugin_loader import load_plugin_module
+
+    runner = LocalRunner(cfg, emulator, log_path=state_dir / "api.log", state_dir=state_dir)
+    api = [p for p in runner.plugins if p.consumes_api]
+    if not api:
+        raise KitError("no plug-in consumes 'api'")
+    plugin = api[0]
+    fn_name = cfg.resource_name(plugin.name.replace("_", "-"))
+    conf = runner.lam.get_function_configuration(FunctionName=fn_name)
+    env = {**dict(conf.get("Environment", {}).get("Variables", {})), **runner.aws_env}
+    root = runner.deployed_code(plugin.name, conf["CodeSha256"])
+    module_name, func_name = conf.get("Handler", plugin.handler).split(".")
+    with _environment(env):
+        handler = getattr(load_plugin_module(plugin.name, module_name, lambdas_dir=root), func_name)
+        stage = Stage(name=plugin.name, function_name=fn_name, queue_url="", queue_arn="", dlq_url="",
+                      batch_size=1, timeout=conf["Timeout"], environment=env)
+        with _captured_stdout(state_dir / "api.log"):
+            return handler(api_event(method, path, body=body, query=query, account=cfg.account_id),
+                           LambdaContext(stage, cfg.region, cfg.account_id))

@@ -60,6 +60,9 @@ class ResourceArns:
     parameters: Mapping[str, str]
     queues: Mapping[str, str]
     kms_key: str
+    #: For ``athena = true``: the workgroup ARN and the Glue catalog/database/table ARNs it reads.
+    athena_workgroup: str | None = None
+    glue_catalog: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,17 @@ class QueueRefs:
     dlq_name: str
 
 
-def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_queue_arn: str,
+def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_queue_arn: str | None,
                       log_group_arn: str) -> list[Statement]:
     """The least-privilege statements for ``manifest``: one per declared resource group."""
     perms = manifest.permissions
-    s: list[Statement] = [
-        Statement(sid="ConsumeInputQueue", effect="Allow",
-                  actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                           "sqs:GetQueueAttributes"],
-                  resources=[input_queue_arn]),
+    s: list[Statement] = []
+    if input_queue_arn is not None:
+        s.append(Statement(sid="ConsumeInputQueue", effect="Allow",
+                           actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                    "sqs:GetQueueAttributes"],
+                           resources=[input_queue_arn]))
+    s += [
         Statement(sid="WriteOwnLogs", effect="Allow", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                   resources=[f"{log_group_arn}:log-stream:*"]),
         Statement(sid="UseEnvironmentKey", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
@@ -120,6 +125,17 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
     if perms.parameters:
         s.append(Statement(sid="ReadParameters", effect="Allow", actions=["ssm:GetParameter"],
                            resources=[arns.parameters[p] for p in perms.parameters]))
+    if perms.athena:
+        if not arns.athena_workgroup or not arns.glue_catalog:
+            raise ValueError(f"plug-in {manifest.name} asks for athena, but the environment has no workgroup/catalog")
+        s.append(Statement(sid="RunQueriesInWorkgroup", effect="Allow",
+                           actions=["athena:StartQueryExecution", "athena:GetQueryExecution",
+                                    "athena:GetQueryResults", "athena:StopQueryExecution"],
+                           resources=[arns.athena_workgroup]))
+        s.append(Statement(sid="ReadCatalog", effect="Allow",
+                           actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+                                    "glue:GetPartitions"],
+                           resources=list(arns.glue_catalog)))
     if manifest.produces:
         s.append(Statement(sid="SendToNextStages", effect="Allow", actions=["sqs:SendMessage"],
                            resources=[arns.queues[q] for q in manifest.produces]))
@@ -133,7 +149,7 @@ class PluginFunction(Construct):
 
     role: IamRole
     function: LambdaFunction
-    mapping: LambdaEventSourceMapping
+    mapping: LambdaEventSourceMapping | None
     alarms: list[CloudwatchMetricAlarm]
 
     def __init__(
@@ -150,7 +166,7 @@ class PluginFunction(Construct):
         layers: Sequence[str],
         log_group_name: str,
         log_group_arn: str,
-        input_queue: QueueRefs,
+        input_queue: QueueRefs | None,
         arns: ResourceArns,
         environment: Mapping[str, str],
         alarms: AlarmSettings,
@@ -171,7 +187,8 @@ class PluginFunction(Construct):
             self, "policy",
             name=f"{name}-least-privilege",
             role=self.role.id,
-            policy=policy_json(policy_statements(manifest, arns, input_queue_arn=input_queue.arn,
+            policy=policy_json(policy_statements(manifest, arns,
+                                                 input_queue_arn=input_queue.arn if input_queue else None,
                                                  log_group_arn=log_group_arn)),
         )
         IamRolePolicyAttachment(self, "xray", role=self.role.name,
@@ -200,7 +217,7 @@ class PluginFunction(Construct):
                 system_log_level="WARN") if advanced_logging else None,
             environment=LambdaFunctionEnvironment(variables=dict(environment)),
         )
-        self.mapping = LambdaEventSourceMapping(
+        self.mapping = None if input_queue is None else LambdaEventSourceMapping(
             self, "mapping",
             event_source_arn=input_queue.arn,
             function_name=self.function.arn,
@@ -230,7 +247,8 @@ class PluginFunction(Construct):
               f"{manifest.name}: invocation errors")
         alarm("throttles", "AWS/Lambda", "Throttles", fn, "Sum", alarms.throttles_threshold,
               f"{manifest.name}: throttled invocations")
-        alarm("dlq-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": input_queue.dlq_name},
-              "Maximum", alarms.dlq_depth_threshold, f"{manifest.name}: messages in the dead-letter queue")
-        alarm("oldest-message", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": input_queue.name},
-              "Maximum", alarms.oldest_message_age_seconds, f"{manifest.name}: input queue falling behind")
+        if input_queue is not None:
+            alarm("dlq-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": input_queue.dlq_name},
+                  "Maximum", alarms.dlq_depth_threshold, f"{manifest.name}: messages in the dead-letter queue")
+            alarm("oldest-message", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": input_queue.name},
+                  "Maximum", alarms.oldest_message_age_seconds, f"{manifest.name}: input queue falling behind")

@@ -39,6 +39,7 @@ class EnvironmentKey(Construct):
         deletion_window_days: int,
         prevent_destroy: bool,
         service_principals: Sequence[str] = _SERVICE_PRINCIPALS,
+        extra_statements: Sequence[Statement] = (),
         partition: str = "aws",
     ) -> None:
         super().__init__(scope, id)
@@ -56,6 +57,7 @@ class EnvironmentKey(Construct):
                       resources=["*"],
                       conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                               f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}),
+            *extra_statements,
         ]
         self.key = KmsKey(
             self, "key",

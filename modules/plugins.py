@@ -12,6 +12,7 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
     [consumes]
     source = "landing"                      # "landing": object-created events of the landing bucket;
                                             # "pipeline-events": every file's outcome (SNS → this queue);
+                                            # "api": invoked by the REST API (no queue);
                                             # or the plug-in(s) whose output this one takes: "validate"
                                             # or ["validate", "archive"] (they list it in produces.stages)
 
@@ -25,6 +26,8 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
     publish_topics = []                     # pipeline-events, alarms
     tables = ["idempotency"]                # status, idempotency (read/write items)
     parameters = ["tokenisation-key"]       # SSM parameter names under /<prefix>/
+    athena = false                          # run queries in the environment's Athena workgroup
+                                            # (and read the Glue catalog of the clean database)
 
     [runtime]                               # memory and timeout default to the environment's
     memory_mb = 512
@@ -51,7 +54,9 @@ LANDING = "landing"
 #: The outcome of every file (one message per file, published by notify): a new plug-in that
 #: consumes it needs no change anywhere else.
 EVENTS = "pipeline-events"
-EXTERNAL_SOURCES = (LANDING, EVENTS)
+#: Invoked by API Gateway (REST, AWS_PROXY): no queue, no event source mapping.
+API = "api"
+EXTERNAL_SOURCES = (LANDING, EVENTS, API)
 BUCKETS = ("landing", "clean", "quarantine", "archive", "athena-results", "audit")
 TOPICS = ("pipeline-events", "alarms")
 TABLES = ("status", "idempotency")
@@ -73,6 +78,7 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class Permissions:
+    athena: bool = False
     read_buckets: tuple[str, ...] = ()
     write_buckets: tuple[str, ...] = ()
     delete_buckets: tuple[str, ...] = ()
@@ -110,12 +116,21 @@ class PluginManifest:
     def consumes_events(self) -> bool:
         return self.consumes == (EVENTS,)
 
+    @property
+    def consumes_api(self) -> bool:
+        return self.consumes == (API,)
+
+    @property
+    def has_queue(self) -> bool:
+        return not self.consumes_api
+
 
 _SECTIONS: dict[str, set[str]] = {
     "plugin": {"description", "handler"},
     "consumes": {"source"},
     "produces": {"stages"},
-    "permissions": {"read_buckets", "write_buckets", "delete_buckets", "publish_topics", "tables", "parameters"},
+    "permissions": {"read_buckets", "write_buckets", "delete_buckets", "publish_topics", "tables", "parameters",
+                    "athena"},
     "runtime": {"memory_mb", "timeout_seconds", "batch_size", "max_concurrency"},
     "environment": set(),
 }
@@ -168,7 +183,7 @@ def load_manifest(directory: Path) -> PluginManifest:
     if (not isinstance(consumes_raw, list) or not consumes_raw
             or not all(isinstance(c, str) and (c in EXTERNAL_SOURCES or _NAME_RE.match(c)) for c in consumes_raw)):
         raise ManifestError(path, "consumes.source",
-                            "is required: 'landing', 'pipeline-events', or the name (or list of names) of the "
+                            "is required: 'landing', 'pipeline-events', 'api', or the name (or list of names) of the "
                             f"plug-ins whose output it takes, got {consumes_raw!r}")
     for external in EXTERNAL_SOURCES:
         if external in consumes_raw and len(consumes_raw) > 1:
@@ -178,7 +193,11 @@ def load_manifest(directory: Path) -> PluginManifest:
     consumes = tuple(dict.fromkeys(consumes_raw))
     produces = _str_list(path, "produces.stages", data.get("produces", {}).get("stages", []), None, _NAME_RE)
     perms_raw = data.get("permissions", {})
+    athena = perms_raw.get("athena", False)
+    if not isinstance(athena, bool):
+        raise ManifestError(path, "permissions.athena", f"must be true or false, got {athena!r}")
     perms = Permissions(
+        athena=athena,
         read_buckets=_str_list(path, "permissions.read_buckets", perms_raw.get("read_buckets", []), BUCKETS),
         write_buckets=_str_list(path, "permissions.write_buckets", perms_raw.get("write_buckets", []), BUCKETS),
         delete_buckets=_str_list(path, "permissions.delete_buckets", perms_raw.get("delete_buckets", []), BUCKETS),
@@ -247,7 +266,7 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     # Reachability from the landing consumer, then a topological order (sources before
     # consumers, ties by name) that also finds cycles.
     reachable: set[str] = set()
-    frontier = [m.name for m in entry] + [m.name for m in manifests if m.consumes_events]
+    frontier = [m.name for m in entry] + [m.name for m in manifests if m.consumes_events or m.consumes_api]
     while frontier:
         current = frontier.pop()
         if current not in reachable:
@@ -257,7 +276,7 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
     if unreachable:
         m = by_name[unreachable[0]]
         raise ManifestError(m.directory / MANIFEST_NAME, "consumes.source",
-                            f"plug-in {m.name!r} is not reachable from the landing bucket or pipeline-events")
+                            f"plug-in {m.name!r} is not reachable from the landing bucket, pipeline-events or the api")
     order: list[PluginManifest] = []
     pending = {m.name: {s for s in m.consumes if s not in EXTERNAL_SOURCES} for m in manifests}
     while pending:
@@ -280,5 +299,6 @@ def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
         for sources in pending.values():
             sources.difference_update(ready)
     # Consumers of pipeline-events react to finished files: list them after the pipeline.
-    order = [m for m in order if not m.consumes_events] + [m for m in order if m.consumes_events]
+    order = ([m for m in order if not (m.consumes_events or m.consumes_api)]
+             + [m for m in order if m.consumes_events] + [m for m in order if m.consumes_api])
     return order

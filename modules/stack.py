@@ -56,17 +56,31 @@ class PipelineStack(TerraformStack):
             s3_state(self, bucket=cfg.state.bucket, key=cfg.state.key, region=cfg.state.region,
                      lock_table=cfg.state.dynamodb_table)
 
-        prot = cfg.protection
+        self.plugins = list(plugins)
+        self.key_arn = self._key()
+        self._buckets()
+        self._queues()
+        self._topics_and_tables()
+        self.functions: dict[str, PluginFunction] = {}
+        if code is not None:
+            self._functions(self.plugins, code, local_layer)
+        self._outputs(self.plugins)
+
+    # -- wiring, in dependency order -------------------------------------------------------------
+    def _key(self) -> str:
+        cfg = self.config
         self.key = EnvironmentKey(
             self, "key",
             alias_name=cfg.resource_name("data"),
             account_id=cfg.account_id,
             region=cfg.region,
-            deletion_window_days=prot.kms_deletion_window_days,
-            prevent_destroy=prot.prevent_destroy,
+            deletion_window_days=cfg.protection.kms_deletion_window_days,
+            prevent_destroy=cfg.protection.prevent_destroy,
         )
-        key_arn = self.key.key.arn
+        return self.key.key.arn
 
+    def _buckets(self) -> None:
+        cfg, prot = self.config, self.config.protection
         self.buckets: dict[str, DataBucket] = {}
         for purpose in BUCKETS:
             glacier = None
@@ -76,7 +90,7 @@ class PipelineStack(TerraformStack):
             self.buckets[purpose] = DataBucket(
                 self, f"bucket-{purpose}",
                 name=cfg.bucket_name(purpose),
-                kms_key_arn=key_arn,
+                kms_key_arn=self.key_arn,
                 force_destroy=prot.force_destroy,
                 prevent_destroy=prot.prevent_destroy,
                 deny_insecure_transport=cfg.storage.deny_insecure_transport,
@@ -85,44 +99,48 @@ class PipelineStack(TerraformStack):
                 expire_current_after_days=cfg.storage.landing_expiration_days if purpose == "landing" else None,
             )
 
+    def _queues(self) -> None:
+        """A stage queue + DLQ and a log group per plug-in; landing events into the first stage."""
+        cfg = self.config
         self.stage_queues: dict[str, StageQueue] = {}
         self.log_groups: dict[str, LogGroup] = {}
-        for plugin in plugins:
-            self.stage_queues[plugin.name] = StageQueue(
-                self, f"queue-{plugin.name}",
-                name=cfg.resource_name(plugin.name.replace("_", "-")),
-                kms_key_arn=key_arn,
-                consumer_timeout_seconds=self.timeout_of(plugin),
-                message_retention_seconds=cfg.queues.message_retention_seconds,
-                dlq_retention_seconds=cfg.queues.dlq_retention_seconds,
-                max_receive_count=cfg.queues.max_receive_count,
-                prevent_destroy=prot.prevent_destroy,
-                ignore_redrive_policy_changes=cfg.on_emulator,
-            )
+        for plugin in self.plugins:
+            if plugin.has_queue:
+                self.stage_queues[plugin.name] = StageQueue(
+                    self, f"queue-{plugin.name}",
+                    name=cfg.resource_name(plugin.name.replace("_", "-")),
+                    kms_key_arn=self.key_arn,
+                    consumer_timeout_seconds=self.timeout_of(plugin),
+                    message_retention_seconds=cfg.queues.message_retention_seconds,
+                    dlq_retention_seconds=cfg.queues.dlq_retention_seconds,
+                    max_receive_count=cfg.queues.max_receive_count,
+                    prevent_destroy=cfg.protection.prevent_destroy,
+                    ignore_redrive_policy_changes=cfg.on_emulator,
+                )
             self.log_groups[plugin.name] = LogGroup(
                 self, f"logs-{plugin.name}",
                 name=f"/aws/lambda/{self.function_name(plugin)}",
                 retention_days=cfg.log_retention_days,
-                kms_key_arn=key_arn,
+                kms_key_arn=self.key_arn,
             )
-        entry = [p for p in plugins if p.consumes_landing]
+        entry = [p for p in self.plugins if p.consumes_landing]
         if entry:
-            first = self.stage_queues[entry[0].name]
             self.landing_events = BucketEventsToQueue(
                 self, "landing-events",
                 bucket=self.buckets["landing"].bucket,
-                queue=first.queue,
+                queue=self.stage_queues[entry[0].name].queue,
                 account_id=cfg.account_id,
             )
 
-        self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=key_arn)
+    def _topics_and_tables(self) -> None:
+        cfg, prot = self.config, self.config.protection
+        self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=self.key_arn)
                        for name in TOPICS}
         self.event_subscriptions = {
             p.name: TopicToQueue(self, f"events-to-{p.name}", topic=self.topics["pipeline-events"].topic,
                                  queue=self.stage_queues[p.name].queue, account_id=cfg.account_id)
-            for p in plugins if p.consumes_events
+            for p in self.plugins if p.consumes_events
         }
-
         protection = TableProtection(
             point_in_time_recovery=prot.point_in_time_recovery,
             deletion_protection=prot.deletion_protection,
@@ -131,13 +149,9 @@ class PipelineStack(TerraformStack):
         capacity = Capacity(billing_mode=cfg.tables.billing_mode, read_capacity=cfg.tables.read_capacity,
                             write_capacity=cfg.tables.write_capacity)
         self.status_table = StatusTable(self, "table-status", name=cfg.resource_name("status"),
-                                        kms_key_arn=key_arn, protection=protection, capacity=capacity)
+                                        kms_key_arn=self.key_arn, protection=protection, capacity=capacity)
         self.idempotency_table = IdempotencyTable(self, "table-idempotency", name=cfg.resource_name("idempotency"),
-                                                  kms_key_arn=key_arn, protection=protection, capacity=capacity)
-        self.functions: dict[str, PluginFunction] = {}
-        if code is not None:
-            self._functions(plugins, code, local_layer)
-        self._outputs(plugins)
+                                                  kms_key_arn=self.key_arn, protection=protection, capacity=capacity)
 
     def parameter_name(self, name: str) -> str:
         """SSM parameters the plug-ins may read live under ``/<prefix>/``."""
@@ -189,7 +203,7 @@ class PipelineStack(TerraformStack):
             evaluation_periods=cfg.alarms.evaluation_periods,
         )
         for plugin in plugins:
-            stage = self.stage_queues[plugin.name]
+            stage = self.stage_queues.get(plugin.name)
             log_group = self.log_groups[plugin.name].log_group
             name = self.function_name(plugin)
             self.functions[plugin.name] = PluginFunction(
@@ -203,7 +217,8 @@ class PipelineStack(TerraformStack):
                 layers=[layer_arn],
                 log_group_name=log_group.name,
                 log_group_arn=log_group.arn,
-                input_queue=QueueRefs(arn=stage.queue.arn, name=stage.queue.name, dlq_name=stage.dlq.name),
+                input_queue=(QueueRefs(arn=stage.queue.arn, name=stage.queue.name, dlq_name=stage.dlq.name)
+                             if stage is not None else None),
                 arns=arns,
                 environment=self.function_environment(plugin),
                 alarms=alarms,

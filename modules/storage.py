@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -74,6 +75,7 @@ class DataBucket(Construct):
         noncurrent_version_expiration_days: int,
         glacier: GlacierLifecycle | None = None,
         expire_current_after_days: int | None = None,
+        extra_policy_statements: Sequence[Statement] = (),
     ) -> None:
         super().__init__(scope, id)
         if force_destroy and prevent_destroy:
@@ -108,15 +110,18 @@ class DataBucket(Construct):
             restrict_public_buckets=True,
         )
         self.policy = None
+        statements = list(extra_policy_statements)
         if deny_insecure_transport:
+            statements.insert(0, Statement(
+                sid="DenyInsecureTransport", effect="Deny", principals="*", actions=["s3:*"],
+                resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+            ))
+        if statements:
             self.policy = S3BucketPolicy(
                 self, "policy",
                 bucket=self.bucket.id,
-                policy=policy_json([Statement(
-                    sid="DenyInsecureTransport", effect="Deny", principals="*", actions=["s3:*"],
-                    resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
-                    conditions={"Bool": {"aws:SecureTransport": "false"}},
-                )]),
+                policy=policy_json(statements),
                 depends_on=[access_block],
             )
         rules = [

@@ -53,8 +53,9 @@ class Kit:
             raise AssertionError(f"kit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
         return proc
 
-    def client(self, service: str):
-        return self.emulator.client(service, "us-east-1")
+    def client(self, service: str, region: str = "us-east-1"):
+        """A boto3 client on the emulator (us-east-1: local's region; the AWS environments use eu-west-1)."""
+        return self.emulator.client(service, region)
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN = ("dev", "test", "staging", "prod")
+REGION = "eu-west-1"  # the AWS environments' region (environments/*.toml)
 
 
 def deployed_shas(kit, env: str) -> dict[str, str]:
     """plug-in → sha256 (hex) of the code each function runs, as the emulator reports it."""
-    lam = kit.client("lambda")
+    lam = kit.client("lambda", REGION)
     out = {}
     for plugin in ("validate", "cleanse", "archive", "notify"):
         conf = lam.get_function_configuration(FunctionName=f"pk-{env}-{plugin}")
@@ -28,7 +29,7 @@ def deployed_shas(kit, env: str) -> dict[str, str]:
 
 
 def record(kit, env: str, which: str = "current") -> dict:
-    return json.loads(kit.client("ssm").get_parameter(Name=f"/pk-{env}/release/{which}")["Parameter"]["Value"])
+    return json.loads(kit.client("ssm", REGION).get_parameter(Name=f"/pk-{env}/release/{which}")["Parameter"]["Value"])
 
 
 @pytest.fixture(scope="module")

@@ -145,7 +145,7 @@ MALFORMED = [
     ("handler-with-dash", "stage", VALID.replace('"handler.lambda_handler"', '"handler.lambda-handler"'),
      "plugin.handler", "must look like 'module.function', got 'handler.lambda-handler'"),
     ("consumes-missing", "stage", VALID.replace('[consumes]\nsource = "landing"\n', ""),
-     "consumes.source", "is required: 'landing', 'pipeline-events', or the name (or list of names)"),
+     "consumes.source", "is required: 'landing', 'pipeline-events', 'api', or the name (or list of names)"),
     ("consumes-empty-list", "stage", VALID.replace('source = "landing"', "source = []"),
      "consumes.source", "got []"),
     ("consumes-bad-name", "stage", VALID.replace('source = "landing"', 'source = "Validate"'),
