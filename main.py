@@ -46,6 +46,21 @@ def _configs(names: list[str]):
     return configs
 
 
+CONTRACTS_DIR = ROOT / "lambdas" / "_shared" / "pipeline_shared" / "contracts"
+
+
+def dataset_names() -> list[str]:
+    """The datasets the pipeline knows: one contract each (lambdas/_shared/pipeline_shared/contracts)."""
+    return sorted(p.stem for p in CONTRACTS_DIR.glob("*.toml"))
+
+
+def dataset_specs() -> list:
+    """Every dataset contract, loaded and validated (errors name the contract file and field)."""
+    from glue.specs import load_specs
+
+    return load_specs(CONTRACTS_DIR)
+
+
 def releases_dir() -> Path:
     return work_root() / "build" / "releases"
 
@@ -67,13 +82,14 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
     configs += _configs([e for e in envs if not isinstance(e, EnvironmentConfig)])
     from cdktf import App
 
-    from kit.release import LAYER, build_release
+    from kit.release import GLUE_LIBRARY, GLUE_SCRIPT, LAYER, build_release
     from kit.ui import KitError
     from modules.functions import FunctionCode
     from modules.plugins import discover_plugins
     from modules.stack import PipelineStack
 
     plugins = discover_plugins()
+    datasets = dataset_specs()
     release = release or build_release(releases_dir())
     missing = [p.name for p in plugins if p.name not in release.artifacts]
     if missing:
@@ -94,7 +110,8 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
         if cfg.state.backend == "local":
             state_path = os.path.relpath(work_root() / cfg.state.path, workdir)
         PipelineStack(
-            app, cfg.name, config=cfg, plugins=plugins,
+            app, cfg.name, config=cfg, plugins=plugins, datasets=datasets,
+            artifact_keys={n: release.artifacts[n].key for n in (GLUE_SCRIPT, GLUE_LIBRARY) if n in release.artifacts},
             code={p.name: code_for(p.name) for p in plugins},
             local_layer=code_for(LAYER) if cfg.on_emulator else None,
             local_state_path=state_path,

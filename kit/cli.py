@@ -24,6 +24,8 @@ from modules.plugins import ManifestError
 from . import gates
 from .emulator import Emulator, Epoch
 from .release import (
+    GLUE_LIBRARY,
+    GLUE_SCRIPT,
     LAYER,
     Record,
     Release,
@@ -183,7 +185,7 @@ def _artifacts_bucket(t: Target) -> str:
 
 
 def _artifact_names(t: Target, release: Release) -> list[str]:
-    names = sorted(release.plugin_artifacts())
+    names = sorted(release.plugin_artifacts()) + [n for n in (GLUE_SCRIPT, GLUE_LIBRARY) if n in release.artifacts]
     return names + [LAYER] if t.emulator is not None else names
 
 

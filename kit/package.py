@@ -32,6 +32,8 @@ SHARED_PACKAGES = ("pipeline_shared",)
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", "samples"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+#: Build-time files inside the shared package that no function reads.
+EXCLUDED_FILES = {"schemas.lock.json"}
 #: What the official Powertools layer provides that the plug-ins use (fastjsonschema: JSON Schema
 #: contracts), rebuilt for the emulator from the pinned, installed releases.
 LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions", "fastjsonschema")
@@ -59,7 +61,7 @@ def _files_under(base: Path, prefix: str = "") -> Iterable[tuple[str, Path]]:
         rel = path.relative_to(base)
         if any(part in EXCLUDED_DIRS or part.startswith(".") for part in rel.parts):
             continue
-        if path.is_file() and path.suffix not in EXCLUDED_SUFFIXES:
+        if path.is_file() and path.suffix not in EXCLUDED_SUFFIXES and path.name not in EXCLUDED_FILES:
             yield (f"{prefix}{rel.as_posix()}", path)
 
 

@@ -40,18 +40,27 @@ LAYER = "powertools-layer"
 MANIFEST = "manifest.json"
 
 
+#: Non-Lambda artifacts of a release: the Glue job's script and library (glue/).
+GLUE_SCRIPT, GLUE_LIBRARY = "glue-script", "glue-library"
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     name: str
     sha256: str
     size: int
+    ext: str = ".zip"
 
     @property
     def key(self) -> str:
-        return f"artifacts/{self.name}/{self.sha256}.zip"
+        return f"artifacts/{self.name}/{self.sha256}{self.ext}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}{self.ext}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "size": self.size, "key": self.key}
+        return {"name": self.name, "sha256": self.sha256, "size": self.size, "key": self.key, "file": self.filename}
 
 
 @dataclass(frozen=True)
@@ -62,12 +71,12 @@ class Release:
     directory: Path | None = None
 
     def plugin_artifacts(self) -> dict[str, ArtifactRef]:
-        return {k: v for k, v in self.artifacts.items() if k != LAYER}
+        return {k: v for k, v in self.artifacts.items() if k not in (LAYER, GLUE_SCRIPT, GLUE_LIBRARY)}
 
     def file(self, name: str) -> Path:
         if self.directory is None:
             raise KitError(f"release {self.id} has no local files")
-        return self.directory / f"{name}.zip"
+        return self.directory / self.artifacts[name].filename
 
     def to_dict(self) -> dict[str, Any]:
         return {"release": self.id, "artifacts": {k: v.to_dict() for k, v in sorted(self.artifacts.items())}}
@@ -75,7 +84,8 @@ class Release:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], directory: Path | None = None) -> "Release":
         try:
-            arts = {k: ArtifactRef(name=v["name"], sha256=v["sha256"], size=int(v["size"]))
+            arts = {k: ArtifactRef(name=v["name"], sha256=v["sha256"], size=int(v["size"]),
+                                   ext=Path(v.get("file", ".zip")).suffix or ".zip")
                     for k, v in data["artifacts"].items()}
             return cls(id=str(data["release"]), artifacts=arts, directory=directory)
         except (KeyError, TypeError, ValueError) as exc:
@@ -91,8 +101,8 @@ class Release:
         except ValueError as exc:
             raise KitError(f"{path} is not valid JSON: {exc}") from None
         release = cls.from_dict(data, directory)
-        for name, ref in release.artifacts.items():
-            f = directory / f"{name}.zip"
+        for ref in release.artifacts.values():
+            f = directory / ref.filename
             if not f.exists():
                 raise KitError(f"release {release.id}: {f} is missing")
             if sha256_file(f) != ref.sha256:
@@ -126,6 +136,11 @@ def build_release(releases_dir: Path, *, lambdas_dir: Path | None = None) -> Rel
     try:
         artifacts = build_all(staging, plugin_dirs, layer=True, write_manifest=False)
         refs = {name: ArtifactRef(name=name, sha256=a.sha256, size=a.size) for name, a in artifacts.items()}
+        from glue.artifacts import SCRIPT, library_zip
+
+        for name, ext, data in ((GLUE_SCRIPT, ".py", SCRIPT.read_bytes()), (GLUE_LIBRARY, ".zip", library_zip())):
+            (staging / f"{name}{ext}").write_bytes(data)
+            refs[name] = ArtifactRef(name=name, sha256=sha256_bytes(data), size=len(data), ext=ext)
         digest = sha256_bytes("".join(f"{n}={r.sha256}" for n, r in sorted(refs.items())).encode())[:12]
         commit = commit_id()
         dirty = lambdas_dirty() or lambdas_dir is not None

@@ -134,7 +134,7 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
                            resources=[arns.athena_workgroup]))
         s.append(Statement(sid="ReadCatalog", effect="Allow",
                            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
-                                    "glue:GetPartitions"],
+                                    "glue:GetPartitions", "glue:BatchGetPartition"],
                            resources=list(arns.glue_catalog)))
     if manifest.produces:
         s.append(Statement(sid="SendToNextStages", effect="Allow", actions=["sqs:SendMessage"],

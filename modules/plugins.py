@@ -188,7 +188,7 @@ def load_manifest(directory: Path) -> PluginManifest:
     for external in EXTERNAL_SOURCES:
         if external in consumes_raw and len(consumes_raw) > 1:
             raise ManifestError(path, "consumes.source", f"{external!r} cannot be combined with other sources")
-    if name in consumes_raw:
+    if name in consumes_raw and name not in EXTERNAL_SOURCES:
         raise ManifestError(path, "consumes.source", "a plug-in cannot consume its own output")
     consumes = tuple(dict.fromkeys(consumes_raw))
     produces = _str_list(path, "produces.stages", data.get("produces", {}).get("stages", []), None, _NAME_RE)

@@ -7,7 +7,7 @@ KMS key → buckets → stage queues (+DLQs) → landing notifications → topic
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from cdktf import TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
@@ -15,9 +15,25 @@ from constructs import Construct
 
 from environments.config import EnvironmentConfig
 
+from .api import RestApi
+from .athena import AthenaWorkgroup, NamedQueries
+from .audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
+from .backup import BackupProtection
+from .catalog import (
+    CatalogDatabases,
+    CompactedTable,
+    CrawlerRole,
+    DatasetCrawler,
+    DatasetTable,
+    SchemaRegistry,
+    glue_database_name,
+    registry_name,
+)
+from .etl import CompactionJob, GlueJobRole
 from .functions import AlarmSettings, FunctionCode, PluginFunction, QueueRefs, ResourceArns
 from .kms import EnvironmentKey
 from .logs import LogGroup
+from .observability import ErrorLogMetricFilter, PipelineDashboard, RejectedRowsAlarm, StageRefs
 from .plugins import BUCKETS, PluginManifest
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
@@ -27,6 +43,10 @@ from .tables import Capacity, IdempotencyTable, StatusTable, TableProtection
 from .topics import Topic
 
 TOPICS = ("pipeline-events", "alarms")
+#: Buckets holding pipeline data (backed up, unlike athena-results and audit).
+DATA_BUCKETS = ("landing", "clean", "quarantine", "archive")
+#: The tag AWS Backup selects by.
+BACKUP_TAG = "Backup"
 
 
 class PipelineStack(TerraformStack):
@@ -41,7 +61,9 @@ class PipelineStack(TerraformStack):
         *,
         config: EnvironmentConfig,
         plugins: Sequence[PluginManifest],
+        datasets: Sequence[Any] = (),
         code: Mapping[str, FunctionCode] | None = None,
+        artifact_keys: Mapping[str, str] | None = None,
         local_layer: FunctionCode | None = None,
         local_state_path: str | None = None,
     ) -> None:
@@ -57,14 +79,34 @@ class PipelineStack(TerraformStack):
                      lock_table=cfg.state.dynamodb_table)
 
         self.plugins = list(plugins)
+        #: Dataset specs (glue.specs.DatasetSpec): name, columns, format — from the contracts.
+        self.specs = list(datasets)
+        self.datasets = [d.name for d in self.specs]
+        self.artifact_keys = dict(artifact_keys or {})
+        self.trail_name = cfg.resource_name("trail")
         self.key_arn = self._key()
         self._buckets()
         self._queues()
         self._topics_and_tables()
+        self._catalog()
+        self._query()
         self.functions: dict[str, PluginFunction] = {}
         if code is not None:
             self._functions(self.plugins, code, local_layer)
+            self._api()
+        self._observability()
+        self._audit()
+        self._backup()
         self._outputs(self.plugins)
+
+    @property
+    def metrics_namespace(self) -> str:
+        """The plug-ins' EMF namespace: one per environment (dev and test may share an account)."""
+        return f"PipelineKit/{self.config.name_prefix}"
+
+    @property
+    def backup_tags(self) -> dict[str, str]:
+        return {BACKUP_TAG: self.config.name_prefix} if self.config.backup.enabled else {}
 
     # -- wiring, in dependency order -------------------------------------------------------------
     def _key(self) -> str:
@@ -76,6 +118,10 @@ class PipelineStack(TerraformStack):
             region=cfg.region,
             deletion_window_days=cfg.protection.kms_deletion_window_days,
             prevent_destroy=cfg.protection.prevent_destroy,
+            extra_statements=cloudtrail_key_statements(
+                account_id=cfg.account_id,
+                trail_arns=[trail_arn(name=self.trail_name, region=cfg.region, account_id=cfg.account_id)],
+            ) if cfg.audit.cloudtrail else (),
         )
         return self.key.key.arn
 
@@ -97,6 +143,11 @@ class PipelineStack(TerraformStack):
                 noncurrent_version_expiration_days=cfg.storage.noncurrent_version_expiration_days,
                 glacier=glacier,
                 expire_current_after_days=cfg.storage.landing_expiration_days if purpose == "landing" else None,
+                extra_policy_statements=cloudtrail_bucket_statements(
+                    bucket_arn=f"arn:aws:s3:::{cfg.bucket_name(purpose)}", account_id=cfg.account_id,
+                    region=cfg.region, trail_name=self.trail_name,
+                ) if purpose == "audit" and cfg.audit.cloudtrail else (),
+                tags=self.backup_tags if purpose in DATA_BUCKETS else None,
             )
 
     def _queues(self) -> None:
@@ -149,9 +200,140 @@ class PipelineStack(TerraformStack):
         capacity = Capacity(billing_mode=cfg.tables.billing_mode, read_capacity=cfg.tables.read_capacity,
                             write_capacity=cfg.tables.write_capacity)
         self.status_table = StatusTable(self, "table-status", name=cfg.resource_name("status"),
-                                        kms_key_arn=self.key_arn, protection=protection, capacity=capacity)
+                                        kms_key_arn=self.key_arn, protection=protection, capacity=capacity,
+                                        tags=self.backup_tags)
         self.idempotency_table = IdempotencyTable(self, "table-idempotency", name=cfg.resource_name("idempotency"),
-                                                  kms_key_arn=self.key_arn, protection=protection, capacity=capacity)
+                                                  kms_key_arn=self.key_arn, protection=protection, capacity=capacity,
+                                                  tags=self.backup_tags)
+
+    def _catalog(self) -> None:
+        """Glue: raw and clean databases, a table per dataset generated from its contract (Athena
+        reads clean data at once, through partition projection), the Parquet table the ETL job
+        fills, a crawler per dataset, the schema registry (BACKWARD), the compaction job."""
+        cfg = self.config
+        clean_bucket = self.buckets["clean"].bucket
+        self.databases = CatalogDatabases(self, "catalog", name_prefix=cfg.name_prefix)
+        self.clean_database_name = glue_database_name(cfg.name_prefix, "clean")
+        self.tables = {s.name: DatasetTable(self, f"table-{s.name}", database_name=self.databases.clean.name,
+                                            dataset=s, bucket_name=clean_bucket.bucket)
+                       for s in self.specs}
+        self.compacted_tables = {s.name: CompactedTable(self, f"parquet-table-{s.name}",
+                                                        database_name=self.databases.clean.name, dataset=s,
+                                                        bucket_name=clean_bucket.bucket)
+                                 for s in self.specs}
+        self.crawler_role = CrawlerRole(self, "crawler-role", name=cfg.resource_name("crawler"),
+                                        clean_bucket_arn=clean_bucket.arn, kms_key_arn=self.key_arn)
+        self.crawlers = {s.name: DatasetCrawler(self, f"crawler-{s.name}", name=cfg.resource_name(s.name.replace("_", "-"), "crawler"),
+                                                database_name=self.databases.clean.name, dataset=s,
+                                                bucket_name=clean_bucket.bucket, role_arn=self.crawler_role.role.arn,
+                                                schedule=cfg.catalog.crawler_schedule or None)
+                         for s in self.specs}
+        self.registry = SchemaRegistry(self, "schema-registry", name=registry_name(cfg.name_prefix), datasets=self.specs,
+                                       ignore_tag_changes=cfg.on_emulator)
+        self.compaction = None
+        script, library = self.artifact_keys.get("glue-script"), self.artifact_keys.get("glue-library")
+        if script and library:
+            artifacts_bucket = cfg.bucket_name("artifacts")
+            role = GlueJobRole(self, "etl-role", name=cfg.resource_name("etl"), clean_bucket_arn=clean_bucket.arn,
+                               artifacts_bucket_arn=f"arn:aws:s3:::{artifacts_bucket}",
+                               artifact_keys=[script, library], kms_key_arns=[self.key_arn])
+            self.compaction = CompactionJob(
+                self, "etl", name=cfg.resource_name("compact-clean"), role_arn=role.role.arn,
+                script_bucket=artifacts_bucket, script_key=script, library_key=library, datasets=self.specs,
+                clean_bucket=clean_bucket.bucket, worker_type=cfg.catalog.etl_worker_type,
+                number_of_workers=cfg.catalog.etl_number_of_workers, timeout_minutes=cfg.catalog.etl_timeout_minutes,
+                schedule=cfg.catalog.etl_schedule or None,
+                # The emulator has no UpdateJob; on AWS a replaced job would lose its bookmark.
+                replace_on_change=cfg.on_emulator,
+            )
+
+    def _query(self) -> None:
+        cfg = self.config
+        self.workgroup = AthenaWorkgroup(
+            self, "athena", name=cfg.resource_name("analytics"),
+            results_bucket_name=self.buckets["athena-results"].bucket.bucket, kms_key_arn=self.key_arn,
+            bytes_scanned_cutoff_per_query=cfg.query.bytes_scanned_cutoff_per_query,
+            force_destroy=cfg.protection.force_destroy)
+        self.named_queries = NamedQueries(
+            self, "named-queries", workgroup_name=self.workgroup.workgroup.name,
+            database_name=self.databases.clean.name, datasets=self.datasets,
+            table_name_for={name: t.table.name for name, t in self.tables.items()})
+
+    def _api(self) -> None:
+        """The REST API in front of the plug-in that consumes "api" (its routes from its core)."""
+        cfg = self.config
+        self.api = None
+        api_plugins = [p for p in self.plugins if p.consumes_api]
+        if not api_plugins:
+            return
+        plugin = api_plugins[0]
+        core = _plugin_core(plugin)
+        fn = self.functions[plugin.name].function
+        access_logs = LogGroup(self, "api-access-logs", name=f"/aws/apigateway/{cfg.resource_name('api')}/access",
+                               retention_days=cfg.log_retention_days, kms_key_arn=self.key_arn)
+        self.api = RestApi(
+            self, "api", name=cfg.resource_name("api"), function_arn=fn.arn, function_name=fn.function_name,
+            function_invoke_arn=fn.invoke_arn, routes=core.ROUTES,
+            request_models={("POST", "/queries"): core.QUERY_REQUEST_SCHEMA},
+            throttling_rate_limit=cfg.query.api_throttling_rate_limit,
+            throttling_burst_limit=cfg.query.api_throttling_burst_limit,
+            access_log_group_arn=access_logs.log_group.arn)
+
+    def _observability(self) -> None:
+        """Dashboard, error-log metric filters with alarms, rejected-rows alarms per dataset."""
+        cfg = self.config
+        alarms_topic = self.topics["alarms"].topic.arn
+        stages = [StageRefs(name=p.name, function_name=self.function_name(p),
+                            queue_name=self.stage_queues[p.name].queue.name,
+                            dlq_name=self.stage_queues[p.name].dlq.name)
+                  for p in self.plugins if p.has_queue]
+        self.dashboard = PipelineDashboard(self, "dashboard", name=cfg.resource_name("pipeline"), region=cfg.region,
+                                           stages=stages, datasets=self.datasets,
+                                           metrics_namespace=self.metrics_namespace,
+                                           period_seconds=cfg.alarms.period_seconds)
+        self.error_filters = {
+            p.name: ErrorLogMetricFilter(
+                self, f"error-logs-{p.name}", name=f"{self.function_name(p)}-error-logs",
+                log_group_name=self.log_groups[p.name].log_group.name, namespace=self.metrics_namespace,
+                metric_name=f"ErrorLogs-{p.name}", alarm_topic_arn=alarms_topic,
+                threshold=cfg.alarms.lambda_errors_threshold, period_seconds=cfg.alarms.period_seconds,
+                evaluation_periods=cfg.alarms.evaluation_periods)
+            for p in self.plugins
+        }
+        self.rejected_alarms = {
+            d: RejectedRowsAlarm(self, f"rejected-rows-{d}", name=cfg.resource_name(d, "rejected-rows"), dataset=d,
+                                 service="validate", alarm_topic_arn=alarms_topic,
+                                 metrics_namespace=self.metrics_namespace, period_seconds=cfg.alarms.period_seconds,
+                                 evaluation_periods=cfg.alarms.evaluation_periods)
+            for d in self.datasets
+        } if any(p.name == "validate" for p in self.plugins) else {}
+
+    def _audit(self) -> None:
+        cfg = self.config
+        self.trail = None
+        if not cfg.audit.cloudtrail:
+            return
+        audit = self.buckets["audit"]
+        data_buckets = [self.buckets[b].bucket.arn for b in ("landing", "clean")] if cfg.audit.data_events else []
+        self.trail = AuditTrail(self, "trail", name=self.trail_name, bucket_name=audit.bucket.bucket,
+                                bucket_arn=audit.bucket.arn, kms_key_arn=self.key_arn, account_id=cfg.account_id,
+                                region=cfg.region, data_event_bucket_arns=data_buckets, bucket_policy=audit.policy)
+
+    def _backup(self) -> None:
+        cfg = self.config
+        self.backup = None
+        if not cfg.backup.enabled:
+            return
+        b = cfg.backup
+        self.backup = BackupProtection(
+            self, "backup", name=cfg.name_prefix, kms_key_arn=self.key_arn,
+            daily_retention_days=b.daily_retention_days, weekly_retention_days=b.weekly_retention_days,
+            selection_tag_key=BACKUP_TAG, selection_tag_value=cfg.name_prefix,
+            vault_lock=b.vault_lock, vault_lock_min_retention_days=b.vault_lock_min_retention_days,
+            vault_lock_max_retention_days=b.vault_lock_max_retention_days,
+            # The emulator reads Backup tags back empty and has no backup selections.
+            ignore_tag_drift=cfg.on_emulator, select_resources=not cfg.on_emulator,
+        )
 
     def parameter_name(self, name: str) -> str:
         """SSM parameters the plug-ins may read live under ``/<prefix>/``."""
@@ -192,6 +374,10 @@ class PipelineStack(TerraformStack):
                         for p in params},
             queues={k: q.queue.arn for k, q in self.stage_queues.items()},
             kms_key=self.key.key.arn,
+            athena_workgroup=self.workgroup.workgroup.arn,
+            glue_catalog=(f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog",
+                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:database/{self.clean_database_name}",
+                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:table/{self.clean_database_name}/*"),
         )
         alarms = AlarmSettings(
             topic_arn=self.topics["alarms"].topic.arn,
@@ -234,7 +420,7 @@ class PipelineStack(TerraformStack):
         cfg = self.config
         env = {
             "POWERTOOLS_SERVICE_NAME": plugin.name,
-            "POWERTOOLS_METRICS_NAMESPACE": "PipelineKit",
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "PIPELINE_ENV": cfg.name,
             "PIPELINE_STATUS_TTL_DAYS": str(cfg.tables.status_ttl_days),
@@ -252,6 +438,10 @@ class PipelineStack(TerraformStack):
             env[f"PIPELINE_PARAM_{_env_key(param)}"] = self.parameter_name(param)
         for target in plugin.produces:
             env[f"PIPELINE_QUEUE_{_env_key(target)}"] = self.stage_queues[target].queue.url
+        if perms.athena:
+            env["PIPELINE_ATHENA_WORKGROUP"] = self.workgroup.workgroup.name
+            env["PIPELINE_GLUE_DATABASE"] = self.databases.clean.name
+            env["PIPELINE_ATHENA_CLEAN_TABLE"] = "{dataset}"
         env.update(plugin.environment)
         return env
 
@@ -275,6 +465,24 @@ class PipelineStack(TerraformStack):
         TerraformOutput(self, "table_idempotency", value=self.idempotency_table.table.name)
         for name, fn in self.functions.items():
             TerraformOutput(self, f"function_{name}", value=fn.function.function_name)
+
+
+def _plugin_core(plugin: PluginManifest):
+    """The plug-in's pure ``core`` module (no boto3, no AWS at import): the API routes live there."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"pipeline_plugin_core_{plugin.name}", plugin.directory / "core.py")
+    if spec is None or spec.loader is None:
+        raise ValueError(f"plug-in {plugin.name} has no core.py")
+    import sys
+
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    for attr in ("ROUTES", "QUERY_REQUEST_SCHEMA"):
+        if not hasattr(module, attr):
+            raise ValueError(f"{plugin.directory / 'core.py'}: an API plug-in's core must define {attr}")
+    return module
 
 
 def _env_key(name: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -76,6 +76,7 @@ class DataBucket(Construct):
         glacier: GlacierLifecycle | None = None,
         expire_current_after_days: int | None = None,
         extra_policy_statements: Sequence[Statement] = (),
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         if force_destroy and prevent_destroy:
@@ -84,6 +85,7 @@ class DataBucket(Construct):
             self, "bucket",
             bucket=name,
             force_destroy=force_destroy,
+            tags=dict(tags) if tags else None,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
         )
         S3BucketVersioningA(

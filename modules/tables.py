@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.dynamodb_table import (
@@ -57,6 +57,7 @@ class DataTable(Construct):
         capacity: Capacity = Capacity(),
         range_key: str | None = None,
         indexes: Sequence[SecondaryIndex] = (),
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         key_names = [hash_key] + ([range_key] if range_key else [])
@@ -86,6 +87,7 @@ class DataTable(Construct):
             server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
             deletion_protection_enabled=protection.deletion_protection,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protection.prevent_destroy),
+            tags=dict(tags) if tags else None,
         )
 
 
@@ -94,10 +96,11 @@ class StatusTable(DataTable):
     ``updated_at``) for listing a dataset's files; items expire at ``expires_at`` (epoch seconds)."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, kms_key_arn: str,
-                 protection: TableProtection, capacity: Capacity = Capacity()) -> None:
+                 protection: TableProtection, capacity: Capacity = Capacity(),
+                 tags: Mapping[str, str] | None = None) -> None:
         super().__init__(
             scope, id, name=name, hash_key="file_id", ttl_attribute="expires_at", kms_key_arn=kms_key_arn,
-            protection=protection, capacity=capacity,
+            protection=protection, capacity=capacity, tags=tags,
             indexes=[SecondaryIndex(name="by-dataset", hash_key="dataset", range_key="updated_at")],
         )
 
@@ -107,8 +110,9 @@ class IdempotencyTable(DataTable):
     partition key ``id`` (string), TTL on ``expiration``."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, kms_key_arn: str,
-                 protection: TableProtection, capacity: Capacity = Capacity()) -> None:
+                 protection: TableProtection, capacity: Capacity = Capacity(),
+                 tags: Mapping[str, str] | None = None) -> None:
         super().__init__(
             scope, id, name=name, hash_key="id", ttl_attribute="expiration", kms_key_arn=kms_key_arn,
-            protection=protection, capacity=capacity,
+            protection=protection, capacity=capacity, tags=tags,
         )

@@ -130,3 +130,82 @@ def test_tokenisation_key_is_a_secure_string_written_by_the_kit(deployed):
     param = kit.client("ssm").get_parameter(Name=f"/{PREFIX}/tokenisation-key", WithDecryption=False)["Parameter"]
     assert param["Type"] == "SecureString"
     assert "tokenisation key /pk-local/tokenisation-key: created" in proc.stdout
+
+
+# -- catalog, query, API, observability, audit, backup (issue: analytics and governance) ---------
+
+DATASETS = ("customers", "events", "orders")
+
+
+def test_glue_catalog_has_a_table_per_dataset_queryable_without_a_crawl(deployed):
+    kit, _ = deployed
+    glue = kit.client("glue")
+    assert {"pk_local_raw", "pk_local_clean"} <= {d["Name"] for d in glue.get_databases()["DatabaseList"]}
+    for dataset in DATASETS:
+        table = glue.get_table(DatabaseName="pk_local_clean", Name=dataset)["Table"]
+        assert table["StorageDescriptor"]["Location"] == f"s3://{bucket('clean')}/dataset={dataset}/"
+        assert table["PartitionKeys"] == [{"Name": "date", "Type": "string"}]
+        assert table["Parameters"]["projection.enabled"] == "true"
+
+
+def test_a_crawler_per_dataset_over_the_clean_prefix(deployed):
+    kit, _ = deployed
+    glue = kit.client("glue")
+    for dataset in DATASETS:
+        crawler = glue.get_crawler(Name=f"{PREFIX}-{dataset}-crawler")["Crawler"]
+        assert crawler["Targets"]["S3Targets"][0]["Path"] == f"s3://{bucket('clean')}/dataset={dataset}/"
+        assert "Schedule" not in crawler or not crawler["Schedule"]  # off in local
+
+
+def test_schema_registry_holds_a_backward_schema_per_dataset(deployed):
+    kit, _ = deployed
+    glue = kit.client("glue")
+    for dataset in DATASETS:
+        schema = glue.get_schema(SchemaId={"RegistryName": f"{PREFIX}-datasets", "SchemaName": dataset})
+        assert schema["Compatibility"] == "BACKWARD"
+        assert schema["DataFormat"] == "JSON"
+
+
+def test_compaction_job_runs_with_bookmarks_from_the_artifacts_bucket(deployed):
+    kit, _ = deployed
+    job = kit.client("glue").get_job(JobName=f"{PREFIX}-compact-clean")["Job"]
+    assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
+    assert job["Command"]["ScriptLocation"].startswith(f"s3://{bucket('artifacts')}/artifacts/glue-script/")
+    assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.1X", 2)
+
+
+def test_athena_workgroup_enforces_kms_results_and_a_scan_cutoff(deployed):
+    kit, _ = deployed
+    athena = kit.client("athena")
+    wg = athena.get_work_group(WorkGroup=f"{PREFIX}-analytics")["WorkGroup"]["Configuration"]
+    assert wg["EnforceWorkGroupConfiguration"] is True
+    assert wg["BytesScannedCutoffPerQuery"] == 104857600
+    assert wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    names = [athena.get_named_query(NamedQueryId=q)["NamedQuery"]["Name"]
+             for q in athena.list_named_queries(WorkGroup=f"{PREFIX}-analytics")["NamedQueryIds"]]
+    assert len(names) == 3 * len(DATASETS)
+
+
+def test_rest_api_is_deployed_with_iam_authorisation(deployed):
+    kit, _ = deployed
+    apigw = kit.client("apigateway")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{PREFIX}-api"]
+    assert [s["stageName"] for s in apigw.get_stages(restApiId=api["id"])["item"]] == ["v1"]
+    methods = [(r["path"], m, apigw.get_method(restApiId=api["id"], resourceId=r["id"], httpMethod=m))
+               for r in apigw.get_resources(restApiId=api["id"])["items"] for m in r.get("resourceMethods", {})]
+    assert {(p, m) for p, m, _ in methods} == {("/files/{id}", "GET"), ("/datasets/{name}/stats", "GET"),
+                                               ("/queries", "POST"), ("/queries/{id}", "GET")}
+    assert {d["authorizationType"] for _, _, d in methods} == {"AWS_IAM"}
+
+
+def test_dashboard_metric_filters_trail_and_backup_exist(deployed):
+    kit, _ = deployed
+    assert kit.client("cloudwatch").get_dashboard(DashboardName=f"{PREFIX}-pipeline")["DashboardBody"]
+    filters = kit.client("logs").describe_metric_filters(logGroupName=f"/aws/lambda/{PREFIX}-validate")["metricFilters"]
+    assert [f["filterName"] for f in filters] == [f"{PREFIX}-validate-error-logs"]
+    (trail,) = kit.client("cloudtrail").describe_trails(trailNameList=[f"{PREFIX}-trail"])["trailList"]
+    assert trail["IsMultiRegionTrail"] and trail["LogFileValidationEnabled"]
+    assert trail["S3BucketName"] == bucket("audit")
+    backup = kit.client("backup")
+    assert f"{PREFIX}-backup" in [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]]
+    assert f"{PREFIX}-backup" in [p["BackupPlanName"] for p in backup.list_backup_plans()["BackupPlansList"]]

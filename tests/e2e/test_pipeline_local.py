@@ -189,3 +189,41 @@ def test_a_redelivered_message_does_no_second_work(run):
     assert len(after) == 1
     assert after[0]["updated_at"] == before["updated_at"]
     assert not sqs.receive_message(QueueUrl=outcomes_url, MaxNumberOfMessages=10).get("Messages")
+
+
+def api(kit, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    args = ["api", "--env", "local", method, path] + (["--body", json.dumps(body)] if body is not None else [])
+    proc = kit.run(*args, check=False)
+    status_line, _, payload = proc.stdout.partition("\n")
+    return int(status_line.split()[1]), json.loads(payload or "{}")
+
+
+def test_the_api_answers_a_file_status_through_the_local_runner(run):
+    kit, _, items, _ = run
+    record = items[landing_key("orders/good.csv", items)][0]
+    status, body = api(kit, "GET", f"/files/{record['file_id']}")
+    assert status == 200
+    assert (body["file_id"], body["status"], body["dataset"]) == (record["file_id"], "processed", "orders")
+
+
+def test_the_api_answers_404_for_an_unknown_file(run):
+    kit, _, _, _ = run
+    status, body = api(kit, "GET", "/files/" + "0" * 32)
+    assert status == 404
+    assert body["message"]
+
+
+def test_the_api_starts_and_polls_an_allow_listed_athena_query(run):
+    kit, _, _, _ = run
+    status, started = api(kit, "POST", "/queries", {"dataset": "orders", "query": "row_counts_per_day"})
+    assert status == 202, started
+    status, polled = api(kit, "GET", f"/queries/{started['id']}")
+    assert status == 200, polled
+    assert polled["state"] in ("QUEUED", "RUNNING", "SUCCEEDED")
+
+
+def test_the_api_refuses_a_query_outside_the_allow_list_with_a_400(run):
+    kit, _, _, _ = run
+    status, body = api(kit, "POST", "/queries", {"dataset": "orders", "query": "DROP TABLE orders"})
+    assert status == 400
+    assert "query" in body["message"]

@@ -36,7 +36,8 @@ def s3(aws):
 
 
 def test_a_release_folder_holds_every_plugin_and_a_manifest(release):
-    assert set(release.plugin_artifacts()) == {"validate", "cleanse", "archive", "notify"}
+    assert set(release.plugin_artifacts()) == {"validate", "cleanse", "archive", "notify", "api"}
+    assert {"glue-script", "glue-library", "powertools-layer"} <= set(release.artifacts)
     manifest = json.loads((release.directory / "manifest.json").read_text())
     assert manifest["release"] == release.id
     assert (release.directory.parent / "LATEST").read_text().strip() == release.id

@@ -71,13 +71,14 @@ def shipped() -> list[PluginManifest]:
 
 
 def test_the_four_shipped_plugins_are_discovered(shipped: list[PluginManifest]) -> None:
-    assert sorted(p.name for p in shipped) == ["archive", "cleanse", "notify", "validate"]
+    assert sorted(p.name for p in shipped) == ["api", "archive", "cleanse", "notify", "validate"]
 
 
 def test_shipped_plugins_start_at_the_landing_consumer(shipped: list[PluginManifest]) -> None:
     # validate consumes landing and produces cleanse + notify; cleanse produces archive, which feeds notify
     names = [p.name for p in shipped]
-    assert (names[:2], set(names[2:])) == (["validate", "cleanse"], {"archive", "notify"})
+    # the API plug-in is invoked by API Gateway, outside the queue chain: listed last
+    assert (names[:2], set(names[2:4]), names[4:]) == (["validate", "cleanse"], {"archive", "notify"}, ["api"])
 
 
 def test_shipped_plugins_list_sources_before_consumers(shipped: list[PluginManifest]) -> None:

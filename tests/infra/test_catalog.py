@@ -1,0 +1,407 @@
+"""Synth assertions for the Glue catalog, schema registry, crawlers and compaction job
+(``modules/catalog.py``, ``modules/etl.py``), each built in a small test stack, and one
+``terraform validate`` of everything they emit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from cdktf import App, TerraformStack  # noqa: E402
+from cdktf import Testing as CdkTesting  # noqa: E402  -- aliased: pytest would try to collect "Testing"
+
+import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings
+from glue.artifacts import library_artifact, script_artifact  # noqa: E402
+from glue.specs import ColumnSpec, DatasetSpec, contract_json_schema, glue_columns, schema_text, shipped_specs  # noqa: E402
+from modules.catalog import (  # noqa: E402
+    CatalogDatabases,
+    CompactedTable,
+    CrawlerRole,
+    DatasetCrawler,
+    DatasetTable,
+    SchemaRegistry,
+    csv_quote_risk,
+    pattern_is_quote_free,
+    registry_name,
+)
+from modules.etl import CompactionJob, GlueJobRole  # noqa: E402
+from modules.providers import aws_provider, pin_aws_provider  # noqa: E402
+
+KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+CLEAN = "pk-dev-clean"
+CLEAN_ARN = f"arn:aws:s3:::{CLEAN}"
+ARTIFACTS = "pk-dev-artifacts"
+SPECS = shipped_specs()
+SCRIPT_KEY, _ = script_artifact()
+LIBRARY_KEY = library_artifact().key
+
+
+def build_all(stack: TerraformStack, *, crawler_schedule: str | None = "cron(0 2 * * ? *)",
+              etl_schedule: str | None = "cron(0 3 * * ? *)", emulator: bool = False) -> None:
+    """Everything, wired the way the stack is expected to wire it."""
+    dbs = CatalogDatabases(stack, "catalog", name_prefix="pk-dev")
+    crawler_role = CrawlerRole(stack, "crawler-role", name="pk-dev-crawler", clean_bucket_arn=CLEAN_ARN,
+                               kms_key_arn=KEY_ARN)
+    for spec in SPECS:
+        DatasetTable(stack, f"table-{spec.name}", database_name=dbs.clean.name, dataset=spec, bucket_name=CLEAN)
+        CompactedTable(stack, f"parquet-{spec.name}", database_name=dbs.clean.name, dataset=spec, bucket_name=CLEAN)
+        DatasetCrawler(stack, f"crawler-{spec.name}", name=f"pk-dev-{spec.name}", database_name=dbs.clean.name,
+                       dataset=spec, bucket_name=CLEAN, role_arn=crawler_role.role.arn, schedule=crawler_schedule)
+    SchemaRegistry(stack, "registry", name=registry_name("pk-dev"), datasets=SPECS, ignore_tag_changes=emulator)
+    job_role = GlueJobRole(stack, "job-role", name="pk-dev-compaction", clean_bucket_arn=CLEAN_ARN,
+                           artifacts_bucket_arn=f"arn:aws:s3:::{ARTIFACTS}", artifact_keys=[SCRIPT_KEY, LIBRARY_KEY],
+                           kms_key_arns=[KEY_ARN])
+    CompactionJob(stack, "compaction", name="pk-dev-compaction", role_arn=job_role.role.arn,
+                  script_bucket=ARTIFACTS, script_key=SCRIPT_KEY, library_key=LIBRARY_KEY, datasets=SPECS,
+                  clean_bucket=CLEAN, worker_type="G.2X", number_of_workers=10, timeout_minutes=90,
+                  schedule=etl_schedule, replace_on_change=emulator)
+
+
+def synth(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
+    app = CdkTesting.app()
+    stack = TerraformStack(app, "under-test")
+    build(stack)
+    return json.loads(CdkTesting.synth(stack))
+
+
+def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return doc.get("resource", {}).get(rtype, {})
+
+
+def by(doc: dict[str, Any], rtype: str, attr: str) -> dict[str, dict[str, Any]]:
+    return {r[attr]: r for r in resources(doc, rtype).values()}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return synth(build_all)
+
+
+@pytest.fixture(scope="module")
+def unscheduled() -> dict[str, Any]:
+    return synth(lambda s: build_all(s, crawler_schedule=None, etl_schedule=""))
+
+
+# ======================================================================================
+# catalog
+# ======================================================================================
+
+
+def test_one_database_per_zone(doc):
+    assert sorted(by(doc, "aws_glue_catalog_database", "name")) == ["pk_dev_clean", "pk_dev_raw"]
+
+
+def test_one_clean_table_per_shipped_dataset_with_the_contract_columns(doc):
+    tables = by(doc, "aws_glue_catalog_table", "name")
+    assert sorted(n for n in tables if not n.endswith("_parquet")) == ["customers", "events", "orders"]
+    for spec in SPECS:
+        table = tables[spec.name]
+        assert table["table_type"] == "EXTERNAL_TABLE"
+        assert table["database_name"].startswith("${aws_glue_catalog_database.catalog_clean_")
+        columns = [(c["name"], c["type"]) for c in table["storage_descriptor"]["columns"]]
+        assert columns == glue_columns(spec)
+        assert table["partition_keys"] == [{"comment": "partition: YYYY-MM-DD", "name": "date", "type": "string"}]
+        assert table["storage_descriptor"]["location"] == f"s3://{CLEAN}/dataset={spec.name}/"
+
+
+def test_orders_columns_and_pii_comment(doc):
+    columns = {c["name"]: c for c in by(doc, "aws_glue_catalog_table", "name")["orders"]["storage_descriptor"]["columns"]}
+    assert {n: c["type"] for n, c in columns.items()} == {
+        "order_id": "string", "customer_id": "string", "email": "string", "order_date": "date",
+        "amount": "decimal(38,9)", "currency": "string", "status": "string", "express": "boolean"}
+    assert columns["email"]["comment"] == "(PII: HMAC-SHA256 token, hex)"
+
+
+def test_tables_use_partition_projection_so_athena_needs_no_crawl(doc):
+    for spec in SPECS:
+        params = by(doc, "aws_glue_catalog_table", "name")[spec.name]["parameters"]
+        assert params["projection.enabled"] == "true"
+        assert params["projection.date.type"] == "date"
+        assert params["projection.date.format"] == "yyyy-MM-dd"
+        assert params["projection.date.range"] == "2020-01-01,NOW"
+        assert params["projection.date.interval.unit"] == "DAYS"
+        # "$${date}" in Terraform JSON is the literal ${date} Athena substitutes
+        assert params["storage.location.template"] == f"s3://{CLEAN}/dataset={spec.name}/date=$${{date}}/"
+        assert params["EXTERNAL"] == "TRUE"
+
+
+def test_clean_csv_tables_skip_the_header_cleanse_writes(doc):
+    tables = by(doc, "aws_glue_catalog_table", "name")
+    for name in ("orders", "customers"):
+        table = tables[name]
+        assert table["parameters"]["skip.header.line.count"] == "1"
+        assert table["parameters"]["classification"] == "csv"
+        serde = table["storage_descriptor"]["ser_de_info"]
+        assert serde["serialization_library"] == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+        assert serde["parameters"]["field.delim"] == ","  # clean CSV is comma-separated whatever landed
+        assert serde["parameters"]["serialization.null.format"] == ""
+        assert "yyyy-MM-dd'T'HH:mm:ss'Z'" in serde["parameters"]["timestamp.formats"]
+
+
+def test_jsonl_tables_use_the_openx_serde(doc):
+    table = by(doc, "aws_glue_catalog_table", "name")["events"]
+    assert table["storage_descriptor"]["ser_de_info"]["serialization_library"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert "skip.header.line.count" not in table["parameters"]
+    assert table["parameters"]["classification"] == "json"
+
+
+def test_a_free_text_csv_column_falls_back_to_open_csv_with_string_columns():
+    spec = DatasetSpec("notes", "csv", (ColumnSpec("id", "integer", required=True), ColumnSpec("text", "string"),
+                                        ColumnSpec("at", "timestamp")))
+    assert csv_quote_risk(spec) == ["text"]
+    doc = synth(lambda s: DatasetTable(s, "t", database_name="db", dataset=spec, bucket_name=CLEAN))
+    (table,) = resources(doc, "aws_glue_catalog_table").values()
+    sd = table["storage_descriptor"]
+    assert sd["ser_de_info"]["serialization_library"] == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+    assert sd["ser_de_info"]["parameters"]["quoteChar"] == '"'
+    assert [(c["name"], c["type"]) for c in sd["columns"]] == [("id", "string"), ("text", "string"), ("at", "string")]
+
+
+@pytest.mark.parametrize("pattern, safe", [
+    ("ORD-[0-9]{6}", True), ("C[0-9]{5}", True), ("[A-Z]{2}", True), (r"\d+\.\d{2}", True), (r"[a-z_\-]+", True),
+    ("[^@]+", False), (".*", False), (r"\S+", False), ("[ -~]+", False), ("a,b", False), (r"\s", False),
+    (r'[^@\s]+@[^@\s]+\.[^@\s]+', False),
+])
+def test_pattern_quote_analysis_is_conservative(pattern, safe):
+    assert pattern_is_quote_free(pattern) is safe
+
+
+def test_compacted_tables_point_at_the_parquet_the_job_writes(doc):
+    tables = by(doc, "aws_glue_catalog_table", "name")
+    for spec in SPECS:
+        table = tables[f"{spec.name}_parquet"]
+        sd = table["storage_descriptor"]
+        assert sd["location"] == f"s3://{CLEAN}/parquet/dataset={spec.name}/"
+        assert sd["ser_de_info"]["serialization_library"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+        assert [(c["name"], c["type"]) for c in sd["columns"]] == glue_columns(spec)
+        assert table["parameters"]["storage.location.template"] == (
+            f"s3://{CLEAN}/parquet/dataset={spec.name}/date=$${{date}}/")
+
+
+# ======================================================================================
+# schema registry
+# ======================================================================================
+
+
+def test_one_registry_and_a_backward_json_schema_per_dataset(doc):
+    ((registry_id, registry),) = resources(doc, "aws_glue_registry").items()
+    assert registry["registry_name"] == "pk-dev-datasets"
+    schemas = by(doc, "aws_glue_schema", "schema_name")
+    assert sorted(schemas) == ["customers", "events", "orders"]
+    for spec in SPECS:
+        schema = schemas[spec.name]
+        assert schema["compatibility"] == "BACKWARD"
+        assert schema["data_format"] == "JSON"
+        assert schema["registry_arn"] == f"${{aws_glue_registry.{registry_id}.arn}}"
+        assert schema["schema_definition"] == schema_text(contract_json_schema(spec))
+        assert json.loads(schema["schema_definition"])["additionalProperties"] is False
+
+
+def test_registry_tags_are_ignored_only_for_the_emulator(doc, unscheduled):
+    (registry,) = resources(doc, "aws_glue_registry").values()
+    assert "lifecycle" not in registry
+    emulated = synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=SPECS, ignore_tag_changes=True))
+    (registry,) = resources(emulated, "aws_glue_registry").values()
+    assert registry["lifecycle"] == {"ignore_changes": ["tags", "tags_all"]}
+
+
+def test_a_dataset_listed_twice_is_refused():
+    with pytest.raises(ValueError, match="a dataset is listed twice"):
+        synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=[SPECS[0], SPECS[0]]))
+
+
+def test_terraform_template_sequences_in_contract_text_are_escaped():
+    spec = DatasetSpec("odd", "jsonl", (ColumnSpec("a", "string", description="costs ${price} %{x}"),))
+    doc = synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=[spec]))
+    (schema,) = resources(doc, "aws_glue_schema").values()
+    assert "$${price} %%{x}" in schema["schema_definition"]
+
+
+# ======================================================================================
+# crawlers
+# ======================================================================================
+
+
+def test_one_crawler_per_dataset_with_a_prefix_and_log_only_changes(doc):
+    crawlers = by(doc, "aws_glue_crawler", "name")
+    role_id = next(k for k, r in resources(doc, "aws_iam_role").items() if r["name"] == "pk-dev-crawler")
+    assert sorted(crawlers) == ["pk-dev-customers", "pk-dev-events", "pk-dev-orders"]
+    for spec in SPECS:
+        crawler = crawlers[f"pk-dev-{spec.name}"]
+        assert crawler["s3_target"] == [{"path": f"s3://{CLEAN}/dataset={spec.name}/"}]
+        assert crawler["table_prefix"] == "crawled_"
+        assert crawler["schema_change_policy"] == {"delete_behavior": "LOG", "update_behavior": "LOG"}
+        assert crawler["schedule"] == "cron(0 2 * * ? *)"
+        assert "aws_glue_catalog_database.catalog_clean_" in crawler["database_name"]
+        assert crawler["role"] == f"${{aws_iam_role.{role_id}.arn}}"
+        assert json.loads(crawler["configuration"])["Grouping"]["TableGroupingPolicy"] == "CombineCompatibleSchemas"
+
+
+def test_crawlers_without_a_schedule_run_on_demand(unscheduled):
+    for crawler in resources(unscheduled, "aws_glue_crawler").values():
+        assert "schedule" not in crawler
+
+
+def test_a_rate_schedule_is_refused_with_the_glue_rule():
+    with pytest.raises(ValueError, match=r"Glue schedules are cron\(\.\.\.\) expressions .* got 'rate\(1 day\)'"):
+        synth(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
+                                       role_arn="arn:aws:iam::111111111111:role/r", schedule="rate(1 day)"))
+
+
+def test_an_empty_table_prefix_is_refused():
+    with pytest.raises(ValueError, match="would replace the generated table"):
+        synth(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
+                                       role_arn="arn:aws:iam::111111111111:role/r", table_prefix=""))
+
+
+# ======================================================================================
+# compaction job
+# ======================================================================================
+
+
+def test_the_job_runs_the_content_addressed_script_with_bookmarks(doc):
+    (job,) = resources(doc, "aws_glue_job").values()
+    assert job["name"] == "pk-dev-compaction"
+    assert job["glue_version"] == "4.0"
+    assert job["execution_class"] == "STANDARD"
+    assert (job["worker_type"], job["number_of_workers"], job["timeout"]) == ("G.2X", 10, 90)
+    assert job["execution_property"] == {"max_concurrent_runs": 1}
+    assert job["command"] == {"name": "glueetl", "python_version": "3",
+                              "script_location": f"s3://{ARTIFACTS}/{SCRIPT_KEY}"}
+    assert SCRIPT_KEY.startswith("artifacts/glue/") and SCRIPT_KEY.endswith(".py")
+    args = job["default_arguments"]
+    assert args["--job-bookmark-option"] == "job-bookmark-enable"
+    assert args["--enable-metrics"] == "true"
+    assert args["--datasets"] == "customers,events,orders"
+    assert args["--clean-bucket"] == CLEAN
+    assert args["--parquet-prefix"] == "parquet"
+    assert args["--extra-py-files"] == f"s3://{ARTIFACTS}/{LIBRARY_KEY}"
+    assert [d["name"] for d in json.loads(args["--dataset-specs"])] == ["customers", "events", "orders"]
+    assert "security_configuration" not in job
+
+
+def test_a_schedule_adds_a_scheduled_trigger(doc, unscheduled):
+    (trigger,) = resources(doc, "aws_glue_trigger").values()
+    assert trigger["type"] == "SCHEDULED" and trigger["schedule"] == "cron(0 3 * * ? *)"
+    assert trigger["start_on_creation"] is True
+    (job_id,) = resources(doc, "aws_glue_job")
+    assert trigger["actions"] == [{"job_name": f"${{aws_glue_job.{job_id}.name}}"}]
+    assert resources(unscheduled, "aws_glue_trigger") == {}
+
+
+def test_replace_on_change_is_off_by_default(doc):
+    (job,) = resources(doc, "aws_glue_job").values()
+    assert "lifecycle" not in job and resources(doc, "terraform_data") == {}
+
+
+def test_replace_on_change_replaces_the_job_when_its_definition_changes():
+    doc = synth(lambda s: build_all(s, emulator=True))
+    ((data_id, data),) = resources(doc, "terraform_data").items()
+    (job,) = resources(doc, "aws_glue_job").values()
+    assert job["lifecycle"] == {"replace_triggered_by": [f"terraform_data.{data_id}"]}  # plain: no "${"
+    assert data["input"]["script_location"] == job["command"]["script_location"]
+    assert data["input"]["default_arguments"] == job["default_arguments"]
+
+
+def test_security_configuration_is_passed_through():
+    doc = synth(lambda s: CompactionJob(
+        s, "j", name="j", role_arn="arn:aws:iam::111111111111:role/r", script_bucket=ARTIFACTS, script_key=SCRIPT_KEY,
+        library_key=LIBRARY_KEY, datasets=SPECS, clean_bucket=CLEAN, worker_type="G.1X", number_of_workers=2,
+        timeout_minutes=60, security_configuration="pk-dev-glue"))
+    (job,) = resources(doc, "aws_glue_job").values()
+    assert job["security_configuration"] == "pk-dev-glue"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"worker_type": "G.025X"}, "G.025X is for streaming jobs only"),
+    ({"number_of_workers": 1}, "at least 2 workers"),
+    ({"timeout_minutes": 0}, "timeout_minutes must be 1-2880"),
+    ({"schedule": "rate(1 hour)"}, "Glue schedules are cron"),
+    ({"datasets": []}, "at least one dataset"),
+])
+def test_job_settings_are_checked(kwargs, message):
+    settings = dict(name="j", role_arn="arn:aws:iam::111111111111:role/r", script_bucket=ARTIFACTS,
+                    script_key=SCRIPT_KEY, library_key=LIBRARY_KEY, datasets=SPECS, clean_bucket=CLEAN,
+                    worker_type="G.1X", number_of_workers=2, timeout_minutes=60)
+    settings.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        synth(lambda s: CompactionJob(s, "j", **settings))
+
+
+# ======================================================================================
+# roles
+# ======================================================================================
+
+
+def inline_policies(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: json.loads(p["policy"]) for p in resources(doc, "aws_iam_role_policy").values()}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_roles_trust_glue_and_attach_the_glue_service_role(doc):
+    roles = by(doc, "aws_iam_role", "name")
+    assert sorted(roles) == ["pk-dev-compaction", "pk-dev-crawler"]
+    for role in roles.values():
+        trust = json.loads(role["assume_role_policy"])["Statement"][0]
+        assert trust["Principal"] == {"Service": "glue.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    attachments = [a["policy_arn"] for a in resources(doc, "aws_iam_role_policy_attachment").values()]
+    assert attachments == ["arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"] * 2
+
+
+def test_inline_policies_have_no_wildcard_action_nor_star_resource(doc):
+    policies = inline_policies(doc)
+    assert sorted(policies) == ["pk-dev-compaction-least-privilege", "pk-dev-crawler-least-privilege"]
+    for name, policy in policies.items():
+        for statement in policy["Statement"]:
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (name, action)
+            for resource in as_list(statement["Resource"]):
+                assert resource != "*" and not resource.startswith("arn:aws:s3:::*"), (name, resource)
+
+
+def test_crawler_role_reads_only_the_clean_datasets(doc):
+    statements = {s["Sid"]: s for s in inline_policies(doc)["pk-dev-crawler-least-privilege"]["Statement"]}
+    assert statements["ReadCleanDatasets"]["Resource"] == f"{CLEAN_ARN}/dataset=*"
+    assert statements["ReadCleanDatasets"]["Action"] == "s3:GetObject"
+    assert statements["DecryptWithEnvironmentKey"] == {"Sid": "DecryptWithEnvironmentKey", "Effect": "Allow",
+                                                       "Action": "kms:Decrypt", "Resource": KEY_ARN}
+
+
+def test_job_role_writes_only_under_the_parquet_prefix_and_reads_its_artifacts(doc):
+    statements = {s["Sid"]: s for s in inline_policies(doc)["pk-dev-compaction-least-privilege"]["Statement"]}
+    assert statements["WriteCompactedParquet"]["Resource"] == f"{CLEAN_ARN}/parquet/*"
+    assert set(statements["WriteCompactedParquet"]["Action"]) == {"s3:PutObject", "s3:DeleteObject",
+                                                                  "s3:AbortMultipartUpload"}
+    assert statements["ReadJobArtifacts"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/{SCRIPT_KEY}",
+                                                          f"arn:aws:s3:::{ARTIFACTS}/{LIBRARY_KEY}"]
+    assert statements["ReadCleanDatasets"]["Resource"] == [f"{CLEAN_ARN}/dataset=*", f"{CLEAN_ARN}/parquet/*"]
+    assert statements["UseBucketKeys"]["Resource"] == KEY_ARN
+
+
+# ======================================================================================
+# terraform validate
+# ======================================================================================
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+@pytest.mark.parametrize("emulator", [False, True], ids=["aws", "emulator"])
+def test_terraform_validate_accepts_what_the_constructs_emit(tmp_path: Path, emulator: bool):
+    from kit.terraform import Terraform
+
+    app = App(outdir=str(tmp_path / "out"))
+    stack = TerraformStack(app, "glue")
+    aws_provider(stack, region="eu-west-1", account_id="111111111111", default_tags={"project": "pipeline-kit"})
+    pin_aws_provider(stack)
+    build_all(stack, emulator=emulator)
+    app.synth()
+    tf = Terraform.for_stack(tmp_path / "out" / "stacks" / "glue", state_dir=tmp_path / "state")
+    tf.init(backend=False, quiet=True)
+    result = tf.validate()
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "Success" in result.stdout
