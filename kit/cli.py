@@ -189,7 +189,19 @@ def _artifact_names(t: Target, release: Release) -> list[str]:
     return names + [LAYER] if t.emulator is not None else names
 
 
+def _schema_check() -> None:
+    """Refuse to deploy a contract change that breaks BACKWARD compatibility (kit/schema_check.py)."""
+    from .schema_check import run as schema_check
+
+    lines: list[str] = []
+    code = schema_check(out=lambda line: None, err=lines.append)
+    if code != 0:
+        raise KitError("a dataset contract change breaks BACKWARD compatibility with the registered schema:\n  "
+                       + "\n  ".join(lines))
+
+
 def _synth(t: Target, release: Release, steps: Steps) -> Path:
+    _schema_check()
     steps(f"synthesize {t.label} with release {release.id}")
     started = time.perf_counter()
     workdir = _main.synth([t.cfg], outdir=t.outdir, release=release)[t.name]
@@ -479,12 +491,40 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         step(f"lock table {lock_table}: created (LockID, encrypted, PITR, deletion protection)")
     except ddb.exceptions.ResourceInUseException:
         step(f"lock table {lock_table}: present")
+    _api_gateway_logging_role(t)
     bucket = t.cfg.bucket_name("artifacts")
     made = ensure_artifacts_bucket(s3, bucket, region, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
     secure_bucket(s3, bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport, readers=readers)
     step(f"artifacts bucket s3://{bucket}: {'created' if made else 'present'}"
          + (f"; readable by the next stage: {', '.join(readers)}" if readers else ""))
     return 0
+
+
+API_GATEWAY_LOGS_ROLE = "pipeline-kit-apigateway-cloudwatch"
+
+
+def _api_gateway_logging_role(t: Target) -> None:
+    """API Gateway access and execution logs need the account's (per region) CloudWatch role: an
+    account-wide singleton, so the kit sets it once here rather than in each environment's stack
+    (dev and test share an account)."""
+    import json as _json
+
+    iam, apigw = t.client("iam"), t.client("apigateway")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "apigateway.amazonaws.com"}}]}
+    try:
+        arn = iam.get_role(RoleName=API_GATEWAY_LOGS_ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=API_GATEWAY_LOGS_ROLE, AssumeRolePolicyDocument=_json.dumps(trust),
+                              Description="pipeline-kit: lets API Gateway write access/execution logs")["Role"]["Arn"]
+        iam.attach_role_policy(RoleName=API_GATEWAY_LOGS_ROLE, PolicyArn="arn:aws:iam::aws:policy/service-role/"
+                               "AmazonAPIGatewayPushToCloudWatchLogs")
+    current = apigw.get_account().get("cloudwatchRoleArn")
+    if current and current != arn:
+        step(f"API Gateway logging role already set for this account/region ({current}): kept")
+        return
+    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    step(f"API Gateway logging role: {arn}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -558,3 +558,67 @@ class SchemaRegistry(Construct):
 def schema_definitions(datasets: Sequence[Any]) -> Mapping[str, str]:
     """``{dataset: registered definition}`` (unescaped), for tests and tooling."""
     return {DatasetSpec.of(d).name: schema_text(contract_json_schema(d)) for d in datasets}
+
+
+# -- operational tables: quarantine reports and the file status history ------------------------
+
+#: (name, Glue type) of the one-line quarantine reports validate writes under ``_reports/``.
+QUARANTINE_REPORT_COLUMNS = (
+    ("file_id", "string"), ("status", "string"), ("rule", "string"), ("reason", "string"),
+    ("counts", "struct<records_in:bigint,valid:bigint,rejected:bigint,bytes_in:bigint>"),
+    ("violations", "array<struct<row:bigint,line:bigint,column:string,rule:string,message:string,value:string>>"),
+    ("violations_total", "bigint"), ("violations_truncated", "boolean"), ("generated_at", "string"),
+)
+#: (name, Glue type) of the outcomes notify appends under ``_status/`` (one JSON line each).
+FILE_STATUS_COLUMNS = (
+    ("file_id", "string"), ("status", "string"), ("updated_at", "string"), ("key", "string"),
+    ("reason", "string"), ("environment", "string"),
+    ("counts", "struct<records_in:bigint,valid:bigint,rejected:bigint,duplicates:bigint,out:bigint,"
+               "bytes_in:bigint,bytes_out:bigint>"),
+)
+
+
+class JsonLogTable(Construct):
+    """A JSON Lines table partitioned by ``dataset`` and ``date`` with partition projection
+    (``dataset`` an enum of the known datasets), so Athena needs no crawl. Used for
+    ``quarantine_reports`` (``s3://<quarantine>/_reports/``) and ``file_status``
+    (``s3://<clean>/_status/``). Exposes ``.table``."""
+
+    table: GlueCatalogTable
+
+    def __init__(self, scope: Construct, id: str, *, database_name: str, name: str, location: str,
+                 columns: Sequence[tuple[str, str]], datasets: Sequence[str], description: str,
+                 projection_start: str = PROJECTION_START) -> None:
+        super().__init__(scope, id)
+        if not datasets:
+            raise ValueError(f"table {name}: needs at least one dataset for its partition projection")
+        if not location.endswith("/"):
+            location += "/"
+        self.table = GlueCatalogTable(
+            self, "table",
+            database_name=database_name, name=name, description=description, table_type="EXTERNAL_TABLE",
+            parameters={
+                "classification": "json",
+                "projection.enabled": "true",
+                "projection.dataset.type": "enum",
+                "projection.dataset.values": ",".join(sorted(datasets)),
+                f"projection.{PARTITION_KEY}.type": "date",
+                f"projection.{PARTITION_KEY}.format": "yyyy-MM-dd",
+                f"projection.{PARTITION_KEY}.range": f"{projection_start},NOW",
+                f"projection.{PARTITION_KEY}.interval": "1",
+                f"projection.{PARTITION_KEY}.interval.unit": "DAYS",
+                "storage.location.template": f"{location}dataset=$${{dataset}}/{PARTITION_KEY}=$${{{PARTITION_KEY}}}/",
+            },
+            partition_keys=[GlueCatalogTablePartitionKeys(name="dataset", type="string"),
+                            GlueCatalogTablePartitionKeys(name=PARTITION_KEY, type="string",
+                                                          comment="partition: YYYY-MM-DD")],
+            storage_descriptor=GlueCatalogTableStorageDescriptor(
+                location=location,
+                input_format="org.apache.hadoop.mapred.TextInputFormat",
+                output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                ser_de_info=GlueCatalogTableStorageDescriptorSerDeInfo(
+                    name=f"{name}-serde", serialization_library=OPENX_JSON_SERDE,
+                    parameters={"ignore.malformed.json": "TRUE", "case.insensitive": "TRUE"}),
+                columns=[GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in columns],
+            ),
+        )

@@ -20,11 +20,14 @@ from .athena import AthenaWorkgroup, NamedQueries
 from .audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
 from .backup import BackupProtection
 from .catalog import (
+    FILE_STATUS_COLUMNS,
+    QUARANTINE_REPORT_COLUMNS,
     CatalogDatabases,
     CompactedTable,
     CrawlerRole,
     DatasetCrawler,
     DatasetTable,
+    JsonLogTable,
     SchemaRegistry,
     glue_database_name,
     registry_name,
@@ -221,6 +224,16 @@ class PipelineStack(TerraformStack):
                                                         database_name=self.databases.clean.name, dataset=s,
                                                         bucket_name=clean_bucket.bucket)
                                  for s in self.specs}
+        self.reports_table = self.status_history_table = None
+        if self.datasets:
+            self.reports_table = JsonLogTable(
+                self, "table-quarantine-reports", database_name=self.databases.clean.name, name="quarantine_reports",
+                location=f"s3://{self.buckets['quarantine'].bucket.bucket}/_reports/", columns=QUARANTINE_REPORT_COLUMNS,
+                datasets=self.datasets, description="validate's quarantine reports, one JSON line per file")
+            self.status_history_table = JsonLogTable(
+                self, "table-file-status", database_name=self.databases.clean.name, name="file_status",
+                location=f"s3://{self.buckets['clean'].bucket.bucket}/_status/", columns=FILE_STATUS_COLUMNS,
+                datasets=self.datasets, description="notify's outcome per file and status, one JSON line each")
         self.crawler_role = CrawlerRole(self, "crawler-role", name=cfg.resource_name("crawler"),
                                         clean_bucket_arn=clean_bucket.arn, kms_key_arn=self.key_arn)
         self.crawlers = {s.name: DatasetCrawler(self, f"crawler-{s.name}", name=cfg.resource_name(s.name.replace("_", "-"), "crawler"),
@@ -257,7 +270,9 @@ class PipelineStack(TerraformStack):
         self.named_queries = NamedQueries(
             self, "named-queries", workgroup_name=self.workgroup.workgroup.name,
             database_name=self.databases.clean.name, datasets=self.datasets,
-            table_name_for={name: t.table.name for name, t in self.tables.items()})
+            table_name_for={name: t.table.name for name, t in self.tables.items()},
+            reports_table=self.reports_table.table.name if self.reports_table else "quarantine_reports",
+            status_table=self.status_history_table.table.name if self.status_history_table else "file_status")
 
     def _api(self) -> None:
         """The REST API in front of the plug-in that consumes "api" (its routes from its core)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env
+from pipeline_shared import aws, env, keys
 from pipeline_shared.messages import PROCESSED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
 from pipeline_shared.tracing import tracer
@@ -41,9 +41,17 @@ def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
     environment = env.environment_name()
     item = core.status_item(message, environment=environment, now=now, ttl_days=env.status_ttl_days())
     aws.client("dynamodb").put_item(TableName=env.table("status"), Item=core.to_item(item))
+    document = core.outcome(message, environment=environment, now=now)
+    # The status history Athena reads (table file_status): one JSON line per outcome.
+    aws.client("s3").put_object(
+        Bucket=env.bucket("clean"),
+        Key=keys.status_log_key(message.dataset, now.date(), message.file_id, message.status),
+        ContentType="application/json",
+        Body=(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"),
+    )
     published = aws.client("sns").publish(
         TopicArn=env.topic_arn("pipeline-events"),
-        Message=json.dumps(core.outcome(message, environment=environment, now=now), ensure_ascii=False),
+        Message=json.dumps(document, ensure_ascii=False),
         Subject=core.subject(message, environment=environment),
         MessageAttributes=core.message_attributes(message, environment=environment),
     )

@@ -53,12 +53,15 @@ def _message(obj: core.LandedObject, status: str, **fields: Any) -> StageMessage
 
 
 def _put_report(bucket: str, key: str, report: dict[str, Any]) -> None:
-    aws.client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        ContentType="application/json",
-        Body=json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"),
-    )
+    """The readable report beside the quarantined data, and a one-line copy where Athena's
+    ``quarantine_reports`` table reads it (partitioned by dataset and landing date)."""
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                  Body=json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    landed = keys.landed_date((report.get("source") or {}).get("event_time"))
+    s3.put_object(Bucket=bucket, Key=keys.report_log_key(report["dataset"], landed, report["file_id"]),
+                  ContentType="application/json",
+                  Body=(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
 
 
 def _quarantine_file(

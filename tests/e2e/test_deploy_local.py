@@ -146,6 +146,10 @@ def test_glue_catalog_has_a_table_per_dataset_queryable_without_a_crawl(deployed
         assert table["StorageDescriptor"]["Location"] == f"s3://{bucket('clean')}/dataset={dataset}/"
         assert table["PartitionKeys"] == [{"Name": "date", "Type": "string"}]
         assert table["Parameters"]["projection.enabled"] == "true"
+    reports = glue.get_table(DatabaseName="pk_local_clean", Name="quarantine_reports")["Table"]
+    assert reports["StorageDescriptor"]["Location"] == f"s3://{bucket('quarantine')}/_reports/"
+    status = glue.get_table(DatabaseName="pk_local_clean", Name="file_status")["Table"]
+    assert [k["Name"] for k in status["PartitionKeys"]] == ["dataset", "date"]
 
 
 def test_a_crawler_per_dataset_over_the_clean_prefix(deployed):

@@ -32,7 +32,10 @@ def test_good_orders_file_flows_from_landing_to_notification(
         "bytes_out": published[0]["counts"]["bytes_out"],
     }
     assert aws.keys("landing") == []
-    clean_keys = aws.keys("clean")
+    clean_keys = aws.keys("clean", "dataset=")
+    status_log = aws.keys("clean", "_status/")
+    assert len(status_log) == 1 and status_log[0].startswith("_status/dataset=orders/date=")
+    assert json.loads(aws.get("clean", status_log[0]))["status"] == "processed"
     assert [k.rsplit("/", 1)[0] for k in clean_keys] == [
         "dataset=orders/date=2024-05-01",
         "dataset=orders/date=2024-05-02",

@@ -47,7 +47,10 @@ def test_bad_rows_are_quarantined_with_a_report_and_the_file_goes_on(aws, land, 
     message = only(aws.bodies("cleanse"))
     assert message["counts"]["rejected"] == 1 and message["counts"]["valid"] == 10
     fid = message["file_id"]
-    assert aws.keys("quarantine") == [f"orders/{fid}/rejected_rows.csv", f"orders/{fid}/report.json"]
+    assert aws.keys("quarantine", "orders/") == [f"orders/{fid}/rejected_rows.csv", f"orders/{fid}/report.json"]
+    (line_copy,) = aws.keys("quarantine", "_reports/")  # one-line copy for Athena (quarantine_reports)
+    assert line_copy.startswith("_reports/dataset=orders/date=") and line_copy.endswith(f"/{fid}.json")
+    assert json.loads(aws.get("quarantine", line_copy)) == json.loads(aws.get("quarantine", f"orders/{fid}/report.json"))
     report = report_of(aws, message)
     assert report["violations"] == [
         {
@@ -221,7 +224,7 @@ def test_duplicate_delivery_does_no_second_write(aws, land, validate, context, s
     assert validate.lambda_handler(event, context) == OK
     assert len(aws.bodies("notify")) == 1
     versions = s3.list_object_versions(Bucket=aws.buckets["quarantine"])["Versions"]
-    assert len(versions) == 2  # original + report, each written once
+    assert len(versions) == 3  # original + report + its one-line copy, each written once
 
 
 def test_redelivered_s3_event_in_a_new_message_is_also_idempotent(aws, land, validate, context, samples):

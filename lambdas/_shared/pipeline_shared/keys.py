@@ -67,6 +67,18 @@ def quarantine_report_key(dataset: str, fid: str) -> str:
     return f"{dataset}/{fid}/report.json"
 
 
+def report_log_key(dataset: str, partition: date, fid: str) -> str:
+    """The one-line copy of a quarantine report that Athena reads (table ``quarantine_reports``,
+    partitions ``dataset`` and ``date``): ``_reports/dataset=<d>/date=<YYYY-MM-DD>/<file_id>.json``."""
+    return f"_reports/dataset={dataset}/date={partition.isoformat()}/{fid}.json"
+
+
+def status_log_key(dataset: str, partition: date, fid: str, status: str) -> str:
+    """One file outcome as a JSON line in the clean bucket (table ``file_status``):
+    ``_status/dataset=<d>/date=<YYYY-MM-DD>/<file_id>-<status>.json``."""
+    return f"_status/dataset={dataset}/date={partition.isoformat()}/{fid}-{status}.json"
+
+
 def quarantine_rows_key(dataset: str, fid: str, extension: str) -> str:
     return f"{dataset}/{fid}/rejected_rows.{extension}"
 
