@@ -12,9 +12,7 @@ PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
 
 from __future__ import annotations
 
-import tempfile
-from datetime import date
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
@@ -28,8 +26,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 PLUGIN = "cleanse"
-#: Each partition's output is spooled in memory up to this size, then to /tmp.
+#: Each partition's output is spooled in memory up to this size, then to /tmp; at most
+#: SPOOL_MEMORY_BYTES are spooled in memory in all (further partitions go straight to /tmp).
 SPOOL_BYTES = 4 * 1024 * 1024
+SPOOL_MEMORY_BYTES = 32 * 1024 * 1024
 
 logger = Logger()
 metrics = Metrics()
@@ -64,12 +64,8 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     )
     client = aws.client("s3")
     body = s3.open_body(client, ref)  # ObjectGone fails the record: the file must still be in landing
-    sinks: dict[date, BinaryIO] = {}
-
-    def open_partition(partition: date) -> BinaryIO:
-        sinks[partition] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed below
-        return sinks[partition]
-
+    spool = core.PartitionSpool(spool_bytes=SPOOL_BYTES, memory_bytes=SPOOL_MEMORY_BYTES)  # closed below
+    sinks = spool.sinks
     try:
         try:
             result = core.cleanse_stream(
@@ -79,7 +75,7 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
                 max_bytes=env.max_object_bytes(),
                 tokenise=tokenise,
                 default_partition=keys.landed_date(message.received_at),
-                open_partition=open_partition,
+                open_partition=spool,
             )
         finally:
             body.close()
@@ -98,8 +94,7 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
             )
             written.append(keys.s3_uri(clean_bucket, key))
     finally:
-        for sink in sinks.values():
-            sink.close()
+        spool.close()
     expected = message.counts.get("rejected")
     if expected is not None and expected != result.rejected:
         logger.warning(

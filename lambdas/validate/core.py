@@ -25,7 +25,7 @@ from urllib.parse import unquote_plus
 
 from pipeline_shared import keys
 from pipeline_shared.contracts import Contract, UnknownDataset, load_contract
-from pipeline_shared.readers import InputRejected, Record, RecordReader
+from pipeline_shared.readers import FastRun, InputRejected, Record, RecordReader
 from pipeline_shared.rows import RowChecker, Violation
 from pipeline_shared.s3 import ObjectRef
 
@@ -211,6 +211,8 @@ class ValidationResult:
     compressed: bool = False
     violations: list[Violation] = field(default_factory=list)
     violations_total: int = 0
+    #: rows the fast path accepted without parsing them (a diagnostic; not part of ``counts``)
+    fast_rows: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -251,18 +253,31 @@ class _RejectedRowWriter:
 
 
 def validate_stream(
-    source: BinaryIO | Any, *, key: str, contract: Contract, max_bytes: int, rejected_sink: BinaryIO | None = None
+    source: BinaryIO | Any,
+    *,
+    key: str,
+    contract: Contract,
+    max_bytes: int,
+    rejected_sink: BinaryIO | None = None,
+    fast_path: bool = True,
 ) -> ValidationResult:
     """Check every record of ``source`` against ``contract`` in one streaming pass.
 
     Bad rows are written to ``rejected_sink`` (if given); the result says whether the file is
-    accepted and, if not, why (``reason``) and which rule (``rule``) rejected it."""
+    accepted and, if not, why (``reason``) and which rule (``rule``) rejected it. Runs of lines the
+    contract's fast path accepts are counted as good without being parsed (``fast_path=False``
+    checks every row the slow way: same result, for tests and comparisons)."""
     reader = RecordReader(source, key=key, contract=contract, max_bytes=max_bytes)
     checker = RowChecker(contract)
     result = ValidationResult(accepted=False)
     writer: _RejectedRowWriter | None = None
     try:
-        for record in reader:
+        for record in reader.scan(fast=fast_path):
+            if record.__class__ is FastRun:
+                result.records_in += record.rows  # type: ignore[union-attr]
+                result.valid += record.rows  # type: ignore[union-attr]
+                continue
+            assert isinstance(record, Record)
             result.records_in += 1
             violations = record.violations or checker.check(record.values or {}, row=record.row, line=record.line)[1]
             if not violations:
@@ -286,6 +301,7 @@ def validate_stream(
             reader.bytes_decoded,
             reader.compressed,
         )
+        result.fast_rows = reader.fast_rows
     if result.reason is not None:
         return result
     share = result.rejected / result.records_in

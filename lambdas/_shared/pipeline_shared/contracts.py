@@ -39,7 +39,6 @@ import dataclasses
 import json
 import re
 import threading
-import tomllib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -308,6 +307,8 @@ def parse_contract(path: Path) -> Contract:
             f"dataset name {name!r} (the file name) must be 1-63 characters of a-z, 0-9, '_' "
             "and '-', starting with a letter",
         )
+    import tomllib  # only when a contract is first loaded: keeps the TOML parser out of cold-start imports
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -126,6 +126,32 @@ def _parse_decimal(column: Column, value: Any) -> Decimal:
     return number
 
 
+#: ``strptime`` results by (formats, text): the same few dates recur on every row of a file, and
+#: ``strptime`` is pure Python (~15 µs). Emptied when it reaches ``_STRPTIME_CACHE_SIZE``.
+_STRPTIME_CACHE_SIZE = 4096
+_strptime_cache: dict[tuple[tuple[str, ...], str], datetime | None] = {}
+
+
+def _strptime(formats: tuple[str, ...], value: str) -> datetime | None:
+    """The first of ``formats`` that parses ``value`` (naive), else None; memoised."""
+    key = (formats, value)
+    try:
+        return _strptime_cache[key]
+    except KeyError:
+        pass
+    parsed = None
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(value, fmt)
+            break
+        except ValueError:
+            continue
+    if len(_strptime_cache) >= _STRPTIME_CACHE_SIZE:
+        _strptime_cache.clear()
+    _strptime_cache[key] = parsed
+    return parsed
+
+
 def _parse_date(column: Column, value: Any) -> date:
     if not isinstance(value, str):
         raise _Invalid("type", f"expected a date string, got {type(value).__name__}")
@@ -134,11 +160,10 @@ def _parse_date(column: Column, value: Any) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    for fmt in column.formats:
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
+    if column.formats:
+        parsed = _strptime(column.formats, value)
+        if parsed is not None:
+            return parsed.date()
     accepted = ", ".join(("YYYY-MM-DD",) + column.formats)
     raise _Invalid("type", f"expected a date ({accepted})")
 
@@ -152,13 +177,8 @@ def _parse_timestamp(column: Column, value: Any) -> datetime:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             parsed = None
-    if parsed is None:
-        for fmt in column.formats:
-            try:
-                parsed = datetime.strptime(value, fmt)
-                break
-            except ValueError:
-                continue
+    if parsed is None and column.formats:
+        parsed = _strptime(column.formats, value)
     if parsed is None:
         accepted = ", ".join(("ISO-8601",) + column.formats)
         raise _Invalid("type", f"expected a timestamp ({accepted})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -95,6 +94,8 @@ def produced_stages(handler_file: str) -> tuple[str, ...]:
     sits beside it, in the folder and at the zip root). Stages that simply pass their result on
     (cleanse, archive) send it to every one of these, so a new consumer of their output is added
     by naming it there: no handler change."""
+    import tomllib  # at the first file, not at import (cold start)
+
     path = Path(handler_file).resolve().with_name("manifest.toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -162,3 +162,74 @@ def test_pii_contract_without_tokeniser_is_refused(cleanse_core):
             default_partition=date(2024, 1, 1),
             open_partition=lambda d: io.BytesIO(),
         )
+
+
+@pytest.mark.parametrize("length", [32, 63, 64, 65, 200])
+def test_tokeniser_matches_hmac_for_any_key_length(cleanse_core, length):
+    key = bytes(range(256))[:length] if length <= 256 else b"k" * length
+    tokenise = cleanse_core.Tokeniser(key)
+    for value in ("", "alice@example.com", "Carol Ø", "x" * 1000):
+        assert tokenise(value) == hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_tiny_token_cache_gives_the_same_output(cleanse_core, samples):
+    data = (samples / "orders/good.csv").read_bytes()
+    contract = load_contract("orders")
+
+    def go(**kwargs):
+        sinks: dict[date, io.BytesIO] = {}
+        cleanse_core.cleanse_stream(
+            io.BytesIO(data),
+            key="x/a.csv",
+            contract=contract,
+            max_bytes=MAX,
+            tokenise=cleanse_core.Tokeniser(KEY),
+            default_partition=date(2024, 1, 31),
+            open_partition=lambda d: sinks.setdefault(d, io.BytesIO()),
+            **kwargs,
+        )
+        return {d: s.getvalue() for d, s in sinks.items()}
+
+    assert go(token_cache=1) == go()
+
+
+def test_partition_spool_holds_a_bounded_amount_in_memory(cleanse_core):
+    spool = cleanse_core.PartitionSpool(spool_bytes=100, memory_bytes=250)
+    sinks = [spool(date(2024, 1, d)) for d in range(1, 5)]
+    try:
+        assert [type(s).__name__ for s in sinks] == [
+            "SpooledTemporaryFile",
+            "SpooledTemporaryFile",
+            "BufferedRandom",
+            "BufferedRandom",
+        ]
+        sinks[0].write(b"x" * 150)  # beyond spool_bytes: rolled over to disk
+        assert sinks[0]._rolled  # noqa: SLF001
+        assert list(spool.sinks) == [date(2024, 1, d) for d in range(1, 5)]
+    finally:
+        spool.close()
+    assert all(s.closed for s in sinks)
+
+
+def test_fast_and_slow_paths_write_the_same_bytes_for_the_samples(cleanse_core, samples):
+    for name, contract in (
+        ("orders/good.csv", "orders"),
+        ("orders/bad_rows.csv", "orders"),
+        ("customers/good.csv", "customers"),
+    ):
+        data = (samples / name).read_bytes()
+        outputs = []
+        for fast in (True, False):
+            sinks: dict[date, io.BytesIO] = {}
+            result = cleanse_core.cleanse_stream(
+                io.BytesIO(data),
+                key="x/a.csv",
+                contract=load_contract(contract),
+                max_bytes=MAX,
+                tokenise=cleanse_core.Tokeniser(KEY),
+                default_partition=date(2024, 1, 31),
+                open_partition=lambda d, sinks=sinks: sinks.setdefault(d, io.BytesIO()),
+                fast_path=fast,
+            )
+            outputs.append((result.counts, {d: s.getvalue() for d, s in sinks.items()}))
+        assert outputs[0] == outputs[1], name

@@ -213,3 +213,101 @@ def test_jsonl_broken_line_is_redacted_when_the_dataset_has_pii():
 
 def test_jsonl_with_only_blank_lines_is_empty():
     assert rejected(b"\n\n", contract=EVENTS, key="events/a.jsonl").reason == "empty file: no JSON records"
+
+
+# -- block decoding: lines split over reads give the same records, numbers and errors
+
+
+TRICKY = (
+    b"\xef\xbb\xbf"
+    + HEADER.replace(b"\n", b"\r\n")
+    + ROW
+    + b"\n   \n"
+    + b'ORD-000002,C00002,"multi\nline@example.com",2024-05-01,1.00,EUR,paid,true\r\n'
+    + b"ORD-000003,C00003\n"
+    + ROW * 3
+    + b'ORD-000004,C00004,"q""uote@x.com",2024-05-01,1.00,EUR,paid,true\n'
+    + ROW.rstrip(b"\n")
+)
+
+
+def as_tuples(records):
+    return [(r.row, r.line, r.values, r.raw, [v.to_dict() for v in r.violations]) for r in records]
+
+
+@pytest.mark.parametrize("buffer_bytes", [1, 7, 64, 1 << 20])
+def test_records_do_not_depend_on_how_the_data_is_split_into_blocks(monkeypatch, buffer_bytes):
+    from pipeline_shared import readers
+
+    _, expected = read(TRICKY)
+    monkeypatch.setattr(readers, "BUFFER_BYTES", buffer_bytes)
+    _, records = read(TRICKY)
+    assert as_tuples(records) == as_tuples(expected)
+    assert [(r.row, r.line) for r in records][:3] == [(1, 2), (2, 5), (3, 7)]
+
+
+@pytest.mark.parametrize("buffer_bytes", [5, 100, 1 << 20])
+def test_fast_runs_number_their_rows_and_lines_like_records(monkeypatch, buffer_bytes):
+    from pipeline_shared import readers
+
+    monkeypatch.setattr(readers, "BUFFER_BYTES", buffer_bytes)
+    expected = as_tuples(read(TRICKY)[1])
+    reader = RecordReader(io.BytesIO(TRICKY), key="orders/x.csv", contract=ORDERS, max_bytes=10_000)
+    got, runs = [], 0
+    for item in reader.scan(fast=True):
+        if isinstance(item, readers.FastRun):
+            runs += 1
+            for i, line in enumerate(item.text[item.start : item.end].splitlines()):
+                fields = line.split(",")
+                got.append(
+                    (item.first_row + i, item.first_line + i, dict(zip(ORDERS.column_names, fields)), fields, [])
+                )
+        else:
+            got.append(as_tuples([item])[0])
+    assert got == expected
+    assert runs >= 2 and reader.fast_rows == 4  # the last line has no line break: slow path
+
+
+@pytest.mark.parametrize("buffer_bytes", [3, 50])
+def test_line_errors_are_the_same_whatever_the_block_size(monkeypatch, buffer_bytes):
+    from pipeline_shared import readers
+
+    bad_utf8 = HEADER + ROW * 20 + b"ORD-000002,C00002,caf\xe9@x.com,2024-05-01,1.00,EUR,paid,true\n" + ROW
+    bare_cr = HEADER + ROW * 5 + b"ORD-000002,C00002,a\rb@x.com,2024-05-01,1.00,EUR,paid,true\n" + ROW
+    too_long = HEADER + ROW + b"ORD-000001," + b"x" * 200 + b"\n"
+    truncated = gzip.compress(HEADER + ROW * 400)[:-30]
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 150)
+    expected = [
+        rejected(d, key=k).reason
+        for d, k in (
+            (bad_utf8, "orders/x.csv"),
+            (bare_cr, "orders/x.csv"),
+            (too_long, "orders/x.csv"),
+            (truncated, "orders/x.csv.gz"),
+        )
+    ]
+    monkeypatch.setattr(readers, "BUFFER_BYTES", buffer_bytes)
+    got = [
+        rejected(d, key=k, max_bytes=1 << 20).reason
+        for d, k in (
+            (bad_utf8, "orders/x.csv"),
+            (bare_cr, "orders/x.csv"),
+            (too_long, "orders/x.csv"),
+            (truncated, "orders/x.csv.gz"),
+        )
+    ]
+    assert expected[0] == "not valid UTF-8: byte 0xe9 at line 22, byte 22 of the line (files must be UTF-8 encoded)"
+    assert expected[2] == "line 3 is longer than 150 bytes"
+    assert got[:3] == expected[:3]
+    assert got[3].startswith("corrupt gzip input near line")
+
+
+def test_records_before_a_bad_line_are_all_delivered_first():
+    reader = RecordReader(
+        io.BytesIO(HEADER + ROW * 3 + b"\xff\n" + ROW), key="orders/x.csv", contract=ORDERS, max_bytes=10_000
+    )
+    seen = []
+    with pytest.raises(InputRejected, match="at line 5"):
+        for item in reader.scan(fast=False):
+            seen.append(item.row)
+    assert seen == [1, 2, 3]
