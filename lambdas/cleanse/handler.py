@@ -19,7 +19,15 @@ from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
 from pipeline_shared.contracts import load_contract
 from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage
-from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, produced_stages, send
+from pipeline_shared.runtime import (
+    IdempotentStep,
+    SqsBatch,
+    emit_file_metrics,
+    expect_status,
+    handle_stage_record,
+    produced_stages,
+    send,
+)
 from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
@@ -116,23 +124,8 @@ _process = IdempotentStep(PLUGIN, process_file)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    logger.set_correlation_id(record.message_id)
-    with logger.append_context_keys(message_id=record.message_id):
-        try:
-            message = StageMessage.from_json(record.body)
-            if message.status != VALIDATED:
-                raise ValueError(
-                    f"cleanse takes '{VALIDATED}' messages, got '{message.status}' from {message.produced_by}"
-                )
-            logger.set_correlation_id(message.key)
-            with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
-                outcome = _process(message.to_dict())
-                if outcome.get(DUPLICATE_MARK):
-                    logger.info("duplicate delivery: already cleansed, nothing done")
-                return outcome
-        except Exception:
-            logger.exception("record failed; it stays on the queue for a retry")
-            raise
+    return handle_stage_record(record, logger=logger, process=_process, check=expect_status(PLUGIN, VALIDATED),
+                               duplicate_note="already cleansed")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,7 +19,7 @@ import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys
 from pipeline_shared.messages import PROCESSED, StageMessage
-from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics
+from pipeline_shared.runtime import IdempotentStep, SqsBatch, emit_file_metrics, handle_stage_record
 from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
@@ -65,20 +65,8 @@ _process = IdempotentStep(PLUGIN, process_outcome, key="[file_id, status]")
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    logger.set_correlation_id(record.message_id)
-    with logger.append_context_keys(message_id=record.message_id):
-        try:
-            message = StageMessage.from_json(record.body)
-            core.require_final(message)
-            logger.set_correlation_id(message.key)
-            with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
-                outcome = _process(message.to_dict())
-                if outcome.get(DUPLICATE_MARK):
-                    logger.info("duplicate delivery: outcome already published, nothing done")
-                return outcome
-        except Exception:
-            logger.exception("record failed; it stays on the queue for a retry")
-            raise
+    return handle_stage_record(record, logger=logger, process=_process, check=core.require_final,
+                               duplicate_note="outcome already published")
 
 
 @logger.inject_lambda_context(clear_state=True)

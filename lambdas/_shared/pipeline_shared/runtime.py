@@ -175,3 +175,36 @@ class SqsBatch:
             )
             metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=failed)
         return dict(response)
+
+
+def handle_stage_record(record: Any, *, logger: Any, process: Callable[[dict], dict],
+                        check: Callable[[Any], None], duplicate_note: str) -> dict:
+    """The body of every stage's ``record_handler``: parse the ``StageMessage``, ``check`` it
+    (raise to refuse), run ``process`` (an ``IdempotentStep``) with the correlation id set to the
+    object key, and log a redelivery. Any exception is logged and re-raised, so the batch
+    processor reports the record as failed and it stays on the queue for a retry."""
+    from .messages import StageMessage
+
+    logger.set_correlation_id(record.message_id)
+    with logger.append_context_keys(message_id=record.message_id):
+        try:
+            message = StageMessage.from_json(record.body)
+            check(message)
+            logger.set_correlation_id(message.key)
+            with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
+                outcome = process(message.to_dict())
+                if outcome.get(DUPLICATE_MARK):
+                    logger.info(f"duplicate delivery: {duplicate_note}, nothing done")
+                return outcome
+        except Exception:
+            logger.exception("record failed; it stays on the queue for a retry")
+            raise
+
+
+def expect_status(plugin: str, *statuses: str) -> Callable[[Any], None]:
+    """A ``check`` for ``handle_stage_record``: the message must carry one of ``statuses``."""
+    def check(message: Any) -> None:
+        if message.status not in statuses:
+            wanted = "' or '".join(statuses)
+            raise ValueError(f"{plugin} takes '{wanted}' messages, got '{message.status}' from {message.produced_by}")
+    return check
