@@ -282,6 +282,9 @@ class EnvironmentConfig:
             emulator=EmulatorConfig(host=host, port=port),
             state=StateConfig(backend="local", path=f".state/rehearsal/{self.name}/terraform.tfstate"),
             storage=dataclasses.replace(self.storage, deny_insecure_transport=False),
+            # The emulator ignores DescribeTrails' name list: with a second trail in its (one)
+            # account, the provider reads two trails and fails. `local` proves CloudTrail there.
+            audit=dataclasses.replace(self.audit, cloudtrail=False),
         )
 
     def with_emulator_port(self, port: int) -> "EnvironmentConfig":

@@ -412,6 +412,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     release = record.release if record is not None else _release(None)
     workdir = _synth(t, release, steps)
     tf = _terraform(workdir, steps)
+    if t.emulator is not None and t.cfg.protection.force_destroy:
+        _empty_buckets_on_emulator(t)
     if t.emulator is not None:
         # The emulator cannot delete Athena named queries (no DeleteNamedQuery): forget them;
         # they go with the emulator's next reset or restart.
@@ -431,6 +433,29 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         epoch.forget()
     step(f"{t.label} destroyed (artifacts bucket, release records and tokenisation key are kept)")
     return 0
+
+
+def _empty_buckets_on_emulator(t: Target) -> None:
+    """Empty the environment's buckets object version by object version: the emulator answers
+    the provider's batched DeleteObjects over versions and delete markers with HTTP 500, so
+    ``force_destroy`` alone cannot empty a versioned bucket there."""
+    from botocore.exceptions import ClientError
+
+    from modules.plugins import BUCKETS
+
+    s3 = t.client("s3")
+    removed = 0
+    for purpose in BUCKETS:
+        bucket = t.cfg.bucket_name(purpose)
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+                    removed += 1
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchBucket":
+                raise
+    note(f"emptied the buckets on the emulator ({removed} object versions and delete markers)")
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
