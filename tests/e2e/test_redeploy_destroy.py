@@ -26,6 +26,8 @@ def test_destroy_removes_everything(deployed):
     proc = kit.run("destroy", "--env", "local")
     assert "Destroy complete!" in proc.stdout or "Apply complete!" in proc.stdout
     names = [b["Name"] for b in kit.client("s3").list_buckets()["Buckets"]]
-    assert not [n for n in names if n.startswith(PREFIX)]
+    # Everything Terraform made is gone; the kit's artifacts bucket (releases, outside the
+    # stack: it outlives a destroy so a redeploy or rollback finds its artifacts) stays.
+    assert [n for n in names if n.startswith(PREFIX)] == [bucket("artifacts")]
     assert not kit.client("sqs").list_queues(QueueNamePrefix=PREFIX).get("QueueUrls")
     assert not [t for t in kit.client("dynamodb").list_tables()["TableNames"] if t.startswith(PREFIX)]
