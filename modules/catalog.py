@@ -440,35 +440,33 @@ class CompactedTable(Construct):
         self.table = _glue_table(self, "table", database_name=database_name, definition=self.definition)
 
 
-class CrawlerRole(Construct):
-    """The IAM role the crawlers run as (``.role``, ``.policy``, ``.managed_policy``): the
-    AWS-managed ``AWSGlueServiceRole`` (catalog writes, its own logs) plus an inline policy that
-    reads exactly the clean datasets' objects and decrypts with the environment key."""
+class GlueServiceRole(Construct):
+    """An IAM role Glue runs as (``.role``, ``.policy``, ``.managed_policy``): the AWS-managed
+    ``AWSGlueServiceRole`` (catalog, its own logs and metrics, bookmarks) plus an inline
+    least-privilege policy of exactly ``statements``."""
 
     role: IamRole
     policy: IamRolePolicy
     managed_policy: IamRolePolicyAttachment
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        clean_bucket_arn: str,
-        kms_key_arn: str,
-        partition: str = "aws",
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, statements: Sequence[Statement],
+                 partition: str = "aws") -> None:
         super().__init__(scope, id)
         self.role = IamRole(self, "role", name=name, assume_role_policy=glue_trust_policy())
         self.managed_policy = IamRolePolicyAttachment(self, "glue-service", role=self.role.name,
                                                       policy_arn=glue_service_role_arn(partition))
-        self.policy = IamRolePolicy(
-            self, "policy",
-            name=f"{name}-least-privilege",
-            role=self.role.id,
-            policy=policy_json(crawler_statements(clean_bucket_arn=clean_bucket_arn, kms_key_arn=kms_key_arn)),
-        )
+        self.policy = IamRolePolicy(self, "policy", name=f"{name}-least-privilege", role=self.role.id,
+                                    policy=policy_json(statements))
+
+
+class CrawlerRole(GlueServiceRole):
+    """The role the crawlers run as: reads exactly the clean datasets' objects and decrypts with
+    the environment key (plus the AWS-managed Glue service policy)."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str, clean_bucket_arn: str, kms_key_arn: str,
+                 partition: str = "aws") -> None:
+        super().__init__(scope, id, name=name, partition=partition,
+                         statements=crawler_statements(clean_bucket_arn=clean_bucket_arn, kms_key_arn=kms_key_arn))
 
 
 def crawler_statements(*, clean_bucket_arn: str, kms_key_arn: str) -> list[Statement]:

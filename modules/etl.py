@@ -19,16 +19,13 @@ from typing import Any, Sequence
 from cdktf import TerraformResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.glue_job import GlueJob, GlueJobCommand, GlueJobExecutionProperty
 from cdktf_cdktf_provider_aws.glue_trigger import GlueTrigger, GlueTriggerActions
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
 from glue.artifacts import GLUE_DIR, SCRIPT, Artifact, glue_artifacts, library_artifact, script_artifact
 from glue.specs import DatasetSpec, specs_json
 
-from .catalog import glue_service_role_arn, glue_trust_policy, tf_literal, validate_schedule
-from .policy import Statement, policy_json
+from .catalog import GlueServiceRole, tf_literal, validate_schedule
+from .policy import Statement
 
 __all__ = [
     "Artifact", "CompactionJob", "GLUE_DIR", "GlueJobRole", "SCRIPT", "glue_artifacts", "job_arguments",
@@ -95,16 +92,12 @@ def job_role_statements(
     ]
 
 
-class GlueJobRole(Construct):
+class GlueJobRole(GlueServiceRole):
     """The IAM role of the compaction job (``.role``, ``.policy``, ``.managed_policy``):
     ``AWSGlueServiceRole`` (bookmarks, its logs and metrics, catalog) plus ``job_role_statements``.
 
     With a ``security_configuration`` that encrypts CloudWatch logs, the role also needs
     ``logs:AssociateKmsKey`` on the Glue log groups: add it beside this construct."""
-
-    role: IamRole
-    policy: IamRolePolicy
-    managed_policy: IamRolePolicyAttachment
 
     def __init__(
         self,
@@ -119,18 +112,9 @@ class GlueJobRole(Construct):
         parquet_prefix: str = DEFAULT_PARQUET_PREFIX,
         partition: str = "aws",
     ) -> None:
-        super().__init__(scope, id)
-        self.role = IamRole(self, "role", name=name, assume_role_policy=glue_trust_policy())
-        self.managed_policy = IamRolePolicyAttachment(self, "glue-service", role=self.role.name,
-                                                      policy_arn=glue_service_role_arn(partition))
-        self.policy = IamRolePolicy(
-            self, "policy",
-            name=f"{name}-least-privilege",
-            role=self.role.id,
-            policy=policy_json(job_role_statements(
-                clean_bucket_arn=clean_bucket_arn, artifacts_bucket_arn=artifacts_bucket_arn,
-                artifact_keys=artifact_keys, kms_key_arns=kms_key_arns, parquet_prefix=parquet_prefix)),
-        )
+        super().__init__(scope, id, name=name, partition=partition, statements=job_role_statements(
+            clean_bucket_arn=clean_bucket_arn, artifacts_bucket_arn=artifacts_bucket_arn,
+            artifact_keys=artifact_keys, kms_key_arns=kms_key_arns, parquet_prefix=parquet_prefix))
 
 
 class CompactionJob(Construct):
