@@ -11,7 +11,17 @@ plays the part of the Lambda service:
    the real Lambda SQS event shape (up to its batch size), honouring partial batch failures:
    successful records are deleted, failed ones are made visible again, and SQS moves them to the
    dead-letter queue after ``maxReceiveCount`` receives — as the event source mapping would;
-4. prints one row per file: dataset, rows in / out / rejected, status, where it ended.
+4. plays AWS Batch too: a batch-capable stage (validate, cleanse) hands a file above the
+   environment's threshold (``PIPELINE_BATCH_ROUTE_ABOVE_BYTES``) to a Batch job. The emulator
+   records SubmitJob but runs nothing (with ``batch.use_docker`` off, a job is ``SUCCEEDED`` at
+   once, its ``parameters`` kept, its command left with ``Ref::payload`` in it). So, whenever the
+   queues are idle, the runner lists the jobs on every job queue the functions name, and runs each
+   job it has not run yet in-process: the job definition's command (``Ref::`` parameters
+   substituted) and environment, the plug-in's deployed code, ``pipeline_shared.batch_job``'s
+   entrypoint — a failed attempt retried as the definition's ``retryStrategy`` says. With
+   routing on, a generated orders file just above the threshold (``large.csv``) is uploaded with
+   the samples, so the report shows a file that went through Batch;
+5. prints one row per file: dataset, rows in / out / rejected, status, where it ended.
 
 Handler output (structured logs, EMF metrics) goes to ``.state/run-<timestamp>.log``.
 """
@@ -31,6 +41,14 @@ from .ui import KitError, note, step
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "lambdas" / "_shared" / "samples"
+#: The Lambda variables naming the Batch route (see ``pipeline_shared.batch``).
+BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR = (
+    "PIPELINE_BATCH_JOB_QUEUE", "PIPELINE_BATCH_JOB_DEFINITION", "PIPELINE_BATCH_ROUTE_ABOVE_BYTES")
+BATCH_ENTRYPOINT = ("python", "-m", "pipeline_shared.batch_job")
+#: The generated large sample is not made bigger than this (a threshold above it: no sample).
+LARGE_SAMPLE_MAX_BYTES = 8 * 1024 * 1024
+LARGE_SAMPLE_NAME = "large.csv"
+_LARGE_HEADER = "order_id,customer_id,email,order_date,amount,currency,status,express\n"
 
 
 @dataclass
@@ -44,8 +62,59 @@ class Stage:
     timeout: int
     environment: dict[str, str]
     handler: Any = None
+    module: Any = None
     invocations: int = 0
     failures: int = 0
+
+
+@dataclass
+class BatchRun:
+    """One Batch job the runner ran in-process."""
+
+    job_id: str
+    job_name: str
+    plugin: str
+    key: str
+    exit_code: int
+    attempts: int
+
+
+def large_sample(min_bytes: int) -> bytes:
+    """A valid ``orders`` CSV of more than ``min_bytes`` bytes: the same bytes for the same size,
+    every ``order_id`` unique (cleanse's de-duplication keeps every row), three order dates."""
+    currencies, statuses = ("EUR", "GBP", "USD"), ("paid", "pending", "refunded", "cancelled")
+    lines, size, i = [_LARGE_HEADER], len(_LARGE_HEADER), 0
+    while size <= min_bytes:
+        i += 1
+        line = (f"ORD-{i:06d},C{i % 99999 + 1:05d},customer{i:06d}@example.com,2024-06-{i % 3 + 1:02d},"
+                f"{(i * 7919) % 100000 / 100:.2f},{currencies[i % 3]},{statuses[i % 4]},{'true' if i % 2 else 'false'}\n")
+        lines.append(line)
+        size += len(line)
+    if i > 999_999:
+        raise ValueError(f"cannot make an orders file of {min_bytes} bytes with unique 6-digit order ids")
+    return "".join(lines).encode("ascii")
+
+
+def retry_action(retry_strategy: dict[str, Any] | None, exit_code: int, attempt: int) -> str:
+    """What Batch does after an attempt that exited ``exit_code``: ``"RETRY"`` or ``"EXIT"``.
+    Attempts left, then the first ``evaluateOnExit`` condition that matches (globs on the exit
+    code, status reason and reason; an in-process run has exited normally, so its status reason
+    is "Essential container in task exited" and its reason empty); none matching → retry."""
+    from fnmatch import fnmatchcase
+
+    strategy = retry_strategy or {}
+    if exit_code == 0 or attempt >= int(strategy.get("attempts") or 1):
+        return "EXIT"
+    facts = {"onExitCode": str(exit_code), "onStatusReason": "Essential container in task exited", "onReason": ""}
+    for condition in strategy.get("evaluateOnExit") or []:
+        if all(fnmatchcase(facts[k], str(condition[k])) for k in facts if k in condition):
+            return str(condition.get("action", "EXIT")).upper()
+    return "RETRY"
+
+
+def job_argv(command: list[str], parameters: dict[str, str]) -> list[str]:
+    """The job's command with ``Ref::<name>`` replaced by its parameter, as Batch does."""
+    return [parameters.get(c[len("Ref::"):], c) if c.startswith("Ref::") else c for c in command]
 
 
 class LambdaContext:
@@ -81,9 +150,11 @@ def _captured_stdout(log_path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def _environment(values: dict[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
     saved = dict(os.environ)
     os.environ.update(values)
+    for name in unset:
+        os.environ.pop(name, None)
     try:
         yield
     finally:
@@ -105,7 +176,12 @@ class LocalRunner:
         self.s3 = emulator.client("s3", cfg.region)
         self.lam = emulator.client("lambda", cfg.region)
         self.ddb = emulator.client("dynamodb", cfg.region)
+        self.batch = emulator.client("batch", cfg.region)
         self.stages: list[Stage] = []
+        self.batch_runs: list[BatchRun] = []
+        #: Job queues that cannot be listed (Batch disabled, not deployed): skipped, noted once.
+        self.missing_queues: dict[str, str] = {}
+        self._ledger_path = state_dir / "batch-jobs-run.json"
         self.aws_env = {
             "AWS_ENDPOINT_URL": emulator.url,
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -141,7 +217,7 @@ class LocalRunner:
             module_name, func_name = conf.get("Handler", plugin.handler).split(".")
             with _environment({**stage.environment, **self.aws_env}):
                 module = load_plugin_module(plugin.name, module_name, lambdas_dir=code_root)
-            stage.handler = getattr(module, func_name)
+            stage.handler, stage.module = getattr(module, func_name), module
             self.stages.append(stage)
 
     def deployed_code(self, plugin: str, code_sha256_b64: str) -> Path:
@@ -179,6 +255,124 @@ class LocalRunner:
             self.s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
             keys.append(key)
         return keys
+
+    def batch_threshold(self) -> int | None:
+        """The routing threshold the deployed functions carry (None: routing is off)."""
+        for stage in self.stages:
+            env = stage.environment
+            if env.get(BATCH_QUEUE_VAR) and env.get(BATCH_DEFINITION_VAR) and env.get(BATCH_ABOVE_VAR, "").isdigit():
+                return int(env[BATCH_ABOVE_VAR])
+        return None
+
+    def upload_large_sample(self, run_id: str) -> tuple[str, int, int] | None:
+        """With Batch routing on, put a generated orders file just above the threshold into
+        landing; returns ``(key, size, threshold)``, or None (routing off, or threshold too big)."""
+        threshold = self.batch_threshold()
+        if threshold is None or threshold >= LARGE_SAMPLE_MAX_BYTES:
+            return None
+        body = large_sample(threshold + max(threshold // 8, 1024))
+        key = f"orders/{run_id}/{LARGE_SAMPLE_NAME}"
+        self.s3.put_object(Bucket=self.cfg.bucket_name("landing"), Key=key, Body=body)
+        return key, len(body), threshold
+
+    # -- AWS Batch -----------------------------------------------------------------------
+    def job_queues(self) -> list[str]:
+        return sorted({s.environment[BATCH_QUEUE_VAR] for s in self.stages if s.environment.get(BATCH_QUEUE_VAR)})
+
+    def _ledger(self) -> dict[str, int]:
+        import json
+
+        try:
+            return json.loads(self._ledger_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _remember(self, job_id: str, exit_code: int) -> None:
+        import json
+
+        ledger = self._ledger()
+        ledger[job_id] = exit_code
+        self._ledger_path.write_text(json.dumps(ledger, indent=1, sort_keys=True))
+
+    def submitted_jobs(self) -> list[dict[str, Any]]:
+        """Jobs on the functions' job queues that the runner has not run yet, oldest first. (The
+        emulator lists jobs of every status when ListJobs names none.)"""
+        from botocore.exceptions import ClientError
+
+        done = self._ledger()
+        summaries = []
+        for queue in self.job_queues():
+            if queue in self.missing_queues:
+                continue
+            try:
+                pages = self.batch.get_paginator("list_jobs").paginate(jobQueue=queue)
+                summaries += [j for page in pages for j in page.get("jobSummaryList", [])]
+            except ClientError as exc:
+                self.missing_queues[queue] = exc.response["Error"].get("Message", str(exc))
+        fresh = sorted({j["jobId"]: j for j in summaries if j["jobId"] not in done}.values(),
+                       key=lambda j: (j.get("createdAt", 0), j["jobId"]))
+        if not fresh:
+            return []
+        jobs = []
+        for i in range(0, len(fresh), 100):
+            jobs += self.batch.describe_jobs(jobs=[j["jobId"] for j in fresh[i:i + 100]])["jobs"]
+        return sorted(jobs, key=lambda j: (j.get("createdAt", 0), j["jobId"]))
+
+    def _job_setup(self, job: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+        """``(argv after the entrypoint, environment, retry strategy)`` of a job, from its job
+        definition (command, environment, parameters, retry strategy)."""
+        definition: dict[str, Any] = {}
+        try:
+            found = self.batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"]
+            definition = found[0] if found else {}
+        except Exception:  # noqa: BLE001 - a definition the emulator cannot describe: fall back below
+            definition = {}
+        container = definition.get("containerProperties") or job.get("container") or {}
+        command = list(container.get("command") or [])
+        parameters = {**(definition.get("parameters") or {}), **(job.get("parameters") or {})}
+        environment = {e["name"]: e["value"] for e in container.get("environment") or []}
+        if tuple(command[:3]) != BATCH_ENTRYPOINT:
+            raise KitError(f"job {job['jobName']}: its command {command!r} does not run "
+                           f"`{' '.join(BATCH_ENTRYPOINT)}`")
+        return job_argv(command, parameters)[3:], environment, definition.get("retryStrategy") or {}
+
+    def run_batch_jobs(self) -> int:
+        """Run, in-process, every submitted job not run yet; returns how many ran."""
+        import json
+
+        from pipeline_shared import batch_job
+
+        ran = 0
+        for job in self.submitted_jobs():
+            argv, environment, strategy = self._job_setup(job)
+            plugin = argv[argv.index("--plugin") + 1] if "--plugin" in argv else ""
+            stage = next((s for s in self.stages if s.name == plugin), None)
+            if stage is None:
+                raise KitError(f"job {job['jobName']} names plug-in {plugin!r}, which is not deployed")
+            if not environment:  # no definition to read: the function's environment, as the stack derives it
+                environment = {k: v for k, v in stage.environment.items()
+                               if k not in (BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR)}
+                environment.update(PIPELINE_RUNS_ON="batch", POWERTOOLS_TRACE_DISABLED="true")
+            environment.pop("PYTHONPATH", None)  # the container's path; here the deployed code is loaded already
+            attempt = 0
+            while True:
+                attempt += 1
+                run_env = {**environment, **self.aws_env, "AWS_BATCH_JOB_ID": job["jobId"],
+                           "AWS_BATCH_JOB_ATTEMPT": str(attempt), "AWS_BATCH_JQ_NAME": job.get("jobQueue", "")}
+                with _environment(run_env, unset=(BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR)), \
+                        _captured_stdout(self.log_path):
+                    code = batch_job.main(argv, handler_module=stage.module)
+                if retry_action(strategy, code, attempt) != "RETRY":
+                    break
+            try:
+                key = str(json.loads(argv[argv.index("--payload") + 1]).get("key", ""))
+            except (ValueError, IndexError, AttributeError):
+                key = ""
+            self._remember(job["jobId"], code)
+            self.batch_runs.append(BatchRun(job_id=job["jobId"], job_name=job["jobName"], plugin=plugin, key=key,
+                                            exit_code=code, attempts=attempt))
+            ran += 1
+        return ran
 
     def invoke(self, stage: Stage, messages: list[dict]) -> list[str]:
         """Invoke the stage's handler with ``messages``; returns the ids of failed records."""
@@ -232,7 +426,7 @@ class LocalRunner:
         deadline = time.monotonic() + timeout
         idle = 0
         while time.monotonic() < deadline:
-            if self.poll_once():
+            if self.poll_once() or self.run_batch_jobs():
                 idle = 0
                 continue
             idle += 1
@@ -264,9 +458,14 @@ class LocalRunner:
         return out
 
 
-def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int]) -> tuple[str, list[dict[str, Any]]]:
-    """A table with one row per uploaded file; rows also returned as data."""
+def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int],
+           batch_runs: list[BatchRun] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """A table with one row per uploaded file; rows also returned as data. A file that went
+    through AWS Batch says so (``via Batch: validate, cleanse``; a failed job shows its exit status)."""
     by_key = {it.get("key"): it for it in items}
+    on_batch: dict[str, list[str]] = {}
+    for job in batch_runs or []:
+        on_batch.setdefault(job.key, []).append(job.plugin if job.exit_code == 0 else f"{job.plugin} exit {job.exit_code}")
     rows = []
     for key in keys:
         it = by_key.get(key) or {}
@@ -280,13 +479,15 @@ def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int]) ->
                 places.append(f"{zone}" + (f" ({n} partitions)" if n > 1 else ""))
         if it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
             places.append("landing")
+        if key in on_batch:
+            places.append(f"via Batch: {', '.join(on_batch[key])}")
         rows.append({
             "key": key, "dataset": it.get("dataset", key.split("/")[0]),
             "rows_in": counts.get("records_in", "-"), "rows_out": counts.get("out", "-"),
             "rejected": counts.get("rejected", "-"),
             "status": it.get("status", "NO STATUS"), "reason": it.get("reason") or "",
             "where": " + ".join(places) if places else "-",
-            "locations": locations,
+            "locations": locations, "batch": on_batch.get(key, []),
         })
     headers = ("file", "dataset", "in", "out", "rejected", "status", "where it ended / reason")
     table = [headers] + [(r["key"], r["dataset"], str(r["rows_in"]), str(r["rows_out"]), str(r["rejected"]),
@@ -317,6 +518,10 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
         step(f"[2/4] put the sample files into s3://{cfg.bucket_name('landing')}/<dataset>/{run_id}/")
         keys = runner.upload_samples(samples, run_id)
         note(f"{len(keys)} file(s) from {os.path.relpath(samples, ROOT)}")
+        large = runner.upload_large_sample(run_id)
+        if large is not None:
+            keys.append(large[0])
+            note(f"+ {LARGE_SAMPLE_NAME}, generated: {large[1]} bytes, above the Batch threshold of {large[2]} bytes")
     else:
         step("[2/4] no upload (--drain-only): processing what is queued")
         keys = []
@@ -325,8 +530,14 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
     runner.drain(timeout=timeout)
     note("; ".join(f"{s.name}: {s.invocations} invocation(s), {s.failures} failed record(s)" for s in runner.stages)
          + f" in {time.perf_counter() - started:.1f}s")
+    if runner.batch_runs:
+        note("AWS Batch jobs run in-process: " + "; ".join(
+            f"{j.job_name} ({j.plugin}, exit {j.exit_code}" + (f", {j.attempts} attempts)" if j.attempts > 1 else ")")
+            for j in runner.batch_runs))
+    for queue, problem in runner.missing_queues.items():
+        note(f"Batch job queue {queue} skipped: {problem}")
     step("[4/4] where every file ended")
-    text, rows = report(keys, runner.status_items(), runner.dlq_messages())
+    text, rows = report(keys, runner.status_items(), runner.dlq_messages(), runner.batch_runs)
     if not quiet:
         print(text, flush=True)
     return rows

@@ -10,6 +10,7 @@ X-Ray accepts no resource-level permissions, so tracing comes from the AWS-manag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -51,6 +52,15 @@ class FunctionCode:
 
 
 @dataclass(frozen=True)
+class BatchRefs:
+    """The environment's Batch job queue and the job definition of each batch-capable plug-in
+    (keyed by plug-in name; ARNs *without* the ``:<revision>`` suffix)."""
+
+    job_queue_arn: str
+    job_definition_arns: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ResourceArns:
     """ARNs (and names) of what a manifest may name, keyed by the manifest's names."""
 
@@ -63,6 +73,8 @@ class ResourceArns:
     #: For ``athena = true``: the workgroup ARN and the Glue catalog/database/table ARNs it reads.
     athena_workgroup: str | None = None
     glue_catalog: tuple[str, ...] = ()
+    #: When Batch is enabled: what a batch-capable plug-in (``runtime.batch``) may submit jobs to.
+    batch: BatchRefs | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,17 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
                            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
                                     "glue:GetPartitions", "glue:BatchGetPartition"],
                            resources=list(arns.glue_catalog)))
+    if manifest.runtime.batch and arns.batch is not None:
+        definition = arns.batch.job_definition_arns.get(manifest.name)
+        if not definition:
+            raise ValueError(f"plug-in {manifest.name} is batch-capable (runtime.batch), but BatchRefs has no job "
+                             "definition for it")
+        if re.search(r":[0-9]+$", definition):
+            raise ValueError(f"BatchRefs.job_definition_arns[{manifest.name!r}] must be the ARN without its revision "
+                             f"(the job definition's arn_prefix), got {definition!r}")
+        # SubmitJob is authorised on the queue and on the definition (any revision: "<arn>:*").
+        s.append(Statement(sid="SubmitBatchJobs", effect="Allow", actions=["batch:SubmitJob"],
+                           resources=[arns.batch.job_queue_arn, definition, f"{definition}:*"]))
     if manifest.produces:
         s.append(Statement(sid="SendToNextStages", effect="Allow", actions=["sqs:SendMessage"],
                            resources=[arns.queues[q] for q in manifest.produces]))

@@ -34,6 +34,9 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
     timeout_seconds = 60
     batch_size = 10
     max_concurrency = 5                     # SQS event source maximum concurrency (2-1000)
+    batch = false                           # batch-capable: objects above the environment's Batch
+                                            # threshold run as an AWS Batch job (same code, a
+                                            # container); the handler must expose run_batch(payload)
 
     [environment]                           # extra environment variables (strings)
     LOG_SAMPLE_RATE = "0.1"
@@ -94,6 +97,8 @@ class Runtime:
     timeout_seconds: int | None = None
     batch_size: int = 10
     max_concurrency: int = 2
+    #: Batch-capable: the stack gives it a job definition and the routing variables.
+    batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ _SECTIONS: dict[str, set[str]] = {
     "produces": {"stages"},
     "permissions": {"read_buckets", "write_buckets", "delete_buckets", "publish_topics", "tables", "parameters",
                     "athena"},
-    "runtime": {"memory_mb", "timeout_seconds", "batch_size", "max_concurrency"},
+    "runtime": {"memory_mb", "timeout_seconds", "batch_size", "max_concurrency", "batch"},
     "environment": set(),
 }
 _LIMITS = {"memory_mb": (128, 10240), "timeout_seconds": (1, 900), "batch_size": (1, 10000), "max_concurrency": (2, 1000)}
@@ -216,7 +221,10 @@ def load_manifest(directory: Path) -> PluginManifest:
         if not lo <= v <= hi:
             raise ManifestError(path, f"runtime.{key}", f"must be between {lo} and {hi}, got {v}")
         rt_values[key] = v
-    runtime = Runtime(**rt_values)
+    batch = rt_raw.get("batch", False)
+    if not isinstance(batch, bool):
+        raise ManifestError(path, "runtime.batch", f"must be true or false, got {batch!r}")
+    runtime = Runtime(**rt_values, batch=batch)
     env = data.get("environment", {})
     for k, v in env.items():
         if not _ENV_KEY_RE.match(k):

@@ -3,11 +3,14 @@
 Re-reads the landing object (that exact version), runs ``core.cleanse_stream`` (normalise,
 standardise, de-duplicate, tokenise PII with the key from SSM), writes one object per partition to
 ``clean`` as ``dataset=<name>/date=<YYYY-MM-DD>/<file_id>.<csv|jsonl>`` and sends ``cleansed`` to
-every stage in its manifest's ``produces.stages`` (archive). Idempotent per ``file_id``.
+every stage in its manifest's ``produces.stages`` (archive). Idempotent per ``file_id``. A file above
+the Batch threshold is handed to an AWS Batch job instead (``pipeline_shared.batch``: SubmitJob,
+outcome ``routed-to-batch``), which runs the same ``process_file`` (``run_batch``).
 
 Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_CLEAN, PIPELINE_QUEUE_<STAGE> (ARCHIVE),
 PIPELINE_PARAM_TOKENISATION_KEY, PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_MAX_OBJECT_BYTES (optional),
-PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
+PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), PIPELINE_BATCH_JOB_QUEUE, PIPELINE_BATCH_JOB_DEFINITION,
+PIPELINE_BATCH_ROUTE_ABOVE_BYTES (optional, all three or no routing), POWERTOOLS_*.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
+from pipeline_shared import batch as batch_routing
 from pipeline_shared.contracts import load_contract
 from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage
 from pipeline_shared.runtime import (
@@ -119,12 +123,31 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     return {"status": CLEANSED, "counts": result.counts, "clean": written}
 
 
-_process = IdempotentStep(PLUGIN, process_file)
+def _size(data: dict[str, Any]) -> int | None:
+    size = data.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+#: Lambda: route above the threshold, else do the work; the outcome (routed or done) is what the
+#: idempotency record keeps, so a redelivery neither submits nor cleanses twice.
+_process = IdempotentStep(PLUGIN, batch_routing.routed(PLUGIN, process_file, size_of=_size, logger=logger))
+_process_on_batch = batch_routing.job_step(PLUGIN, process_file)
+_check = expect_status(PLUGIN, VALIDATED)
+
+
+def run_batch(payload: dict[str, Any]) -> dict[str, Any]:
+    """The AWS Batch job's unit of work (``python -m pipeline_shared.batch_job``): the ``validated``
+    stage message the Lambda routed, cleansed by the same ``process_file`` (idempotency namespace
+    ``cleanse:batch``)."""
+    message = StageMessage.from_dict(payload)
+    _check(message)
+    with logger.append_context_keys(file_id=message.file_id, dataset=message.dataset, object_key=message.key):
+        return _process_on_batch(message.to_dict())
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    return handle_stage_record(record, logger=logger, process=_process, check=expect_status(PLUGIN, VALIDATED),
+    return handle_stage_record(record, logger=logger, process=_process, check=_check,
                                duplicate_note="already cleansed")
 
 

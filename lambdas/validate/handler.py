@@ -1,6 +1,9 @@
 """validate — Lambda handler (thin): S3 object-created notifications from the validate queue.
 
-Per object: pre-check (dataset, size), stream the object through ``core.validate_stream``, then
+Per object: pre-check (dataset, size); an object above the Batch threshold is handed to an AWS
+Batch job (``pipeline_shared.batch``: SubmitJob, outcome ``routed-to-batch``) which runs the same
+``process_object`` (``run_batch``, via ``pipeline_shared.batch_job``); otherwise stream the object
+through ``core.validate_stream``, then
 either quarantine the whole file (copy in full + report, message ``quarantined`` to notify) or
 quarantine its bad rows (rows + report) and send ``validated`` to cleanse. (Routing is by outcome,
 so validate names its two targets, which its manifest's ``produces.stages`` must list.) Idempotent per
@@ -8,7 +11,8 @@ so validate names its two targets, which its manifest's ``produces.stages`` must
 
 Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_QUARANTINE, PIPELINE_QUEUE_CLEANSE,
 PIPELINE_QUEUE_NOTIFY, PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_MAX_OBJECT_BYTES (optional),
-PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
+PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), PIPELINE_BATCH_JOB_QUEUE, PIPELINE_BATCH_JOB_DEFINITION,
+PIPELINE_BATCH_ROUTE_ABOVE_BYTES (optional, all three or no routing), POWERTOOLS_*.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
+from pipeline_shared import batch as batch_routing
 from pipeline_shared.messages import QUARANTINED, VALIDATED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, send
 from pipeline_shared.tracing import tracer
@@ -157,7 +162,28 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
     return {"status": VALIDATED, "counts": result.counts}
 
 
-_process = IdempotentStep(PLUGIN, process_object)
+def _routable_size(data: dict[str, Any]) -> int | None:
+    """The object's size, or None for an object the pre-check rejects (quarantined here: no
+    container just to copy a file)."""
+    obj = core.LandedObject.from_dict(data)
+    if core.precheck(obj, max_bytes=env.max_object_bytes()).rejected:
+        return None
+    return obj.ref.size
+
+
+#: Lambda: route above the threshold, else do the work; the outcome (routed or done) is what the
+#: idempotency record keeps, so a redelivery neither submits nor validates twice.
+_process = IdempotentStep(PLUGIN, batch_routing.routed(PLUGIN, process_object, size_of=_routable_size, logger=logger))
+_process_on_batch = batch_routing.job_step(PLUGIN, process_object)
+
+
+def run_batch(payload: dict[str, Any]) -> dict[str, Any]:
+    """The AWS Batch job's unit of work (``python -m pipeline_shared.batch_job``): the landed-object
+    dict the Lambda routed, validated by the same ``process_object`` (idempotency namespace
+    ``validate:batch``)."""
+    obj = core.LandedObject.from_dict(payload)
+    with logger.append_context_keys(file_id=obj.file_id, dataset=obj.dataset, object_key=obj.ref.key):
+        return _process_on_batch(obj.to_dict())
 
 
 @tracer.capture_method

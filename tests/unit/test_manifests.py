@@ -102,7 +102,7 @@ def test_notify_consumes_validate_and_archive(shipped: list[PluginManifest]) -> 
 def test_shipped_manifest_fields_are_typed() -> None:
     cleanse = load_manifest(LAMBDAS_DIR / "cleanse")
     assert cleanse.handler == "handler.lambda_handler"
-    assert cleanse.runtime == Runtime(memory_mb=1024, timeout_seconds=300, batch_size=5, max_concurrency=10)
+    assert cleanse.runtime == Runtime(memory_mb=1024, timeout_seconds=300, batch_size=5, max_concurrency=10, batch=True)
     assert cleanse.permissions.parameters == ("tokenisation-key",)
     assert cleanse.directory == LAMBDAS_DIR / "cleanse"
 
@@ -136,7 +136,7 @@ MALFORMED = [
     ("unknown-key", "stage", VALID.replace('handler = "handler.lambda_handler"', 'entrypoint = "main"'),
      "plugin.entrypoint", "unknown key (allowed: description, handler)"),
     ("unknown-runtime-key", "stage", VALID.replace("timeout_seconds = 60", "timeout = 60"),
-     "runtime.timeout", "unknown key (allowed: batch_size, max_concurrency, memory_mb, timeout_seconds)"),
+     "runtime.timeout", "unknown key (allowed: batch, batch_size, max_concurrency, memory_mb, timeout_seconds)"),
     ("missing-description", "stage", VALID.replace('description = "A test stage"\n', ""),
      "plugin.description", "is required: a non-empty string"),
     ("blank-description", "stage", VALID.replace('"A test stage"', '"   "'),
