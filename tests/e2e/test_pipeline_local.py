@@ -227,3 +227,19 @@ def test_the_api_refuses_a_query_outside_the_allow_list_with_a_400(run):
     status, body = api(kit, "POST", "/queries", {"dataset": "orders", "query": "DROP TABLE orders"})
     assert status == 400
     assert "query" in body["message"]
+
+
+def test_a_file_above_the_batch_threshold_goes_through_batch_jobs_and_ends_processed(run):
+    kit, proc, items, _ = run
+    assert "large.csv, generated:" in proc.stdout and "above the Batch threshold of 65536 bytes" in proc.stdout
+    assert "AWS Batch jobs run in-process:" in proc.stdout
+    key = landing_key("orders/large.csv", items)
+    records = items[key]
+    assert len(records) == 1 and records[0]["status"] == "processed", records
+    batch = kit.client("batch")
+    jobs = batch.list_jobs(jobQueue=f"{PREFIX}-batch")["jobSummaryList"]
+    names = sorted(j["jobName"].split("-", 1)[0] for j in jobs)
+    assert names == ["cleanse", "validate"], names  # one job per stage, no duplicate submission
+    clean = kit.client("s3").list_objects_v2(Bucket=bucket("clean"), Prefix="dataset=orders/")["Contents"]
+    file_id = records[0]["file_id"]
+    assert any(file_id in o["Key"] for o in clean), (file_id, [o["Key"] for o in clean])

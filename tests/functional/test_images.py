@@ -90,3 +90,19 @@ def test_promotion_refuses_another_image_under_the_same_tag(envs) -> None:
     _push(ecr, test, "b")
     check = check_promoted_image(ecr, dev, ecr, test, RELEASE)
     assert not check.ok and "not promoted unchanged" in check.message
+
+
+def test_image_build_without_a_container_engine_says_so(monkeypatch, capsys) -> None:
+    from kit.cli import main
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["image-build", "--env", "dev"]) != 0
+    err = capsys.readouterr().err
+    assert "the Batch image needs a container engine: `docker` is not on PATH" in err
+
+
+def test_images_are_not_pushed_to_the_emulator(monkeypatch, capsys) -> None:
+    from kit.cli import main
+
+    assert main(["image-push", "--env", "local"]) != 0
+    assert "runs no containers: there is no image to push" in capsys.readouterr().err

@@ -508,3 +508,12 @@ def test_redshift_is_on_in_staging_and_prod_only() -> None:
     envs = load_all()
     assert {n for n, c in envs.items() if c.redshift.enabled} == {"staging", "prod"}
     assert all(c.network.enabled and c.batch.enabled for c in envs.values())
+
+
+def test_a_rehearsal_leaves_out_what_the_emulator_cannot_create() -> None:
+    prod = load_environment("prod")
+    rehearsal = prod.rehearsal(port=4999)
+    assert prod.redshift.enabled and not rehearsal.redshift.enabled
+    assert not rehearsal.audit.cloudtrail
+    assert rehearsal.network == prod.network and rehearsal.batch == prod.batch
+    assert rehearsal.endpoint_url == "http://127.0.0.1:4999"
