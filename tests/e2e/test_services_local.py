@@ -107,6 +107,7 @@ def _stack(workdir: Path, url: str, state: Path) -> None:
 @pytest.fixture(scope="module")
 def applied(emulator, tmp_path_factory):
     from kit.terraform import Terraform
+    from kit.ui import KitError
 
     emulator.reset()
     root = tmp_path_factory.mktemp("services")
@@ -117,7 +118,14 @@ def applied(emulator, tmp_path_factory):
     tf.apply("tfplan")
     yield tf, emulator
     assert tf.plan("destroy.tfplan", destroy=True)
-    tf.apply("destroy.tfplan")
+    try:
+        tf.apply("destroy.tfplan")
+    except KitError:
+        # The emulator merges two ingress rules on one port into one permission (see
+        # kit/cli.py cmd_destroy): a second pass finishes what the first could not.
+        if tf.plan("destroy.tfplan", destroy=True):
+            tf.apply("destroy.tfplan")
+    assert tf.plan("empty.tfplan", destroy=True) is False, "something survived the destroy"
 
 
 def test_the_applied_services_converge(applied):
