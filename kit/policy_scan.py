@@ -13,6 +13,10 @@ security baseline, so that a change to a module cannot quietly drop one:
 - IAM: no wildcard action and no ``"*"`` resource in any inline role policy (except for actions
   AWS only authorises on ``"*"``, such as ``ecr:GetAuthorizationToken``, alone in their statement).
 - Lambda: active tracing; CloudWatch log groups have a retention and a KMS key.
+- Network: no internet or NAT gateway, no subnet handing out public IPs, no ingress from 0.0.0.0/0.
+- ECR: immutable tags, scan on push, KMS; Batch jobs get no public IP.
+- Redshift Serverless: namespace with the environment's key and a managed admin password (none
+  in the configuration); workgroup not publicly accessible.
 """
 
 from __future__ import annotations
@@ -120,6 +124,29 @@ def scan_stack(env: str, stack: dict[str, Any], *, aws: bool, protected: bool) -
     for address, body in _resources(stack, "aws_cloudwatch_log_group"):
         need(bool(body.get("retention_in_days")), address, "log group without retention")
         need(bool(body.get("kms_key_id")), address, "log group not encrypted with KMS")
+    # -- private network, Batch, warehouse -------------------------------------------------------
+    for rtype in ("aws_internet_gateway", "aws_nat_gateway", "aws_egress_only_internet_gateway"):
+        for address, _ in _resources(stack, rtype):
+            need(False, address, "the private network has no internet path")
+    for address, body in _resources(stack, "aws_subnet"):
+        need(body.get("map_public_ip_on_launch") is False, address, "subnet hands out public IPs")
+    for address, body in _resources(stack, "aws_vpc_security_group_ingress_rule"):
+        need(body.get("cidr_ipv4") != "0.0.0.0/0" and body.get("cidr_ipv6") != "::/0", address,
+             "ingress open to the internet")
+    for address, body in _resources(stack, "aws_ecr_repository"):
+        need(body.get("image_tag_mutability") == "IMMUTABLE", address, "image tags are mutable")
+        need(body.get("image_scanning_configuration", {}).get("scan_on_push") is True, address, "no scan on push")
+        need(any(e.get("encryption_type") == "KMS" for e in body.get("encryption_configuration", [])), address,
+             "repository not encrypted with KMS")
+    for address, body in _resources(stack, "aws_batch_job_definition"):
+        props = str(body.get("container_properties", "")).replace(" = ", ":").replace(" ", "")
+        need('"assignPublicIp":"DISABLED"' in props, address, "job may get a public IP")
+    for address, body in _resources(stack, "aws_redshiftserverless_namespace"):
+        need(bool(body.get("kms_key_id")), address, "namespace not encrypted with the environment's key")
+        need(body.get("manage_admin_password") is True and "admin_user_password" not in body, address,
+             "admin password not managed by Secrets Manager")
+    for address, body in _resources(stack, "aws_redshiftserverless_workgroup"):
+        need(body.get("publicly_accessible") is False, address, "workgroup publicly accessible")
     return findings
 
 

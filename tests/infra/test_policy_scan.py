@@ -76,3 +76,31 @@ def test_force_destroy_in_prod_is_reported(stacks):
     lid, bucket = first(stack, "aws_s3_bucket")
     bucket["force_destroy"] = True
     assert f"prod: aws_s3_bucket.{lid}: force_destroy in prod" in scan("prod", stack)
+
+
+def test_a_mutable_image_repository_is_reported(stacks):
+    stack = copy.deepcopy(stacks["dev"])
+    lid, repo = first(stack, "aws_ecr_repository")
+    repo["image_tag_mutability"] = "MUTABLE"
+    assert f"dev: aws_ecr_repository.{lid}: image tags are mutable" in scan("dev", stack)
+
+
+def test_a_public_redshift_workgroup_is_reported(stacks):
+    stack = copy.deepcopy(stacks["prod"])
+    lid, wg = first(stack, "aws_redshiftserverless_workgroup")
+    wg["publicly_accessible"] = True
+    assert f"prod: aws_redshiftserverless_workgroup.{lid}: workgroup publicly accessible" in scan("prod", stack)
+
+
+def test_an_inline_redshift_password_is_reported(stacks):
+    stack = copy.deepcopy(stacks["prod"])
+    lid, ns = first(stack, "aws_redshiftserverless_namespace")
+    ns["admin_user_password"] = "hunter2"
+    assert (f"prod: aws_redshiftserverless_namespace.{lid}: admin password not managed by Secrets Manager"
+            in scan("prod", stack))
+
+
+def test_an_internet_gateway_is_reported(stacks):
+    stack = copy.deepcopy(stacks["dev"])
+    stack["resource"]["aws_internet_gateway"] = {"igw": {"vpc_id": "x"}}
+    assert "dev: aws_internet_gateway.igw: the private network has no internet path" in scan("dev", stack)
