@@ -50,6 +50,7 @@ from .logs import LogGroup
 from .network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork
 from .observability import ErrorLogMetricFilter, PipelineDashboard, RejectedRowsAlarm, StageRefs
 from .plugins import BUCKETS, PluginManifest
+from .policy import policy_json
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
 from .queues import BucketEventsToQueue, StageQueue, TopicToQueue
@@ -372,6 +373,26 @@ class PipelineStack(TerraformStack):
                 self.services[name] = streaming.wire_streaming(self, section, ctx, specs=self.specs)
             else:
                 self.services[name] = wiring[name](self, section, ctx)
+        if "appsync" in self.services:
+            self._announce_statuses(self.services["appsync"])
+
+    def _announce_statuses(self, api) -> None:
+        """The status writers (plug-ins writing the status table: notify) call the status API's
+        ``publishStatus`` mutation after each write, so that subscriptions fire: the API's URL in
+        their environment, and permission for that one mutation field."""
+        from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+
+        from .services.graphql import publisher_statements
+
+        for plugin in self.plugins:
+            fn = self.functions.get(plugin.name)
+            # A stage (it has a queue) with the status table writes statuses; the API only reads them.
+            if fn is None or not plugin.has_queue or "status" not in plugin.permissions.tables:
+                continue
+            fn.function.add_override("environment.variables.PIPELINE_STATUS_GRAPHQL_URL",
+                                     api.api.uris.lookup("GRAPHQL"))
+            IamRolePolicy(self, f"announce-statuses-{plugin.name}", role=fn.role.id, name="announce-statuses",
+                          policy=policy_json(publisher_statements(api.api.arn)))
 
     def _warehouse(self) -> None:
         """Redshift Serverless over the clean zone (Spectrum) with a nightly curated load."""

@@ -6,7 +6,9 @@ pipeline-events topic with ``dataset``/``status``/``environment`` message attrib
 per (``file_id``, ``status``): a redelivered message writes and publishes nothing.
 
 Environment: PIPELINE_TOPIC_PIPELINE_EVENTS, PIPELINE_TABLE_STATUS, PIPELINE_TABLE_IDEMPOTENCY,
-PIPELINE_STATUS_TTL_DAYS, PIPELINE_ENV, PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
+PIPELINE_STATUS_TTL_DAYS, PIPELINE_ENV, PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional),
+PIPELINE_STATUS_GRAPHQL_URL (optional: the AppSync status API, whose ``publishStatus`` mutation
+notify calls after each status write so that subscribers hear of it), POWERTOOLS_*.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys
+from pipeline_shared import aws, env, graphql, keys
 from pipeline_shared.messages import PROCESSED, StageMessage
 from pipeline_shared.runtime import IdempotentStep, SqsBatch, emit_file_metrics, handle_stage_record
 from pipeline_shared.tracing import tracer
@@ -32,6 +34,20 @@ metrics = Metrics()
 batch = SqsBatch()
 
 
+def _announce(item: dict[str, Any]) -> None:
+    """Tell the status API's subscribers (only when ``[services.appsync]`` is on). Best effort: the
+    status is already in the table, so a failed announcement is a warning and a metric, never a
+    retry of the whole record."""
+    url = graphql.status_url()
+    if url is None:
+        return
+    try:
+        graphql.post(url, graphql.publish_status_request(item))
+    except graphql.GraphqlError as exc:
+        logger.warning("status not announced to the status API's subscribers", extra={"error": str(exc)})
+        metrics.add_metric(name="StatusAnnouncementsFailed", unit="Count", value=1)
+
+
 @tracer.capture_method
 def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
     """Record and announce one file's outcome (idempotent per file_id and status)."""
@@ -41,6 +57,7 @@ def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
     environment = env.environment_name()
     item = core.status_item(message, environment=environment, now=now, ttl_days=env.status_ttl_days())
     aws.client("dynamodb").put_item(TableName=env.table("status"), Item=core.to_item(item))
+    _announce(item)
     document = core.outcome(message, environment=environment, now=now)
     # The status history Athena reads (table file_status): one JSON line per outcome.
     aws.client("s3").put_object(

@@ -72,6 +72,20 @@ def test_services_in_the_vpc_use_only_the_private_subnets(everything) -> None:
         assert ids and all(any(i.startswith(r) for r in subnet_refs) for i in ids), g
 
 
+def test_notify_announces_statuses_to_the_status_api(everything) -> None:
+    _, doc = everything
+    res = doc["resource"]
+    notify = next(f for f in res["aws_lambda_function"].values() if f["function_name"] == "pk-prod-notify")
+    url = notify["environment"]["variables"]["PIPELINE_STATUS_GRAPHQL_URL"]
+    assert url.startswith("${aws_appsync_graphql_api.") and "GRAPHQL" in url
+    policy = next(p for p in res["aws_iam_role_policy"].values() if p["name"] == "announce-statuses")
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Action"] == "appsync:GraphQL"
+    assert statement["Resource"].endswith("/types/Mutation/fields/publishStatus")
+    others = [f for f in res["aws_lambda_function"].values() if f["function_name"] != "pk-prod-notify"]
+    assert not any("PIPELINE_STATUS_GRAPHQL_URL" in f["environment"]["variables"] for f in others)
+
+
 def test_prod_with_every_service_passes_the_policy_scan(everything) -> None:
     from kit.policy_scan import scan_stack
 
