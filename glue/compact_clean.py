@@ -44,22 +44,7 @@ class JobOptions:
 def parse_job_arguments(argv: Sequence[str]) -> JobOptions:
     """This job's own arguments from ``sys.argv`` (``--name value`` or ``--name=value``; ``-`` and
     ``_`` are the same). Raises ``ValueError`` naming a missing one."""
-    found: dict[str, str] = {}
-    items = list(argv)
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if item.startswith("--"):
-            name, eq, value = item[2:].partition("=")
-            key = name.replace("_", "-")
-            if eq:
-                found[key] = value
-            elif i + 1 < len(items) and not items[i + 1].startswith("--"):
-                found[key] = items[i + 1]
-                i += 1
-            else:
-                found[key] = ""
-        i += 1
+    found = _library()[0].job_arguments(argv)
     missing = [n for n in REQUIRED_ARGUMENTS if n not in found]
     if missing:
         raise ValueError(f"missing job argument(s): {', '.join('--' + n for n in missing)}")
@@ -76,17 +61,6 @@ def _library() -> tuple[Any, Any]:
     except ImportError:  # the repository: tests, local runs
         from glue import specs, transform
     return specs, transform
-
-
-def _spark_type(types: Any, glue_type: str) -> Any:
-    simple = {"string": types.StringType, "bigint": types.LongType, "date": types.DateType,
-              "timestamp": types.TimestampType, "boolean": types.BooleanType}
-    if glue_type in simple:
-        return simple[glue_type]()
-    if glue_type.startswith("decimal(") and glue_type.endswith(")"):
-        precision, scale = (int(part) for part in glue_type[len("decimal("):-1].split(","))
-        return types.DecimalType(precision, scale)
-    raise ValueError(f"no Spark type for Glue type {glue_type!r}")
 
 
 def compact_dataset(glue_context: Any, spark: Any, transform: Any, spec: Any, options: JobOptions) -> dict[str, Any]:
@@ -118,7 +92,7 @@ def compact_dataset(glue_context: Any, spark: Any, transform: Any, spec: Any, op
     else:
         rows = good.map(lambda t: t[3])
     fields = transform.output_fields(spec)
-    schema = T.StructType([T.StructField(name, _spark_type(T, gtype), True) for name, gtype in fields])
+    schema = T.StructType([T.StructField(name, _library()[0].spark_type(T, gtype), True) for name, gtype in fields])
     out = spark.createDataFrame(rows.map(lambda r: transform.row_values(r, fields)), schema).persist()
     counts["rows_out"] = out.count()
     counts["duplicates"] = good.count() - counts["rows_out"]

@@ -319,3 +319,42 @@ def load_specs(directory: Path | None = None) -> list[DatasetSpec]:
 def shipped_specs() -> list[DatasetSpec]:
     """The shipped datasets (``lambdas/_shared/pipeline_shared/contracts/*.toml``)."""
     return load_specs(CONTRACTS_DIR)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared by the Glue job scripts (compact_clean.py, stream_events.py): pure, no Spark import
+# ---------------------------------------------------------------------------------------------
+
+
+def job_arguments(argv: Any) -> dict[str, str]:
+    """A Glue job's ``--name value`` / ``--name=value`` arguments (``-`` and ``_`` in names are the
+    same) as ``{name: value}``; a flag without a value maps to ``""``."""
+    found: dict[str, str] = {}
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item.startswith("--"):
+            name, eq, value = item[2:].partition("=")
+            key = name.replace("_", "-")
+            if eq:
+                found[key] = value
+            elif i + 1 < len(items) and not items[i + 1].startswith("--"):
+                found[key] = items[i + 1]
+                i += 1
+            else:
+                found[key] = ""
+        i += 1
+    return found
+
+
+def spark_type(types: Any, glue_type: str) -> Any:
+    """The Spark SQL type (from the ``pyspark.sql.types`` module given) of a Glue column type."""
+    simple = {"string": types.StringType, "bigint": types.LongType, "date": types.DateType,
+              "timestamp": types.TimestampType, "boolean": types.BooleanType}
+    if glue_type in simple:
+        return simple[glue_type]()
+    if glue_type.startswith("decimal(") and glue_type.endswith(")"):
+        precision, scale = (int(part) for part in glue_type[len("decimal("):-1].split(","))
+        return types.DecimalType(precision, scale)
+    raise ValueError(f"no Spark type for Glue type {glue_type!r}")

@@ -63,30 +63,10 @@ class StreamOptions:
         return f"s3://{self.clean_bucket}/{self.output_prefix}/dataset={self.dataset}/"
 
 
-def _arguments(argv: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    items = list(argv)
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if item.startswith("--"):
-            name, eq, value = item[2:].partition("=")
-            key = name.replace("_", "-")
-            if eq:
-                found[key] = value
-            elif i + 1 < len(items) and not items[i + 1].startswith("--"):
-                found[key] = items[i + 1]
-                i += 1
-            else:
-                found[key] = ""
-        i += 1
-    return found
-
-
 def parse_job_arguments(argv: Sequence[str]) -> StreamOptions:
     """This job's arguments from ``sys.argv`` (``--name value`` or ``--name=value``; ``-`` and
     ``_`` are the same). Raises ``ValueError`` naming what is missing or wrong."""
-    found = _arguments(argv)
+    found = _library()[0].job_arguments(argv)
     missing = [n for n in REQUIRED_ARGUMENTS if n not in found]
     if missing:
         raise ValueError(f"missing job argument(s): {', '.join('--' + n for n in missing)}")
@@ -246,18 +226,6 @@ def _library() -> tuple[Any, Any]:
     return specs, transform
 
 
-def _spark_type(types: Any, glue_type: str) -> Any:
-    """The Spark type of a Glue type (the same mapping as ``compact_clean.py``)."""
-    simple = {"string": types.StringType, "bigint": types.LongType, "date": types.DateType,
-              "timestamp": types.TimestampType, "boolean": types.BooleanType}
-    if glue_type in simple:
-        return simple[glue_type]()
-    if glue_type.startswith("decimal(") and glue_type.endswith(")"):
-        precision, scale = (int(part) for part in glue_type[len("decimal("):-1].split(","))
-        return types.DecimalType(precision, scale)
-    raise ValueError(f"no Spark type for Glue type {glue_type!r}")
-
-
 def _tokenisation_key(parameter: str) -> bytes:
     import boto3
 
@@ -289,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - runs 
     spec = known[options.dataset]
     tokenise = Tokeniser(_tokenisation_key(options.tokenisation_parameter))
     fields = transform.output_fields(spec)
-    schema = T.StructType([T.StructField(name, _spark_type(T, gtype), True) for name, gtype in fields])
+    schema = T.StructType([T.StructField(name, _library()[0].spark_type(T, gtype), True) for name, gtype in fields])
     stream = glue_context.create_data_frame.from_catalog(
         database=options.database, table_name=options.table, transformation_ctx="read_stream",
         additional_options={"startingPosition": options.starting_position, "inferSchema": "false"})

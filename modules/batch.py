@@ -25,7 +25,6 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.batch_compute_environment import (
     BatchComputeEnvironment,
     BatchComputeEnvironmentComputeResources,
@@ -50,6 +49,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from .lifecycle import destroy_guard
 from .policy import Statement, policy_json
 
 #: The module's entrypoint inside the image (``lambdas/_shared/pipeline_shared/batch_job.py``).
@@ -107,7 +107,7 @@ class ImageRepository(Construct):
             self, "repository", name=name, image_tag_mutability="IMMUTABLE", force_delete=force_delete,
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=kms_key_arn)],
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy) if prevent_destroy else None,
+            lifecycle=destroy_guard(prevent_destroy),
         )
         EcrLifecyclePolicy(self, "lifecycle", repository=self.repository.name, policy=json.dumps({"rules": [{
             "rulePriority": 1, "description": f"keep the newest {keep_images} images",

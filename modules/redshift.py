@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from cdktf import TerraformOutput, TerraformResourceLifecycle, Token
+from cdktf import TerraformOutput, Token
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.redshiftdata_statement import RedshiftdataStatement
@@ -53,15 +53,15 @@ from cdktf_cdktf_provider_aws.scheduler_schedule import (
     SchedulerScheduleTargetDeadLetterConfig,
     SchedulerScheduleTargetRetryPolicy,
 )
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from glue.specs import DatasetSpec
 
+from .lifecycle import destroy_guard
 from .logs import LogGroup
 from .policy import Statement, policy_json
+from .services.common import ServiceSecurityGroup
 
 __all__ = [
     "DEFAULT_CONFIG_PARAMETERS", "LOG_TYPES", "MIN_SUBNETS", "PORT", "Warehouse", "create_schema_sql",
@@ -377,22 +377,15 @@ class Warehouse(Construct):
             log_exports=list(log_exports) or None,
             tags=tags or None,
             depends_on=[lg.log_group for lg in self.log_groups.values()] + [self.spectrum_policy],
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None,
+            lifecycle=destroy_guard(prevent_destroy),
         )
         self.admin_secret_arn = self.namespace.admin_password_secret_arn
 
         # -- network: the workgroup's own security group ---------------------------------------
-        self.security_group = SecurityGroup(
-            self, "security-group", name=f"{name}-workgroup", vpc_id=vpc_id,
-            description=f"Redshift Serverless {name}: {PORT} from the client groups only",
-            tags={**tags, "Name": f"{name}-workgroup"},
-        )
-        self.ingress_rules = [
-            VpcSecurityGroupIngressRule(self, f"ingress-{i}", security_group_id=self.security_group.id,
-                                        referenced_security_group_id=group, ip_protocol="tcp",
-                                        from_port=PORT, to_port=PORT, description=f"Redshift {PORT} from a client group")
-            for i, group in enumerate(clients)
-        ]
+        sg = ServiceSecurityGroup(self, "security-group", name=f"{name}-workgroup",
+                                  description=f"Redshift Serverless {name}: {PORT} from the client groups only",
+                                  vpc_id=vpc_id, port=PORT, client_security_group_ids=clients, tags=tags)
+        self.security_group, self.ingress_rules = sg.group, sg.ingress
         self.egress_rules = [
             VpcSecurityGroupEgressRule(self, "egress-vpc-https", security_group_id=self.security_group.id,
                                        cidr_ipv4=vpc_cidr, ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS,

@@ -353,7 +353,6 @@ class PipelineStack(TerraformStack):
         enabled = cfg.services.enabled()
         if cfg.on_emulator:
             # What the emulator cannot create is proven by `terraform validate` of the AWS stacks.
-            self.services_skipped_on_emulator = [n for n in enabled if n not in EMULATOR_APPLIES]
             enabled = [n for n in enabled if n in EMULATOR_APPLIES]
         if not enabled:
             return

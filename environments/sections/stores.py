@@ -127,25 +127,6 @@ _SERVICE_NAMES = {
 }
 
 
-#: Which stores the emulator (moto server) can apply, measured with provider 5.100 / moto 5.2.5.
-#: ElastiCache: CreateUserGroup answers HTTP 500 (and replication groups fail, EMULATOR.md);
-#: MemoryDB: CreateACL answers HTTP 500; DocumentDB: moto's RDS refuses engine "docdb".
-#: Those are proven by ``terraform validate`` and synth assertions only.
-_EMULATOR_APPLIES = {
-    ElastiCacheConfig: False,
-    MemoryDbConfig: False,
-    DocumentDbConfig: False,
-    NeptuneConfig: True,
-    OpenSearchConfig: True,
-}
-
-
-def emulator_can_apply(section: StoreSection) -> bool:
-    """True when ``section``'s service can be created on the emulator (with the workarounds the
-    ``wire_*`` functions apply when ``ctx.on_emulator``)."""
-    return _EMULATOR_APPLIES[type(section)]
-
-
 def opensearch_zone_count(instance_count: int, az_count: int) -> int:
     """Availability zones an OpenSearch domain of ``instance_count`` nodes spreads over: 1 for a
     single node, 3 when the count is a multiple of 3 and three zones exist, else 2."""

@@ -14,8 +14,8 @@ shared, long-lived password for every client, and rotating it means a change in 
 same holds for ``passwords`` of ``aws_elasticache_user``/``aws_memorydb_user``: users here have
 ``authentication_mode { type = "iam" }`` and no password.
 
-Also here: :class:`ServiceSecurityGroup`, the security group every VPC data store of this package
-uses (one port, ingress from the client groups only, no egress rule).
+Their security group is :class:`~modules.services.common.ServiceSecurityGroup` (one port, ingress
+from the client groups only, no egress rule), shared by every VPC data store of this package.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from cdktf import TerraformOutput, TerraformResourceLifecycle
+from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.elasticache_replication_group import (
     ElasticacheReplicationGroup,
     ElasticacheReplicationGroupLogDeliveryConfiguration,
@@ -35,15 +35,15 @@ from cdktf_cdktf_provider_aws.memorydb_acl import MemorydbAcl
 from cdktf_cdktf_provider_aws.memorydb_cluster import MemorydbCluster
 from cdktf_cdktf_provider_aws.memorydb_subnet_group import MemorydbSubnetGroup
 from cdktf_cdktf_provider_aws.memorydb_user import MemorydbUser, MemorydbUserAuthenticationMode
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from environments.sections.stores import ElastiCacheConfig, MemoryDbConfig
 
+from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement
-from . import NetworkRefs, ServiceContext
+from . import ServiceContext
+from .common import ServiceSecurityGroup, require_network, tags_with
 
 REDIS_PORT = 6379
 #: Access string of the applications' users: every key and command except the dangerous ones
@@ -56,22 +56,6 @@ DISABLED_DEFAULT_ACCESS_STRING = "off -@all"
 _CACHE_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 #: IAM-authenticated users: user id == user name, lower case (ElastiCache's rule).
 _USER_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-
-
-def _tags(tags: Mapping[str, str] | None, **extra: str) -> dict[str, str] | None:
-    out = {**(tags or {}), **extra}
-    return out or None
-
-
-def _lifecycle(prevent_destroy: bool) -> TerraformResourceLifecycle | None:
-    return TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
-
-
-def require_network(ctx: ServiceContext, service: str) -> NetworkRefs:
-    """The context's private network, or a ValueError naming the service."""
-    if ctx.network is None:
-        raise ValueError(f"{service} lives in the private subnets: it needs [network] enabled = true")
-    return ctx.network
 
 
 def _check_redis(what: str, name: str, subnet_ids: Sequence[str], user_names: Sequence[str], engine_version: str,
@@ -99,37 +83,6 @@ def _check_redis(what: str, name: str, subnet_ids: Sequence[str], user_names: Se
     if not access_string.startswith("on "):
         raise ValueError(f"{what} {name}: the users' access_string must switch them on ('on ...'), "
                          f"got {access_string!r}")
-
-
-class ServiceSecurityGroup(Construct):
-    """A security group (``.group``) for one data store: ingress on ``port`` (TCP) from each of
-    ``client_security_group_ids`` (``.ingress``, one rule each) and nothing else, no CIDR rule.
-    No egress rule: the stores only answer (security groups are stateful); Terraform removes the
-    default allow-all egress rule AWS adds to a new group."""
-
-    group: SecurityGroup
-    ingress: list[VpcSecurityGroupIngressRule]
-
-    def __init__(self, scope: Construct, id: str, *, name: str, description: str, vpc_id: str, port: int,
-                 client_security_group_ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
-        super().__init__(scope, id)
-        if not client_security_group_ids:
-            raise ValueError(f"{name}: client_security_group_ids must name at least one security group")
-        if not 1 <= port <= 65535:
-            raise ValueError(f"{name}: port must be between 1 and 65535, got {port}")
-        self.group = SecurityGroup(self, "group", name=name, description=description, vpc_id=vpc_id,
-                                   revoke_rules_on_delete=True, tags=_tags(tags, Name=name))
-        self.ingress = [
-            VpcSecurityGroupIngressRule(
-                self, f"ingress-{i}",
-                security_group_id=self.group.id,
-                referenced_security_group_id=client,
-                ip_protocol="tcp", from_port=port, to_port=port,
-                # no description: the emulator drops it, which would leave a perpetual diff
-                tags=_tags(tags),
-            )
-            for i, client in enumerate(client_security_group_ids)
-        ]
 
 
 # ======================================================================================
@@ -200,24 +153,24 @@ class ElastiCacheRedis(Construct):
             vpc_id=vpc_id, port=port, client_security_group_ids=client_security_group_ids, tags=tags)
         self.subnet_group = ElasticacheSubnetGroup(
             self, "subnet-group", name=name, description=f"{name}: private subnets",
-            subnet_ids=list(subnet_ids), tags=_tags(tags))
+            subnet_ids=list(subnet_ids), tags=tags_with(tags))
         self.default_user = ElasticacheUser(
             self, "default-user",
             user_id=f"{name}-default", user_name="default", engine="redis",
             access_string=DISABLED_DEFAULT_ACCESS_STRING,
             authentication_mode=ElasticacheUserAuthenticationMode(type="no-password-required"),
-            tags=_tags(tags))
+            tags=tags_with(tags))
         self.users = [
             ElasticacheUser(
                 self, f"user-{user}",
                 user_id=user, user_name=user, engine="redis", access_string=access_string,
                 authentication_mode=ElasticacheUserAuthenticationMode(type="iam"),
-                tags=_tags(tags))
+                tags=tags_with(tags))
             for user in user_names
         ]
         self.user_group = ElasticacheUserGroup(
             self, "user-group", user_group_id=name, engine="redis",
-            user_ids=[self.default_user.user_id, *(u.user_id for u in self.users)], tags=_tags(tags))
+            user_ids=[self.default_user.user_id, *(u.user_id for u in self.users)], tags=tags_with(tags))
         self.slow_log = LogGroup(self, "slow-log", name=f"/aws/elasticache/{name}/slow-log",
                                  retention_days=log_retention_days, kms_key_arn=kms_key_arn)
         self.engine_log = LogGroup(self, "engine-log", name=f"/aws/elasticache/{name}/engine-log",
@@ -253,8 +206,8 @@ class ElastiCacheRedis(Construct):
                     destination=self.engine_log.log_group.name, destination_type="cloudwatch-logs",
                     log_format="json", log_type="engine-log"),
             ],
-            tags=_tags(tags),
-            lifecycle=_lifecycle(prevent_destroy),
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
         )
 
     def connect_statement(self, sid: str = "ElastiCacheIamConnect") -> Statement:
@@ -321,14 +274,14 @@ class MemoryDbRedis(Construct):
             vpc_id=vpc_id, port=port, client_security_group_ids=client_security_group_ids, tags=tags)
         self.subnet_group = MemorydbSubnetGroup(
             self, "subnet-group", name=name, description=f"{name}: private subnets",
-            subnet_ids=list(subnet_ids), tags=_tags(tags))
+            subnet_ids=list(subnet_ids), tags=tags_with(tags))
         self.users = [
             MemorydbUser(self, f"user-{user}", user_name=user, access_string=access_string,
-                         authentication_mode=MemorydbUserAuthenticationMode(type="iam"), tags=_tags(tags))
+                         authentication_mode=MemorydbUserAuthenticationMode(type="iam"), tags=tags_with(tags))
             for user in user_names
         ]
         self.acl = MemorydbAcl(self, "acl", name=name, user_names=[u.user_name for u in self.users],
-                               tags=_tags(tags))
+                               tags=tags_with(tags))
         self.cluster = MemorydbCluster(
             self, "cluster",
             name=name,
@@ -347,8 +300,8 @@ class MemoryDbRedis(Construct):
             snapshot_retention_limit=snapshot_retention_days,
             final_snapshot_name=f"{name}-final" if deletion_protection else None,
             auto_minor_version_upgrade=True,
-            tags=_tags(tags),
-            lifecycle=_lifecycle(prevent_destroy),
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
         )
 
     def connect_statement(self, sid: str = "MemoryDbIamConnect") -> Statement:

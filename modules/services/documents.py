@@ -39,10 +39,11 @@ from constructs import Construct
 
 from environments.sections.stores import DocumentDbConfig, NeptuneConfig
 
+from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement
 from . import ServiceContext
-from .cache import ServiceSecurityGroup, _lifecycle, _tags, require_network
+from .common import ServiceSecurityGroup, require_network, tags_with
 
 DOCDB_PORT = 27017
 NEPTUNE_PORT = 8182
@@ -124,7 +125,7 @@ class DocumentDb(Construct):
             self, "security-group", name=f"{name}-docdb", description=f"{name}: DocumentDB",
             vpc_id=vpc_id, port=DOCDB_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
         self.subnet_group = DocdbSubnetGroup(self, "subnet-group", name=name, description=f"{name}: private subnets",
-                                             subnet_ids=list(subnet_ids), tags=_tags(tags))
+                                             subnet_ids=list(subnet_ids), tags=tags_with(tags))
         self.parameter_group = DocdbClusterParameterGroup(
             self, "parameter-group",
             name=name,
@@ -136,7 +137,7 @@ class DocumentDb(Construct):
                 DocdbClusterParameterGroupParameter(name="profiler", value="enabled"),
                 DocdbClusterParameterGroupParameter(name="profiler_threshold_ms", value=str(profiler_threshold_ms)),
             ],
-            tags=_tags(tags),
+            tags=tags_with(tags),
         )
         self.log_groups = {
             kind: LogGroup(self, f"log-{kind}", name=f"/aws/docdb/{name}/{kind}",
@@ -160,8 +161,8 @@ class DocumentDb(Construct):
             skip_final_snapshot=not deletion_protection,
             final_snapshot_identifier=f"{name}-final" if deletion_protection else None,
             enabled_cloudwatch_logs_exports=list(DOCDB_LOG_EXPORTS),
-            tags=_tags(tags),
-            lifecycle=_lifecycle(prevent_destroy),
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
             # the service must find the encrypted log groups, not create its own
             depends_on=[g.log_group for g in self.log_groups.values()],
         )
@@ -173,7 +174,7 @@ class DocumentDb(Construct):
                 instance_class=instance_class,
                 promotion_tier=i - 1,
                 auto_minor_version_upgrade=True,
-                tags=_tags(tags),
+                tags=tags_with(tags),
             )
             for i in range(1, instance_count + 1)
         ]
@@ -233,7 +234,7 @@ class NeptuneGraph(Construct):
             vpc_id=vpc_id, port=NEPTUNE_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
         self.subnet_group = NeptuneSubnetGroup(self, "subnet-group", name=name,
                                                description=f"{name}: private subnets",
-                                               subnet_ids=list(subnet_ids), tags=_tags(tags))
+                                               subnet_ids=list(subnet_ids), tags=tags_with(tags))
         self.parameter_group = NeptuneClusterParameterGroup(
             self, "parameter-group",
             name=name,
@@ -246,7 +247,7 @@ class NeptuneGraph(Construct):
                 NeptuneClusterParameterGroupParameter(name="neptune_slow_query_log_threshold",
                                                       value=str(slow_query_threshold_ms)),
             ],
-            tags=_tags(tags),
+            tags=tags_with(tags),
         )
         self.log_groups = {
             kind: LogGroup(self, f"log-{kind}", name=f"/aws/neptune/{name}/{kind}",
@@ -270,8 +271,8 @@ class NeptuneGraph(Construct):
             skip_final_snapshot=not deletion_protection,
             final_snapshot_identifier=f"{name}-final" if deletion_protection else None,
             enable_cloudwatch_logs_exports=list(NEPTUNE_LOG_EXPORTS),
-            tags=_tags(tags),
-            lifecycle=_lifecycle(prevent_destroy),
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
             depends_on=[g.log_group for g in self.log_groups.values()],
         )
         self.instances = [
@@ -285,7 +286,7 @@ class NeptuneGraph(Construct):
                 publicly_accessible=False,
                 promotion_tier=i - 1,
                 auto_minor_version_upgrade=True,
-                tags=_tags(tags),
+                tags=tags_with(tags),
             )
             for i in range(1, instance_count + 1)
         ]

@@ -54,9 +54,11 @@ from constructs import Construct
 
 from environments.sections.ingest import DmsConfig
 
+from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement, policy_json
 from . import ServiceContext
+from .common import require_network
 
 __all__ = [
     "DatabaseMigration", "DmsServiceRoles", "dms_s3_statements", "dms_secret_statements", "dms_table_mappings",
@@ -211,7 +213,7 @@ class DatabaseMigration(Construct):
             raise ValueError(f"dms {name}: dataset must be a dataset name (the first landing key segment), "
                              f"got {dataset!r}")
         tag_map = dict(tags) if tags else None
-        guard = TerraformResourceLifecycle(prevent_destroy=True) if (prevent_destroy or deletion_protection) else None
+        guard = destroy_guard(prevent_destroy or deletion_protection)
 
         self.service_roles = DmsServiceRoles(self, "service-roles", partition=partition) if create_service_roles else None
         role_deps = list(self.service_roles.attachments) if self.service_roles else None
@@ -319,8 +321,7 @@ class DatabaseMigration(Construct):
 def wire_dms(scope: Construct, section: DmsConfig, ctx: ServiceContext) -> DatabaseMigration:
     """``[services.dms]`` → a ``DatabaseMigration`` into the landing bucket, and outputs: the
     replication instance and task ARNs."""
-    if ctx.network is None:
-        raise ValueError("dms: [services.dms] needs the private network ([network] enabled = true)")
+    network = require_network(ctx, "DMS")
     landing = ctx.buckets.get("landing")
     if landing is None:
         raise ValueError("dms: the context has no 'landing' bucket")
@@ -331,9 +332,9 @@ def wire_dms(scope: Construct, section: DmsConfig, ctx: ServiceContext) -> Datab
         name=ctx.resource_name("dms"),
         region=ctx.region,
         kms_key_arn=ctx.kms_key_arn,
-        vpc_id=ctx.network.vpc_id,
-        subnet_ids=list(ctx.network.private_subnet_ids),
-        client_security_group_ids=list(ctx.network.client_security_group_ids),
+        vpc_id=network.vpc_id,
+        subnet_ids=list(network.private_subnet_ids),
+        client_security_group_ids=list(network.client_security_group_ids),
         source_cidr=section.source_cidr or ctx.network.vpc_cidr,
         instance_class=section.instance_class,
         allocated_storage_gib=section.allocated_storage_gib,

@@ -45,10 +45,11 @@ from constructs import Construct
 
 from environments.sections.stores import OpenSearchConfig, opensearch_zone_count
 
+from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement, policy_json
 from . import ServiceContext
-from .cache import ServiceSecurityGroup, _lifecycle, _tags, require_network
+from .common import ServiceSecurityGroup, require_network, tags_with
 
 HTTPS_PORT = 443
 #: The strictest policy the provider offers: TLS 1.2+ with perfect-forward-secrecy ciphers.
@@ -141,7 +142,7 @@ class OpenSearchDomain(Construct):
                     sid="OperatorsAssume", effect="Allow", principals={"AWS": trusted},
                     actions=["sts:AssumeRole"])]),
                 max_session_duration=3600,
-                tags=_tags(tags),
+                tags=tags_with(tags),
             )
             self.master_role_arn = self.master_role.arn
 
@@ -207,8 +208,8 @@ class OpenSearchDomain(Construct):
             ],
             timeouts=(OpensearchDomainTimeouts(create=SHORT_TIMEOUT, update=SHORT_TIMEOUT, delete=SHORT_TIMEOUT)
                       if short_timeouts else None),
-            tags=_tags(tags),
-            lifecycle=_lifecycle(prevent_destroy),
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
             # OpenSearch checks at creation that it may write to the log groups
             depends_on=[self.log_policy],
         )

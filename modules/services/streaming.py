@@ -65,17 +65,17 @@ from cdktf_cdktf_provider_aws.msk_cluster import (
     MskClusterLoggingInfoBrokerLogs,
     MskClusterLoggingInfoBrokerLogsCloudwatchLogs,
 )
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from environments.sections.ingest import StreamingConfig
 from glue.specs import DatasetSpec, specs_json
 
 from ..catalog import OPENX_JSON_SERDE, GlueServiceRole, tf_literal
+from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement, policy_json
 from . import ServiceContext
+from .common import ServiceSecurityGroup, require_network, tags_with
 
 __all__ = [
     "GLUE_STREAM_SCRIPT", "MSK_IAM_PORT", "StreamCatalogTable", "StreamIngress", "StreamingCluster",
@@ -92,10 +92,6 @@ DEFAULT_OUTPUT_PREFIX = "streaming"
 CHECKPOINT_PREFIX = "_checkpoints"
 ERROR_PREFIX = "_errors/firehose"
 TOKENISATION_PARAMETER = "tokenisation-key"
-
-
-def _tags(tags: Mapping[str, str] | None) -> dict[str, str] | None:
-    return dict(tags) if tags else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ class StreamIngress(Construct):
             retention_period=retention_hours,
             stream_mode_details=KinesisStreamStreamModeDetails(stream_mode=stream_mode),
             shard_count=shard_count if stream_mode == "PROVISIONED" else None,
-            tags=_tags(tags),
+            tags=tags_with(tags),
             lifecycle=TerraformResourceLifecycle(ignore_changes=["tags", "tags_all"]) if ignore_tag_drift else None,
         )
         self.log_group = LogGroup(self, "logs", name=f"/aws/kinesisfirehose/{name}", retention_days=log_retention_days,
@@ -180,7 +176,7 @@ class StreamIngress(Construct):
                                          log_group_name=self.log_group.log_group.name)
         self.data_prefix = f"{dataset}/firehose/"
         self.error_prefix = f"{ERROR_PREFIX}/{name}/"
-        self.role = IamRole(self, "role", name=f"{name}-firehose", tags=_tags(tags), assume_role_policy=policy_json([
+        self.role = IamRole(self, "role", name=f"{name}-firehose", tags=tags_with(tags), assume_role_policy=policy_json([
             Statement(sid="FirehoseAssumeRole", effect="Allow", principals={"Service": "firehose.amazonaws.com"},
                       actions=["sts:AssumeRole"])]))
         policy = IamRolePolicy(self, "policy", name=f"{name}-firehose", role=self.role.id, policy=policy_json(
@@ -208,7 +204,7 @@ class StreamIngress(Construct):
                 cloudwatch_logging_options=KinesisFirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptions(
                     enabled=True, log_group_name=self.log_group.log_group.name, log_stream_name=log_stream.name),
             ),
-            tags=_tags(tags),
+            tags=tags_with(tags),
             depends_on=[policy],
         )
 
@@ -226,7 +222,7 @@ class StreamingCluster(Construct):
     deletion protection of its own)."""
 
     cluster: MskCluster
-    security_group: SecurityGroup
+    security_group: ServiceSecurityGroup
     log_group: LogGroup
 
     def __init__(
@@ -255,12 +251,9 @@ class StreamingCluster(Construct):
                              f"{len(subnet_ids)} subnets")
         if not client_security_group_ids:
             raise ValueError(f"msk {name}: client_security_group_ids is empty: nothing could reach the brokers")
-        self.security_group = SecurityGroup(self, "sg", name=f"{name}-msk", vpc_id=vpc_id, tags=_tags(tags),
-                                            description="MSK brokers: SASL/IAM over TLS from the client groups only")
-        for i, client in enumerate(client_security_group_ids):
-            VpcSecurityGroupIngressRule(self, f"from-client-{i}", security_group_id=self.security_group.id,
-                                        ip_protocol="tcp", from_port=MSK_IAM_PORT, to_port=MSK_IAM_PORT,
-                                        referenced_security_group_id=client, description="Kafka clients (IAM, TLS)")
+        self.security_group = ServiceSecurityGroup(
+            self, "sg", name=f"{name}-msk", description="MSK brokers: SASL/IAM over TLS from the client groups only",
+            vpc_id=vpc_id, port=MSK_IAM_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
         self.log_group = LogGroup(self, "broker-logs", name=f"/aws/msk/{name}", retention_days=log_retention_days,
                                   kms_key_arn=kms_key_arn)
         self.cluster = MskCluster(
@@ -271,7 +264,7 @@ class StreamingCluster(Construct):
             broker_node_group_info=MskClusterBrokerNodeGroupInfo(
                 client_subnets=list(subnet_ids),
                 instance_type=instance_type,
-                security_groups=[self.security_group.id],
+                security_groups=[self.security_group.group.id],
                 storage_info=MskClusterBrokerNodeGroupInfoStorageInfo(
                     ebs_storage_info=MskClusterBrokerNodeGroupInfoStorageInfoEbsStorageInfo(volume_size=volume_gib)),
                 connectivity_info=MskClusterBrokerNodeGroupInfoConnectivityInfo(
@@ -286,8 +279,8 @@ class StreamingCluster(Construct):
             logging_info=MskClusterLoggingInfo(broker_logs=MskClusterLoggingInfoBrokerLogs(
                 cloudwatch_logs=MskClusterLoggingInfoBrokerLogsCloudwatchLogs(
                     enabled=True, log_group=self.log_group.log_group.name))),
-            tags=_tags(tags),
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None,
+            tags=tags_with(tags),
+            lifecycle=destroy_guard(prevent_destroy),
         )
 
 
@@ -470,12 +463,11 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
 
     out.cluster = None
     if section.msk_enabled:
-        if ctx.network is None:
-            raise ValueError("streaming: msk_enabled needs the private network ([network] enabled = true)")
+        network = require_network(ctx, "MSK (streaming: msk_enabled)")
         out.cluster = StreamingCluster(
-            out, "msk", name=ctx.resource_name("msk"), kms_key_arn=ctx.kms_key_arn, vpc_id=ctx.network.vpc_id,
-            subnet_ids=list(ctx.network.private_subnet_ids),
-            client_security_group_ids=list(ctx.network.client_security_group_ids),
+            out, "msk", name=ctx.resource_name("msk"), kms_key_arn=ctx.kms_key_arn, vpc_id=network.vpc_id,
+            subnet_ids=list(network.private_subnet_ids),
+            client_security_group_ids=list(network.client_security_group_ids),
             log_retention_days=ctx.log_retention_days, kafka_version=section.msk_kafka_version,
             instance_type=section.msk_instance_type, broker_count=section.msk_broker_count,
             volume_gib=section.msk_volume_gib, prevent_destroy=ctx.prevent_destroy)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from cdktf import TerraformOutput, TerraformResourceLifecycle
+from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.timestreamwrite_database import TimestreamwriteDatabase
 from cdktf_cdktf_provider_aws.timestreamwrite_table import (
     TimestreamwriteTable,
@@ -34,6 +34,7 @@ from constructs import Construct
 
 from environments.sections.ingest import TimestreamConfig
 
+from ..lifecycle import destroy_guard
 from ..policy import Statement
 from . import ServiceContext
 
@@ -82,7 +83,7 @@ class MetricsTimeseries(Construct):
         if not kms_key_arn:
             raise ValueError(f"timestream {database_name}: kms_key_arn is required (encryption at rest)")
         self.rejected_prefix = rejected_prefix if rejected_prefix is not None else f"{REJECTED_PREFIX}{table_name}/"
-        lifecycle = TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
+        lifecycle = destroy_guard(prevent_destroy)
         self.database = TimestreamwriteDatabase(
             self, "database", database_name=database_name, kms_key_id=kms_key_arn,
             tags=dict(tags) if tags else None, lifecycle=lifecycle)

@@ -16,16 +16,16 @@ import pytest
 
 import modules  # noqa: F401  -- the lazy bindings loader, before any AWS binding
 from environments import load_environment
-from environments.sections.services import ServicesConfig
+from environments.sections.services import EMULATOR_APPLIES, ServicesConfig
+from modules.catalog import registry_name
 
 PREFIX = "pk-svc"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-#: What the emulator applies (see README, "Optional data services"): the rest is validate-only.
-ON_EMULATOR = ("appsync", "lakeformation", "streaming", "neptune", "opensearch")
 
 
-def _services_config():
+def _services_config() -> ServicesConfig:
+    """Every service the emulator can create (``EMULATOR_APPLIES``), switched on."""
     base = load_environment("local").services
     return ServicesConfig(
         appsync=dataclasses.replace(base.appsync, enabled=True),
@@ -41,7 +41,7 @@ def _stack(workdir: Path, url: str, state: Path) -> None:
     from cdktf import App, TerraformStack
 
     import main
-    from modules.catalog import CatalogDatabases, SchemaRegistry, registry_name
+    from modules.catalog import CatalogDatabases, SchemaRegistry
     from modules.kms import EnvironmentKey
     from modules.network import FlowLogSettings, PrivateNetwork
     from modules.providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider
@@ -128,6 +128,10 @@ def applied(emulator, tmp_path_factory):
     assert tf.plan("empty.tfplan", destroy=True) is False, "something survived the destroy"
 
 
+def test_every_service_the_emulator_can_create_is_applied_here():
+    assert sorted(_services_config().enabled()) == sorted(EMULATOR_APPLIES)
+
+
 def test_the_applied_services_converge(applied):
     tf, _ = applied
     assert tf.plan("again.tfplan") is False, "a second plan right after apply must show no changes"
@@ -172,13 +176,7 @@ def test_streaming_glue_job_reads_the_registry_schema(applied):
     jobs = [j for j in glue.get_jobs()["Jobs"] if j["Name"].startswith(PREFIX)]
     assert [j["Command"]["Name"] for j in jobs] == ["gluestreaming"]
     table = glue.get_table(DatabaseName=f"{PREFIX.replace('-', '_')}_raw", Name="events_stream")["Table"]
-    assert table["StorageDescriptor"]["SchemaReference"]["SchemaId"]["RegistryName"] == registry_nameof()
-
-
-def registry_nameof() -> str:
-    from modules.catalog import registry_name
-
-    return registry_name(PREFIX)
+    assert table["StorageDescriptor"]["SchemaReference"]["SchemaId"]["RegistryName"] == registry_name(PREFIX)
 
 
 def test_neptune_cluster_is_encrypted_private_and_backed_up(applied):

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from environments import ALL_ENVIRONMENTS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # synth_helpers.py
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,11 @@ pure helpers, and the five shipped environments (session synth)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from cdktf import TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import only, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from modules.batch import (
@@ -29,21 +29,7 @@ KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000
 REPO_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pk-x-plugins"
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
-
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> dict[str, Any]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.values()))
 
 
 def _network(stack: TerraformStack, **overrides: Any) -> PrivateNetwork:
@@ -86,7 +72,7 @@ def test_one_private_subnet_per_zone_and_none_public(net_doc) -> None:
 def test_no_internet_or_nat_gateway_and_no_default_route(net_doc) -> None:
     for rtype in ("aws_internet_gateway", "aws_nat_gateway", "aws_eip", "aws_route"):
         assert not resources(net_doc, rtype), rtype
-    assert "route" not in only(net_doc, "aws_route_table")
+    assert "route" not in only(net_doc, "aws_route_table")[1]
 
 
 def test_gateway_endpoints_for_s3_and_dynamodb_use_the_private_route_table(net_doc) -> None:
@@ -128,16 +114,16 @@ def test_workloads_reach_only_https_endpoints_and_gateway_prefix_lists(net_doc) 
 
 
 def test_default_security_group_is_taken_over_without_rules(net_doc) -> None:
-    default = only(net_doc, "aws_default_security_group")
+    default = only(net_doc, "aws_default_security_group")[1]
     assert "ingress" not in default and "egress" not in default
 
 
 def test_flow_logs_go_to_an_encrypted_log_group_with_retention(net_doc) -> None:
-    flow = only(net_doc, "aws_flow_log")
-    group = only(net_doc, "aws_cloudwatch_log_group")
+    flow = only(net_doc, "aws_flow_log")[1]
+    group = only(net_doc, "aws_cloudwatch_log_group")[1]
     assert flow["traffic_type"] == "REJECT" and flow["log_destination_type"] == "cloud-watch-logs"
     assert group["kms_key_id"] == KEY_ARN and group["retention_in_days"] == 30
-    trust = json.loads(only(net_doc, "aws_iam_role")["assume_role_policy"])["Statement"][0]
+    trust = json.loads(only(net_doc, "aws_iam_role")[1]["assume_role_policy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
@@ -187,7 +173,7 @@ def test_job_runs_the_shared_entrypoint_with_the_payload_parameter() -> None:
 
 
 def test_job_definition_is_fargate_private_sized_and_time_limited(job_doc) -> None:
-    jd = only(job_doc, "aws_batch_job_definition")
+    jd = only(job_doc, "aws_batch_job_definition")[1]
     assert jd["platform_capabilities"] == ["FARGATE"]
     assert jd["timeout"] == {"attempt_duration_seconds": 240 * 60}
     # jsonencode({...}) in HCL object syntax: compact it to compare fragments
@@ -200,7 +186,7 @@ def test_job_definition_is_fargate_private_sized_and_time_limited(job_doc) -> No
 
 
 def test_job_retries_infrastructure_failures_but_not_its_own_exit(job_doc) -> None:
-    strategy = only(job_doc, "aws_batch_job_definition")["retry_strategy"]
+    strategy = only(job_doc, "aws_batch_job_definition")[1]["retry_strategy"]
     assert strategy["attempts"] == 2
     actions = [(e["action"], e.get("on_status_reason") or e.get("on_reason")) for e in strategy["evaluate_on_exit"]]
     assert actions[-1] == ("EXIT", "*")
@@ -223,7 +209,7 @@ def test_job_roles_are_scoped(job_doc) -> None:
 
 
 def test_job_logs_are_encrypted_with_retention(job_doc) -> None:
-    group = only(job_doc, "aws_cloudwatch_log_group")
+    group = only(job_doc, "aws_cloudwatch_log_group")[1]
     assert group["name"] == "/aws/batch/pk-x-validate-batch"
     assert group["kms_key_id"] == KEY_ARN and group["retention_in_days"] == 14
 
@@ -232,14 +218,14 @@ def test_repository_tags_are_immutable_scanned_and_encrypted() -> None:
     doc = synth_construct(lambda s: ImageRepository(s, "images", name="pk-x-plugins", kms_key_arn=KEY_ARN,
                                                     keep_images=30, force_delete=False, prevent_destroy=True,
                                                     reader_role_arns=["arn:aws:iam::222222222222:role/deploy"]))
-    repo = only(doc, "aws_ecr_repository")
+    repo = only(doc, "aws_ecr_repository")[1]
     assert repo["image_tag_mutability"] == "IMMUTABLE"
     assert repo["image_scanning_configuration"] == {"scan_on_push": True}
     assert repo["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": KEY_ARN}]
     assert repo["lifecycle"] == {"prevent_destroy": True}
-    rule = json.loads(only(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"][0]
+    rule = json.loads(only(doc, "aws_ecr_lifecycle_policy")[1]["policy"])["rules"][0]
     assert rule["selection"]["countNumber"] == 30
-    reader = json.loads(only(doc, "aws_ecr_repository_policy")["policy"])["Statement"][0]
+    reader = json.loads(only(doc, "aws_ecr_repository_policy")[1]["policy"])["Statement"][0]
     assert reader["Principal"] == {"AWS": ["arn:aws:iam::222222222222:role/deploy"]}
     assert all(a.startswith("ecr:") and "Put" not in a for a in reader["Action"])
 
@@ -247,11 +233,11 @@ def test_repository_tags_are_immutable_scanned_and_encrypted() -> None:
 def test_compute_environment_is_fargate_in_the_given_subnets() -> None:
     doc = synth_construct(lambda s: FargateBatch(s, "batch", name="pk-x-batch", subnet_ids=["subnet-a", "subnet-b"],
                                                  security_group_ids=["sg-1"], max_vcpus=16, spot=True))
-    ce = only(doc, "aws_batch_compute_environment")
+    ce = only(doc, "aws_batch_compute_environment")[1]
     assert ce["compute_resources"] == {"type": "FARGATE_SPOT", "max_vcpus": 16, "subnets": ["subnet-a", "subnet-b"],
                                        "security_group_ids": ["sg-1"]}
     assert "service_role" not in ce  # AWS Batch's service-linked role
-    queue = only(doc, "aws_batch_job_queue")
+    queue = only(doc, "aws_batch_job_queue")[1]
     assert queue["compute_environment_order"][0]["order"] == 1
 
 
@@ -308,11 +294,11 @@ def test_a_failed_job_alerts_the_alarms_topic_and_only_eventbridge_for_that_rule
     queue = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/pk-x-batch"
     doc = synth_construct(lambda s: JobFailureAlerts(s, "alerts", name="pk-x-batch-job-failed", job_queue_arn=queue,
                                                      topic_arn=topic, account_id=ACCOUNT))
-    pattern = json.loads(only(doc, "aws_cloudwatch_event_rule")["event_pattern"])
+    pattern = json.loads(only(doc, "aws_cloudwatch_event_rule")[1]["event_pattern"])
     assert pattern == {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
                        "detail": {"status": ["FAILED"], "jobQueue": [queue]}}
-    assert only(doc, "aws_cloudwatch_event_target")["arn"] == topic
-    statements = {s["Sid"]: s for s in json.loads(only(doc, "aws_sns_topic_policy")["policy"])["Statement"]}
+    assert only(doc, "aws_cloudwatch_event_target")[1]["arn"] == topic
+    statements = {s["Sid"]: s for s in json.loads(only(doc, "aws_sns_topic_policy")[1]["policy"])["Statement"]}
     events = statements["BatchFailuresFromEventBridge"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
     assert "aws_cloudwatch_event_rule" in events["Condition"]["ArnEquals"]["aws:SourceArn"]

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pytest
 from cdktf import App, TerraformStack
 from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import only, ref, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from modules.audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
@@ -52,25 +53,8 @@ DATASETS = ("orders", "customers")
 # ======================================================================================
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def ref(rtype: str, rid: str, attr: str) -> str:
-    return "${%s.%s.%s}" % (rtype, rid, attr)
 
 
 def rendered(statements: list[Statement]) -> dict[str, dict[str, Any]]:

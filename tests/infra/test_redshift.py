@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from cdktf import App, TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import only, ref, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from glue.specs import ColumnSpec, DatasetSpec
@@ -50,25 +50,8 @@ EVENTS = DatasetSpec(name="events", format="jsonl", columns=(ColumnSpec(name="ev
 # ======================================================================================
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def ref(rtype: str, rid: str, attr: str) -> str:
-    return "${%s.%s.%s}" % (rtype, rid, attr)
 
 
 def props(**overrides: Any) -> dict[str, Any]:

@@ -8,11 +8,11 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from cdktf import App, TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import only, ref, resources, statements, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from environments.sections.governance import AppSyncConfig, DataZoneConfig, LakeFormationConfig
@@ -53,25 +53,8 @@ API_ARN = f"arn:aws:appsync:{REGION}:{ACCOUNT}:apis/abc123"
 # ======================================================================================
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def ref(rtype: str, rid: str, attr: str) -> str:
-    return "${%s.%s.%s}" % (rtype, rid, attr)
 
 
 def by_name(doc: dict[str, Any], rtype: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -79,9 +62,6 @@ def by_name(doc: dict[str, Any], rtype: str, name: str) -> tuple[str, dict[str, 
     assert len(matches) == 1, f"expected one {rtype} named {name}, found {[m[0] for m in matches]}"
     return matches[0]
 
-
-def statements(policy: str) -> dict[str, dict[str, Any]]:
-    return {s["Sid"]: s for s in json.loads(policy)["Statement"]}
 
 
 def as_list(value: Any) -> list[Any]:

@@ -8,11 +8,11 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from cdktf import App, TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import only, resources, statements, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from environments.sections.ingest import DmsConfig, StreamingConfig, TimestreamConfig
@@ -55,25 +55,8 @@ STREAMING = StreamingConfig(enabled=True)
 # ======================================================================================
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def statements(policy: str) -> dict[str, dict[str, Any]]:
-    return {s["Sid"]: s for s in json.loads(policy)["Statement"]}
 
 
 def policy_of(doc: dict[str, Any], name_part: str) -> dict[str, dict[str, Any]]:
@@ -212,7 +195,7 @@ def test_dms_deletion_protection_guards_instance_and_task():
 
 
 def test_dms_without_a_network_is_refused():
-    with pytest.raises(ValueError, match=r"dms: \[services.dms\] needs the private network"):
+    with pytest.raises(ValueError, match=r"^DMS lives in the private subnets: it needs \[network\] enabled = true"):
         synth_construct(lambda s: wire_dms(s, DMS, context(network=None)))
 
 
@@ -333,7 +316,7 @@ def test_msk_broker_count_must_fill_the_subnets_evenly():
 
 
 def test_msk_without_a_network_is_refused():
-    with pytest.raises(ValueError, match="msk_enabled needs the private network"):
+    with pytest.raises(ValueError, match=r"^MSK \(streaming: msk_enabled\) lives in the private subnets: it needs \[network\] enabled"):
         synth_construct(lambda s: wire_streaming(s, replace(STREAMING, msk_enabled=True), context(network=None)))
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 from cdktf import App, TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
 from constructs import Construct
+from synth_helpers import only, ref, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
 from environments.sections.stores import (
@@ -28,10 +28,10 @@ from modules.services.cache import (
     DISABLED_DEFAULT_ACCESS_STRING,
     ElastiCacheRedis,
     MemoryDbRedis,
-    ServiceSecurityGroup,
     wire_elasticache,
     wire_memorydb,
 )
+from modules.services.common import ServiceSecurityGroup
 from modules.services.documents import DocumentDb, NeptuneGraph, wire_documentdb, wire_neptune
 from modules.services.search import HTTP_ACTIONS, TLS_SECURITY_POLICY, OpenSearchDomain, wire_opensearch
 
@@ -51,25 +51,8 @@ NET = dict(vpc_id=VPC, subnet_ids=SUBNETS, client_security_group_ids=CLIENTS)
 # ======================================================================================
 
 
-def synth_construct(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def ref(rtype: str, rid: str, attr: str) -> str:
-    return "${%s.%s.%s}" % (rtype, rid, attr)
 
 
 def keys_anywhere(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:

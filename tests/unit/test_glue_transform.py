@@ -435,3 +435,21 @@ def test_glue_artifacts_lists_script_then_library():
     script, library = artifacts.glue_artifacts()
     assert script.key.endswith(".py") and script.data == artifacts.SCRIPT.read_bytes()
     assert library.key.endswith(".zip")
+
+
+def test_both_job_scripts_map_glue_types_to_spark_types_through_the_library():
+    """The Spark schema of compaction and streaming comes from one mapping (``specs.spark_type``);
+    a stand-in for ``pyspark.sql.types`` records what was built."""
+    from types import SimpleNamespace
+
+    from glue import compact_clean, stream_events
+    from glue.specs import spark_type
+
+    fake = SimpleNamespace(**{n: (lambda *a, _n=n: (_n, *a)) for n in
+                              ("StringType", "LongType", "DateType", "TimestampType", "BooleanType", "DecimalType")})
+    assert spark_type(fake, "bigint") == ("LongType",)
+    assert spark_type(fake, "decimal(18,2)") == ("DecimalType", 18, 2)
+    with pytest.raises(ValueError, match="no Spark type for Glue type 'array<string>'"):
+        spark_type(fake, "array<string>")
+    assert compact_clean._library()[0].spark_type is spark_type
+    assert stream_events._library()[0].spark_type is spark_type
