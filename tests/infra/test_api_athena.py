@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 from cdktf import App, TerraformStack
-from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect "Testing"
+from synth_helpers import ref, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- before any provider binding: installs their lazy loader
 from modules.api import ACCESS_LOG_FORMAT, RestApi, source_arn_path
@@ -38,19 +38,7 @@ def api_core():
     return load_plugin_module("api", "core")
 
 
-def synth(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
 
-
-def of(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def ref(rtype: str, rid: str, attr: str) -> str:
-    return "${%s.%s.%s}" % (rtype, rid, attr)
 
 
 def build_api(api_core, **overrides: Any) -> Callable[[TerraformStack], RestApi]:
@@ -70,15 +58,15 @@ def build_api(api_core, **overrides: Any) -> Callable[[TerraformStack], RestApi]
 
 @pytest.fixture(scope="module")
 def api_doc(api_core) -> dict[str, Any]:
-    return synth(build_api(api_core))
+    return synth_construct(build_api(api_core))
 
 
 def method_of(doc: dict[str, Any], http_method: str, path_part: str) -> dict[str, Any]:
     """The ``http_method`` method on the resource whose path_part is ``path_part``."""
-    resources = of(doc, "aws_api_gateway_resource")
-    for method in of(doc, "aws_api_gateway_method").values():
+    api_resources = resources(doc, "aws_api_gateway_resource")
+    for method in resources(doc, "aws_api_gateway_method").values():
         rid = method["resource_id"].split(".")[1]
-        if method["http_method"] == http_method and resources[rid]["path_part"] == path_part:
+        if method["http_method"] == http_method and api_resources[rid]["path_part"] == path_part:
             return method
     raise AssertionError(f"no {http_method} method on a resource {path_part!r}")
 
@@ -89,33 +77,33 @@ def method_of(doc: dict[str, Any], http_method: str, path_part: str) -> dict[str
 
 
 def test_one_resource_per_path_prefix_chained_to_the_root(api_doc):
-    resources = of(api_doc, "aws_api_gateway_resource")
-    parts = sorted(r["path_part"] for r in resources.values())
+    api_resources = resources(api_doc, "aws_api_gateway_resource")
+    parts = sorted(r["path_part"] for r in api_resources.values())
     assert parts == ["datasets", "files", "queries", "stats", "{id}", "{id}", "{name}"]
-    (api_id,) = of(api_doc, "aws_api_gateway_rest_api")
-    roots = [r for r in resources.values() if r["parent_id"] == ref("aws_api_gateway_rest_api", api_id,
+    (api_id,) = resources(api_doc, "aws_api_gateway_rest_api")
+    roots = [r for r in api_resources.values() if r["parent_id"] == ref("aws_api_gateway_rest_api", api_id,
                                                                          "root_resource_id")]
     assert sorted(r["path_part"] for r in roots) == ["datasets", "files", "queries"]
 
 
 def test_api_is_regional(api_doc):
-    (api,) = of(api_doc, "aws_api_gateway_rest_api").values()
+    (api,) = resources(api_doc, "aws_api_gateway_rest_api").values()
     assert api["endpoint_configuration"] == {"types": ["REGIONAL"]}
 
 
 def test_every_method_uses_iam_authorisation(api_doc):
-    methods = of(api_doc, "aws_api_gateway_method").values()
+    methods = resources(api_doc, "aws_api_gateway_method").values()
     assert len(methods) == 4
     assert {m["authorization"] for m in methods} == {"AWS_IAM"}
 
 
 def test_authorisation_can_be_opened_explicitly(api_core):
-    doc = synth(build_api(api_core, authorization="NONE"))
-    assert {m["authorization"] for m in of(doc, "aws_api_gateway_method").values()} == {"NONE"}
+    doc = synth_construct(build_api(api_core, authorization="NONE"))
+    assert {m["authorization"] for m in resources(doc, "aws_api_gateway_method").values()} == {"NONE"}
 
 
 def test_every_route_is_a_lambda_proxy_integration(api_doc):
-    integrations = of(api_doc, "aws_api_gateway_integration").values()
+    integrations = resources(api_doc, "aws_api_gateway_integration").values()
     assert len(integrations) == 4
     for integration in integrations:
         assert (integration["type"], integration["integration_http_method"]) == ("AWS_PROXY", "POST")
@@ -129,15 +117,15 @@ def test_every_route_is_a_lambda_proxy_integration(api_doc):
 
 def test_explicit_invoke_arn_is_used_as_given(api_core):
     invoke = f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"
-    doc = synth(build_api(api_core, function_invoke_arn=invoke))
-    assert {i["uri"] for i in of(doc, "aws_api_gateway_integration").values()} == {invoke}
+    doc = synth_construct(build_api(api_core, function_invoke_arn=invoke))
+    assert {i["uri"] for i in resources(doc, "aws_api_gateway_integration").values()} == {invoke}
 
 
 def test_post_queries_validates_its_body_against_the_plugins_schema(api_doc, api_core):
-    (model_id, model), = of(api_doc, "aws_api_gateway_model").items()
+    (model_id, model), = resources(api_doc, "aws_api_gateway_model").items()
     assert (model["name"], model["content_type"]) == ("PostQueriesBody", "application/json")
     assert json.loads(model["schema"]) == api_core.QUERY_REQUEST_SCHEMA
-    validators = {v["name"]: (vid, v) for vid, v in of(api_doc, "aws_api_gateway_request_validator").items()}
+    validators = {v["name"]: (vid, v) for vid, v in resources(api_doc, "aws_api_gateway_request_validator").items()}
     vid, validator = validators["body-and-parameters"]
     assert (validator["validate_request_body"], validator["validate_request_parameters"]) == (True, True)
     post = method_of(api_doc, "POST", "queries")
@@ -146,7 +134,7 @@ def test_post_queries_validates_its_body_against_the_plugins_schema(api_doc, api
 
 
 def test_get_routes_validate_their_path_parameters(api_doc):
-    validators = {v["name"]: vid for vid, v in of(api_doc, "aws_api_gateway_request_validator").items()}
+    validators = {v["name"]: vid for vid, v in resources(api_doc, "aws_api_gateway_request_validator").items()}
     get_file = method_of(api_doc, "GET", "{id}")
     assert get_file["request_parameters"] == {"method.request.path.id": True}
     assert get_file["request_validator_id"] == ref("aws_api_gateway_request_validator", validators["parameters"], "id")
@@ -154,7 +142,7 @@ def test_get_routes_validate_their_path_parameters(api_doc):
 
 
 def test_gateway_validation_errors_are_json_with_the_details(api_doc):
-    responses = {r["response_type"]: r for r in of(api_doc, "aws_api_gateway_gateway_response").values()}
+    responses = {r["response_type"]: r for r in resources(api_doc, "aws_api_gateway_gateway_response").values()}
     assert sorted(responses) == ["BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"]
     for response in responses.values():
         assert response["status_code"] == "400"
@@ -165,7 +153,7 @@ def test_gateway_validation_errors_are_json_with_the_details(api_doc):
 
 
 def test_stage_writes_json_access_logs_with_tracing(api_doc):
-    (stage,) = of(api_doc, "aws_api_gateway_stage").values()
+    (stage,) = resources(api_doc, "aws_api_gateway_stage").values()
     assert stage["stage_name"] == "v1"
     assert stage["xray_tracing_enabled"] is True
     assert stage["access_log_settings"]["destination_arn"] == LOG_GROUP_ARN
@@ -177,7 +165,7 @@ def test_stage_writes_json_access_logs_with_tracing(api_doc):
 
 
 def test_throttling_metrics_and_logging_on_every_method(api_doc):
-    (settings,) = of(api_doc, "aws_api_gateway_method_settings").values()
+    (settings,) = resources(api_doc, "aws_api_gateway_method_settings").values()
     assert settings["method_path"] == "*/*"
     assert settings["settings"] == {
         "throttling_rate_limit": 25,
@@ -189,29 +177,29 @@ def test_throttling_metrics_and_logging_on_every_method(api_doc):
 
 
 def test_no_account_settings_unless_a_cloudwatch_role_is_given(api_doc):
-    assert of(api_doc, "aws_api_gateway_account") == {}
+    assert resources(api_doc, "aws_api_gateway_account") == {}
 
 
 def test_cloudwatch_role_sets_the_account_before_the_stage(api_core):
-    doc = synth(build_api(api_core, cloudwatch_role_arn=ROLE_ARN))
-    (account_id, account), = of(doc, "aws_api_gateway_account").items()
+    doc = synth_construct(build_api(api_core, cloudwatch_role_arn=ROLE_ARN))
+    (account_id, account), = resources(doc, "aws_api_gateway_account").items()
     assert account["cloudwatch_role_arn"] == ROLE_ARN
-    (stage,) = of(doc, "aws_api_gateway_stage").values()
-    (settings,) = of(doc, "aws_api_gateway_method_settings").values()
+    (stage,) = resources(doc, "aws_api_gateway_stage").values()
+    (settings,) = resources(doc, "aws_api_gateway_method_settings").values()
     assert stage["depends_on"] == [f"aws_api_gateway_account.{account_id}"]
     assert settings["depends_on"] == [f"aws_api_gateway_account.{account_id}"]
 
 
 def test_execution_logging_can_be_turned_off(api_core):
-    doc = synth(build_api(api_core, execution_logging_level="OFF"))
-    (settings,) = of(doc, "aws_api_gateway_method_settings").values()
+    doc = synth_construct(build_api(api_core, execution_logging_level="OFF"))
+    (settings,) = resources(doc, "aws_api_gateway_method_settings").values()
     assert settings["settings"]["logging_level"] == "OFF"
 
 
 def test_invoke_permissions_are_scoped_to_this_api_stage_and_routes(api_doc):
-    (api_id,) = of(api_doc, "aws_api_gateway_rest_api")
+    (api_id,) = resources(api_doc, "aws_api_gateway_rest_api")
     execution_arn = ref("aws_api_gateway_rest_api", api_id, "execution_arn")
-    permissions = of(api_doc, "aws_lambda_permission").values()
+    permissions = resources(api_doc, "aws_lambda_permission").values()
     assert {(p["action"], p["principal"], p["function_name"]) for p in permissions} == {
         ("lambda:InvokeFunction", "apigateway.amazonaws.com", "pk-dev-api")
     }
@@ -228,27 +216,27 @@ def test_source_arn_path_turns_parameters_into_wildcards():
 
 
 def test_deployment_is_replaced_when_the_api_changes(api_doc, api_core):
-    (deployment,) = of(api_doc, "aws_api_gateway_deployment").values()
+    (deployment,) = resources(api_doc, "aws_api_gateway_deployment").values()
     assert deployment["lifecycle"] == {"create_before_destroy": True}
     assert deployment["triggers"]["resources"].startswith("${sha1(jsonencode([")
     for rtype in ("aws_api_gateway_method", "aws_api_gateway_integration"):
-        for rid in of(api_doc, rtype):
+        for rid in resources(api_doc, rtype):
             assert f"{rtype}.{rid}.id" in deployment["triggers"]["resources"]
             assert f"{rtype}.{rid}" in deployment["depends_on"]
-    fewer = synth(build_api(api_core, routes=api_core.ROUTES[:3], request_models={}))
-    (smaller,) = of(fewer, "aws_api_gateway_deployment").values()
+    fewer = synth_construct(build_api(api_core, routes=api_core.ROUTES[:3], request_models={}))
+    (smaller,) = resources(fewer, "aws_api_gateway_deployment").values()
     assert smaller["triggers"]["configuration"] != deployment["triggers"]["configuration"]
 
 
 def test_stage_serves_the_deployment(api_doc):
-    (dep_id,) = of(api_doc, "aws_api_gateway_deployment")
-    (stage,) = of(api_doc, "aws_api_gateway_stage").values()
+    (dep_id,) = resources(api_doc, "aws_api_gateway_deployment")
+    (stage,) = resources(api_doc, "aws_api_gateway_stage").values()
     assert stage["deployment_id"] == ref("aws_api_gateway_deployment", dep_id, "id")
 
 
 def test_rest_api_exposes_its_resources(api_core):
     built: list[RestApi] = []
-    synth(lambda stack: built.append(build_api(api_core)(stack)))
+    synth_construct(lambda stack: built.append(build_api(api_core)(stack)))
     (api,) = built
     assert api.invoke_url and api.api and api.stage and api.deployment
     assert sorted(api.methods) == sorted(api_core.ROUTES)
@@ -273,7 +261,7 @@ def test_rest_api_exposes_its_resources(api_core):
 )
 def test_rest_api_guards(api_core, overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        synth(build_api(api_core, **overrides))
+        synth_construct(build_api(api_core, **overrides))
 
 
 # ======================================================================================
@@ -291,7 +279,7 @@ def build_workgroup(**overrides: Any) -> Callable[[TerraformStack], AthenaWorkgr
 
 
 def test_workgroup_enforces_its_configuration():
-    (workgroup,) = of(synth(build_workgroup()), "aws_athena_workgroup").values()
+    (workgroup,) = resources(synth_construct(build_workgroup()), "aws_athena_workgroup").values()
     assert (workgroup["name"], workgroup["state"], workgroup["force_destroy"]) == ("pk-dev", "ENABLED", False)
     config = workgroup["configuration"]
     assert config["enforce_workgroup_configuration"] is True
@@ -301,7 +289,7 @@ def test_workgroup_enforces_its_configuration():
 
 
 def test_workgroup_results_are_sse_kms_in_the_results_bucket():
-    (workgroup,) = of(synth(build_workgroup()), "aws_athena_workgroup").values()
+    (workgroup,) = resources(synth_construct(build_workgroup()), "aws_athena_workgroup").values()
     assert workgroup["configuration"]["result_configuration"] == {
         "output_location": "s3://pk-dev-athena-results/results/",
         "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": KEY_ARN},
@@ -310,7 +298,7 @@ def test_workgroup_results_are_sse_kms_in_the_results_bucket():
 
 def test_workgroup_cutoff_below_athenas_minimum_is_refused():
     with pytest.raises(ValueError, match=r"bytes_scanned_cutoff_per_query must be at least 10485760"):
-        synth(build_workgroup(bytes_scanned_cutoff_per_query=1_000_000))
+        synth_construct(build_workgroup(bytes_scanned_cutoff_per_query=1_000_000))
 
 
 def build_queries(**overrides: Any) -> Callable[[TerraformStack], NamedQueries]:
@@ -320,7 +308,7 @@ def build_queries(**overrides: Any) -> Callable[[TerraformStack], NamedQueries]:
 
 
 def test_three_named_queries_per_dataset():
-    queries = of(synth(build_queries()), "aws_athena_named_query").values()
+    queries = resources(synth_construct(build_queries()), "aws_athena_named_query").values()
     assert sorted(q["name"] for q in queries) == sorted(
         f"{d}-{n.replace('_', '-')}" for d in ("orders", "customers") for n in QUERY_NAMES
     )
@@ -329,9 +317,9 @@ def test_three_named_queries_per_dataset():
 
 
 def test_named_queries_read_the_tables_given():
-    doc = synth(build_queries(table_name_for={"orders": "orders_clean", "customers": "customers_clean"},
+    doc = synth_construct(build_queries(table_name_for={"orders": "orders_clean", "customers": "customers_clean"},
                               reports_table="reports_v1", status_table="status_v1"))
-    by_name = {q["name"]: q["query"] for q in of(doc, "aws_athena_named_query").values()}
+    by_name = {q["name"]: q["query"] for q in resources(doc, "aws_athena_named_query").values()}
     assert 'FROM "pk_dev"."orders_clean"' in by_name["orders-row-counts-per-day"]
     assert 'FROM "pk_dev"."reports_v1"' in by_name["customers-rejected-rows-by-reason"]
     assert "dataset = 'customers'" in by_name["customers-rejected-rows-by-reason"]
@@ -339,14 +327,14 @@ def test_named_queries_read_the_tables_given():
 
 
 def test_named_queries_default_to_the_apis_table_names(api_core):
-    by_name = {q["name"]: q["query"] for q in of(synth(build_queries()), "aws_athena_named_query").values()}
+    by_name = {q["name"]: q["query"] for q in resources(synth_construct(build_queries()), "aws_athena_named_query").values()}
     assert f'"{api_core.clean_table_name("orders")}"' in by_name["orders-row-counts-per-day"]
     assert f'"{api_core.DEFAULT_REPORTS_TABLE}"' in by_name["orders-rejected-rows-by-reason"]
     assert f'"{api_core.DEFAULT_STATUS_TABLE}"' in by_name["orders-latest-status-per-file"]
 
 
 def test_named_queries_cover_a_recent_window_of_partitions():
-    by_name = {q["name"]: q["query"] for q in of(synth(build_queries(days=7)), "aws_athena_named_query").values()}
+    by_name = {q["name"]: q["query"] for q in resources(synth_construct(build_queries(days=7)), "aws_athena_named_query").values()}
     assert "\"date\" >= CAST(current_date - INTERVAL '7' DAY AS varchar)" in by_name["orders-row-counts-per-day"]
 
 
@@ -356,9 +344,9 @@ def test_named_queries_accept_a_terraform_reference_for_the_database():
         NamedQueries(stack, "queries", workgroup_name=workgroup.workgroup.name,
                      database_name=workgroup.workgroup.name, datasets=["orders"])
 
-    doc = synth(build)
-    (wg_id,) = of(doc, "aws_athena_workgroup")
-    queries = of(doc, "aws_athena_named_query").values()
+    doc = synth_construct(build)
+    (wg_id,) = resources(doc, "aws_athena_workgroup")
+    queries = resources(doc, "aws_athena_named_query").values()
     assert all(q["workgroup"] == ref("aws_athena_workgroup", wg_id, "name") for q in queries)
     assert all(f'FROM "{ref("aws_athena_workgroup", wg_id, "name")}".' in q["query"] for q in queries)
 
@@ -375,7 +363,7 @@ def test_named_queries_accept_a_terraform_reference_for_the_database():
 )
 def test_named_query_guards(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        synth(build_queries(**overrides))
+        synth_construct(build_queries(**overrides))
 
 
 # ======================================================================================

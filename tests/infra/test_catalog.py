@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from cdktf import App, TerraformStack  # noqa: E402
-from cdktf import Testing as CdkTesting  # noqa: E402  -- aliased: pytest would try to collect "Testing"
+from synth_helpers import resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings
 from glue.artifacts import library_artifact, script_artifact  # noqa: E402
@@ -60,15 +60,6 @@ def build_all(stack: TerraformStack, *, crawler_schedule: str | None = "cron(0 2
                   schedule=etl_schedule, replace_on_change=emulator)
 
 
-def synth(build: Callable[[TerraformStack], Any]) -> dict[str, Any]:
-    app = CdkTesting.app()
-    stack = TerraformStack(app, "under-test")
-    build(stack)
-    return json.loads(CdkTesting.synth(stack))
-
-
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
 
 
 def by(doc: dict[str, Any], rtype: str, attr: str) -> dict[str, dict[str, Any]]:
@@ -77,12 +68,12 @@ def by(doc: dict[str, Any], rtype: str, attr: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return synth(build_all)
+    return synth_construct(build_all)
 
 
 @pytest.fixture(scope="module")
 def unscheduled() -> dict[str, Any]:
-    return synth(lambda s: build_all(s, crawler_schedule=None, etl_schedule=""))
+    return synth_construct(lambda s: build_all(s, crawler_schedule=None, etl_schedule=""))
 
 
 # ======================================================================================
@@ -152,7 +143,7 @@ def test_a_free_text_csv_column_falls_back_to_open_csv_with_string_columns():
     spec = DatasetSpec("notes", "csv", (ColumnSpec("id", "integer", required=True), ColumnSpec("text", "string"),
                                         ColumnSpec("at", "timestamp")))
     assert csv_quote_risk(spec) == ["text"]
-    doc = synth(lambda s: DatasetTable(s, "t", database_name="db", dataset=spec, bucket_name=CLEAN))
+    doc = synth_construct(lambda s: DatasetTable(s, "t", database_name="db", dataset=spec, bucket_name=CLEAN))
     (table,) = resources(doc, "aws_glue_catalog_table").values()
     sd = table["storage_descriptor"]
     assert sd["ser_de_info"]["serialization_library"] == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
@@ -203,19 +194,19 @@ def test_one_registry_and_a_backward_json_schema_per_dataset(doc):
 def test_registry_tags_are_ignored_only_for_the_emulator(doc, unscheduled):
     (registry,) = resources(doc, "aws_glue_registry").values()
     assert "lifecycle" not in registry
-    emulated = synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=SPECS, ignore_tag_changes=True))
+    emulated = synth_construct(lambda s: SchemaRegistry(s, "r", name="x", datasets=SPECS, ignore_tag_changes=True))
     (registry,) = resources(emulated, "aws_glue_registry").values()
     assert registry["lifecycle"] == {"ignore_changes": ["tags", "tags_all"]}
 
 
 def test_a_dataset_listed_twice_is_refused():
     with pytest.raises(ValueError, match="a dataset is listed twice"):
-        synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=[SPECS[0], SPECS[0]]))
+        synth_construct(lambda s: SchemaRegistry(s, "r", name="x", datasets=[SPECS[0], SPECS[0]]))
 
 
 def test_terraform_template_sequences_in_contract_text_are_escaped():
     spec = DatasetSpec("odd", "jsonl", (ColumnSpec("a", "string", description="costs ${price} %{x}"),))
-    doc = synth(lambda s: SchemaRegistry(s, "r", name="x", datasets=[spec]))
+    doc = synth_construct(lambda s: SchemaRegistry(s, "r", name="x", datasets=[spec]))
     (schema,) = resources(doc, "aws_glue_schema").values()
     assert "$${price} %%{x}" in schema["schema_definition"]
 
@@ -247,13 +238,13 @@ def test_crawlers_without_a_schedule_run_on_demand(unscheduled):
 
 def test_a_rate_schedule_is_refused_with_the_glue_rule():
     with pytest.raises(ValueError, match=r"Glue schedules are cron\(\.\.\.\) expressions .* got 'rate\(1 day\)'"):
-        synth(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
+        synth_construct(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
                                        role_arn="arn:aws:iam::111111111111:role/r", schedule="rate(1 day)"))
 
 
 def test_an_empty_table_prefix_is_refused():
     with pytest.raises(ValueError, match="would replace the generated table"):
-        synth(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
+        synth_construct(lambda s: DatasetCrawler(s, "c", name="c", database_name="db", dataset=SPECS[0], bucket_name=CLEAN,
                                        role_arn="arn:aws:iam::111111111111:role/r", table_prefix=""))
 
 
@@ -298,7 +289,7 @@ def test_replace_on_change_is_off_by_default(doc):
 
 
 def test_replace_on_change_replaces_the_job_when_its_definition_changes():
-    doc = synth(lambda s: build_all(s, emulator=True))
+    doc = synth_construct(lambda s: build_all(s, emulator=True))
     ((data_id, data),) = resources(doc, "terraform_data").items()
     (job,) = resources(doc, "aws_glue_job").values()
     assert job["lifecycle"] == {"replace_triggered_by": [f"terraform_data.{data_id}"]}  # plain: no "${"
@@ -307,7 +298,7 @@ def test_replace_on_change_replaces_the_job_when_its_definition_changes():
 
 
 def test_security_configuration_is_passed_through():
-    doc = synth(lambda s: CompactionJob(
+    doc = synth_construct(lambda s: CompactionJob(
         s, "j", name="j", role_arn="arn:aws:iam::111111111111:role/r", script_bucket=ARTIFACTS, script_key=SCRIPT_KEY,
         library_key=LIBRARY_KEY, datasets=SPECS, clean_bucket=CLEAN, worker_type="G.1X", number_of_workers=2,
         timeout_minutes=60, security_configuration="pk-dev-glue"))
@@ -328,7 +319,7 @@ def test_job_settings_are_checked(kwargs, message):
                     worker_type="G.1X", number_of_workers=2, timeout_minutes=60)
     settings.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        synth(lambda s: CompactionJob(s, "j", **settings))
+        synth_construct(lambda s: CompactionJob(s, "j", **settings))
 
 
 # ======================================================================================

@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA  #
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy  # noqa: E402
+from synth_helpers import only, resources  # noqa: E402
 
 import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings below
 from environments import ALL_ENVIRONMENTS, PROMOTION_ORDER, EnvironmentConfig, load_all, load_environment  # noqa: E402
@@ -71,14 +72,6 @@ def synth_construct(build: Callable[[TerraformStack], Any]) -> tuple[str, dict[s
     return text, json.loads(text)
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
 
 
 def at(doc: dict[str, Any], rtype: str, path: str) -> tuple[str, dict[str, Any]]:
