@@ -154,11 +154,22 @@ def build_all(outdir: Path, plugins: Iterable[Path] | None = None, *, layer: boo
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make package``; a malformed plug-in is one ``error: <file>: <field>: <problem>`` line and
+    exit status 2 (as ``kit plan``/``deploy`` report it), not a traceback."""
     import main as composition
+    from modules.plugins import ManifestError
 
     from .release import build_release
+    from .ui import KitError
 
-    release = build_release(composition.work_root() / "build" / "releases")
+    try:
+        release = build_release(composition.work_root() / "build" / "releases")
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"==> packaged release {release.id} into {release.directory}")
     for name, a in sorted(release.artifacts.items()):
         print(f"    {name:20s} {a.size:>10,d} B  sha256 {a.sha256}")

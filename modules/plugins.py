@@ -1,9 +1,13 @@
 """Plug-in manifests: ``lambdas/<name>/manifest.toml``, loaded typed and validated.
 
 A plug-in is a folder under ``lambdas/`` with a thin ``handler.py``, its pure core and this
-manifest. The infrastructure reads the manifests and wires each plug-in (queue + DLQ, function,
-role derived from ``[permissions]``, log group, alarms); adding a plug-in is adding a folder.
-This file is pure Python (no cdktf): the local runner and the packager read manifests too.
+manifest. Every folder under ``lambdas/`` is a plug-in and needs a manifest, except folders that
+are clearly not plug-ins: names starting with '_' (``_shared``, ``__pycache__``) or '.' (tool
+caches), and folders holding no file but caches (``__pycache__``, ``*.pyc``, dot-files: what a
+plug-in deleted with git leaves behind, and what git itself does not see). The infrastructure
+reads the manifests and wires each plug-in (queue + DLQ, function, role derived from
+``[permissions]``, log group, alarms); adding a plug-in is adding a folder. This file is pure
+Python (no cdktf): the local runner and the packager read manifests too.
 
     [plugin]
     description = "Checks each landed file against its dataset contract"
@@ -40,10 +44,20 @@ This file is pure Python (no cdktf): the local runner and the packager read mani
 
     [environment]                           # extra environment variables (strings)
     LOG_SAMPLE_RATE = "0.1"
+
+``discover_plugins`` also checks each plug-in's code statically (``ast``; the modules are never
+imported: they import Powertools and boto3 and run code at import): ``<module>.py`` of
+``plugin.handler`` exists, parses, and defines the function at module top level (a ``def``, an
+``async def``, a class, or an assignment or import binding that name; a ``from x import *`` makes
+any name possible, so it is accepted); with ``runtime.batch = true`` the module is ``handler``
+(the AWS Batch job imports ``handler.py``) and defines ``run_batch``; a plug-in consuming ``api``
+has a ``core.py`` defining ``ROUTES`` and ``QUERY_REQUEST_SCHEMA`` (the stack builds the REST API
+from them).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 import types
@@ -69,6 +83,13 @@ _PARAM_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Variables the wiring sets itself; a manifest may not override them.
 RESERVED_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME")
+#: The function the AWS Batch job calls (``pipeline_shared.batch_job``), in ``handler.py``.
+BATCH_MODULE, BATCH_FUNCTION = "handler", "run_batch"
+#: What the stack reads from an API plug-in's ``core.py`` to build the REST API.
+API_CORE_MODULE, API_CORE_NAMES = "core", ("ROUTES", "QUERY_REQUEST_SCHEMA")
+#: Folder prefixes that mark a folder under lambdas/ as not a plug-in.
+NOT_PLUGIN_PREFIXES = ("_", ".")
+_CACHE_SUFFIXES = (".pyc", ".pyo")
 
 
 class ManifestError(ValueError):
@@ -156,16 +177,21 @@ def _str_list(path: Path, dotted: str, value: Any, allowed: tuple[str, ...] | No
 
 
 def load_manifest(directory: Path) -> PluginManifest:
+    """The folder's manifest, typed and validated (the manifest alone: ``discover_plugins`` also
+    checks the code and the plug-in graph)."""
     path = directory / MANIFEST_NAME
     name = directory.name
+    if not path.is_file():
+        raise ManifestError(path, "", "missing: every plug-in folder needs a manifest.toml "
+                                      "(a folder that is not a plug-in starts with '_')")
     if not _NAME_RE.match(name):
         raise ManifestError(path, "", f"plug-in folder name {name!r} must be 2-31 characters of a-z, 0-9 and '_', starting with a letter")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(path, "", "missing: every plug-in folder needs a manifest.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(path, "", f"is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ManifestError(path, "", f"cannot be read: {exc.strerror or exc}") from None
     for section, value in data.items():
         if section not in _SECTIONS:
             raise ManifestError(path, section, f"unknown section (allowed: {', '.join(_SECTIONS)})")
@@ -240,15 +266,150 @@ def load_manifest(directory: Path) -> PluginManifest:
     )
 
 
+# -- the plug-in's code, checked statically ---------------------------------------------------
+
+def _bound_names(tree: ast.Module) -> tuple[set[str], bool]:
+    """Names bound at module top level (also inside top-level if/try/with/for blocks, never inside
+    a function or class), and whether a ``from x import *`` may bind any other."""
+    names: set[str] = set()
+    star = False
+
+    def bind(target: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                bind(element)
+        elif isinstance(target, ast.Starred):
+            bind(target.value)
+
+    def visit(body: list[ast.stmt]) -> None:
+        nonlocal star
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    bind(target)
+            elif isinstance(node, ast.AnnAssign):
+                if node.value is not None:  # ``name: int`` alone binds nothing
+                    bind(node.target)
+            elif isinstance(node, ast.AugAssign):
+                bind(node.target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        star = True
+                    else:
+                        names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                bind(node.target)
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        bind(item.optional_vars)
+                visit(node.body)
+            elif isinstance(node, (ast.If, ast.While)):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                visit(node.body)
+                for handler in node.handlers:  # ``except E as e``: e is unbound after the block
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.Match):
+                for case in node.cases:
+                    visit(case.body)
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.NamedExpr):
+                bind(node.value.target)
+
+    visit(tree.body)
+    return names, star
+
+
+def _module_names(manifest_path: Path, field_path: str, module: Path) -> tuple[set[str], bool]:
+    """Top-level names of ``module`` (parsed, never imported); a syntax error names file and line."""
+    try:
+        tree = ast.parse(module.read_bytes(), filename=str(module))
+    except SyntaxError as exc:
+        where = f"{module}:{exc.lineno}" if exc.lineno else str(module)
+        raise ManifestError(manifest_path, field_path, f"{where}: is not valid Python: {exc.msg}") from None
+    except ValueError as exc:  # null bytes, undecodable source
+        raise ManifestError(manifest_path, field_path, f"{module}: is not valid Python: {exc}") from None
+    except OSError as exc:
+        raise ManifestError(manifest_path, field_path, f"{module} cannot be read: {exc.strerror or exc}") from None
+    return _bound_names(tree)
+
+
+def check_plugin_code(manifest: PluginManifest) -> None:
+    """The code the manifest and the stack rely on is there (static checks, see module docstring)."""
+    path = manifest.directory / MANIFEST_NAME
+    module_name, function = manifest.handler.split(".")
+    module = manifest.directory / f"{module_name}.py"
+    if not module.is_file():
+        raise ManifestError(path, "plugin.handler", f"names module {module_name!r}, but {module} does not exist")
+    names, star = _module_names(path, "plugin.handler", module)
+    if function not in names and not star:
+        raise ManifestError(path, "plugin.handler",
+                            f"names function {function!r}, which {module} does not define at top level")
+    if manifest.runtime.batch:
+        if module_name != BATCH_MODULE:
+            raise ManifestError(path, "runtime.batch",
+                                f"is true, but plugin.handler's module is {module_name!r}: the AWS Batch job "
+                                f"imports {BATCH_MODULE}.py, so a batch-capable plug-in's handler module must be "
+                                f"{BATCH_MODULE!r}")
+        if BATCH_FUNCTION not in names and not star:
+            raise ManifestError(path, "runtime.batch",
+                                f"is true, but {module} defines no {BATCH_FUNCTION}(payload) at top level "
+                                "(the AWS Batch job calls it)")
+    if manifest.consumes_api:
+        core = manifest.directory / f"{API_CORE_MODULE}.py"
+        if not core.is_file():
+            raise ManifestError(path, "consumes.source",
+                                f"is 'api', but {core} does not exist (the stack builds the REST API from its "
+                                f"{' and '.join(API_CORE_NAMES)})")
+        core_names, core_star = _module_names(path, "consumes.source", core)
+        missing = [n for n in API_CORE_NAMES if n not in core_names]
+        if missing and not core_star:
+            raise ManifestError(path, "consumes.source",
+                                f"is 'api', but {core} does not define {missing[0]} at top level (the stack builds "
+                                "the REST API from it)")
+
+
+def _holds_files(folder: Path) -> bool:
+    """Any file but caches (``__pycache__``, ``*.pyc``) and dot-files under ``folder``."""
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).parts
+        if any(part == "__pycache__" or part.startswith(".") for part in rel):
+            continue
+        if path.is_file() and path.suffix not in _CACHE_SUFFIXES:
+            return True
+    return False
+
+
+def is_plugin_folder(path: Path) -> bool:
+    """A folder under lambdas/ that must be a plug-in (hence hold a manifest): not named '_…' or
+    '.…', and holding a manifest or any file but caches."""
+    if not path.is_dir() or path.name.startswith(NOT_PLUGIN_PREFIXES):
+        return False
+    return (path / MANIFEST_NAME).exists() or _holds_files(path)
+
+
 def discover_plugins(lambdas_dir: Path | None = None) -> list[PluginManifest]:
-    """Every plug-in folder (one holding a manifest.toml, not starting with '_' or '.'), validated
-    together: sources and targets must name existing plug-ins, exactly one consumes landing, and
-    the stages form no cycle. Sorted in pipeline order (sources before consumers)."""
+    """Every plug-in folder (see ``is_plugin_folder``: one without a manifest is an error), each
+    manifest and its code checked (``check_plugin_code``), then validated together: sources and
+    targets must name existing plug-ins, exactly one consumes landing, and the stages form no
+    cycle. Sorted in pipeline order (sources before consumers)."""
     lambdas_dir = lambdas_dir or LAMBDAS_DIR
-    manifests = [
-        load_manifest(d) for d in sorted(lambdas_dir.iterdir())
-        if d.is_dir() and not d.name.startswith(("_", ".")) and (d / MANIFEST_NAME).exists()
-    ] if lambdas_dir.is_dir() else []
+    manifests: list[PluginManifest] = []
+    for d in sorted(lambdas_dir.iterdir()) if lambdas_dir.is_dir() else []:
+        if is_plugin_folder(d):
+            m = load_manifest(d)
+            check_plugin_code(m)
+            manifests.append(m)
     by_name = {m.name: m for m in manifests}
     known = ", ".join(sorted(by_name))
     for m in manifests:

@@ -33,11 +33,17 @@ timeout_seconds = 60
 '''
 
 
+#: The handler module every test plug-in gets (discover_plugins checks the code the manifest names).
+HANDLER_PY = "def lambda_handler(event, context):\n    return {}\n"
+
+
 def write_plugin(root: Path, name: str, text: str) -> Path:
-    """``root/<name>/manifest.toml`` holding ``text``; returns the plug-in folder."""
+    """``root/<name>/manifest.toml`` holding ``text`` (and a ``handler.py`` defining
+    ``lambda_handler``); returns the plug-in folder."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    (folder / "handler.py").write_text(HANDLER_PY, encoding="utf-8")
     return folder
 
 
@@ -229,6 +235,14 @@ def test_missing_manifest(tmp_path: Path) -> None:
     directory = tmp_path / "stage"
     directory.mkdir()
     expect_error(lambda: load_manifest(directory), directory / MANIFEST_NAME, "",
+                 "missing: every plug-in folder needs a manifest.toml (a folder that is not a plug-in starts with '_')")
+
+
+def test_missing_manifest_is_reported_before_a_bad_folder_name(tmp_path: Path) -> None:
+    # a stray folder "my-data" is told what a plug-in folder needs, not to rename itself
+    directory = tmp_path / "my-data"
+    directory.mkdir()
+    expect_error(lambda: load_manifest(directory), directory / MANIFEST_NAME, "",
                  "missing: every plug-in folder needs a manifest.toml")
 
 
@@ -323,10 +337,42 @@ def test_folders_starting_with_underscore_or_dot_are_ignored(tmp_path: Path) -> 
     assert [p.name for p in discover_plugins(tmp_path)] == ["alpha"]
 
 
-def test_folders_without_a_manifest_are_ignored(tmp_path: Path) -> None:
+def test_a_folder_with_files_but_no_manifest_is_an_error(tmp_path: Path) -> None:
+    write_plugin(tmp_path, "alpha", manifest("landing"))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "handler.py").write_text(HANDLER_PY)
+    with pytest.raises(ManifestError) as info:
+        discover_plugins(tmp_path)
+    assert str(info.value) == (f"{extra / MANIFEST_NAME}: missing: every plug-in folder needs a manifest.toml "
+                               "(a folder that is not a plug-in starts with '_')")
+
+
+def test_a_deleted_manifest_is_blamed_on_its_own_folder(tmp_path: Path) -> None:
+    # without the missing-manifest error, beta's "no plug-in named 'alpha'" came first
+    alpha = write_plugin(tmp_path, "alpha", manifest("landing", ["beta"]))
+    write_plugin(tmp_path, "beta", manifest("alpha"))
+    (alpha / MANIFEST_NAME).unlink()
+    expect_error(lambda: discover_plugins(tmp_path), alpha / MANIFEST_NAME, "",
+                 "missing: every plug-in folder needs a manifest.toml")
+
+
+def test_files_and_cache_only_folders_are_not_plugins(tmp_path: Path) -> None:
+    # an empty folder, and what a plug-in deleted with git leaves behind (__pycache__ only)
     write_plugin(tmp_path, "alpha", manifest("landing"))
     (tmp_path / "samples").mkdir()
+    (tmp_path / "gone" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "gone" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\x00")
+    (tmp_path / "gone" / ".DS_Store").write_bytes(b"")
     (tmp_path / "README.md").write_text("not a plug-in")
+    assert [p.name for p in discover_plugins(tmp_path)] == ["alpha"]
+
+
+def test_private_folders_with_code_but_no_manifest_are_ignored(tmp_path: Path) -> None:
+    write_plugin(tmp_path, "alpha", manifest("landing"))
+    for name in ("_private", "__pycache__", ".venv"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "helpers.py").write_text("X = 1\n")
     assert [p.name for p in discover_plugins(tmp_path)] == ["alpha"]
 
 

@@ -78,3 +78,45 @@ def test_build_all_writes_an_artifact_manifest(tmp_path: Path):
         assert entry == {"name": name, "file": f"{name}.zip", "sha256": artifacts[name].sha256,
                          "size": artifacts[name].size}
     assert manifest["release"]
+
+
+# -- `make package` (python -m kit.package) with a broken plug-in -----------------------------
+# kit.package packages the repository's lambdas/ (modules.plugins.LAMBDAS_DIR): the broken
+# plug-ins live in tmp_path, and LAMBDAS_DIR is pointed at them.
+
+def broken_lambdas(root: Path) -> tuple[Path, str]:
+    """``root/lambdas/stage`` whose manifest names a handler function its module lacks; returns
+    the folder and the one error line expected."""
+    stage = root / "lambdas" / "stage"
+    stage.mkdir(parents=True)
+    (stage / "manifest.toml").write_text('[plugin]\ndescription = "test"\nhandler = "handler.lambda_handler"\n'
+                                         '\n[consumes]\nsource = "landing"\n')
+    (stage / "handler.py").write_text("def handle(event, context):\n    return {}\n")
+    return stage.parent, (f"error: {stage / 'manifest.toml'}: plugin.handler: names function 'lambda_handler', "
+                          f"which {stage / 'handler.py'} does not define at top level")
+
+
+def test_package_main_reports_a_manifest_error_in_one_line(tmp_path: Path, monkeypatch, capsys):
+    import modules.plugins
+    from kit.package import main
+
+    lambdas, expected = broken_lambdas(tmp_path)
+    monkeypatch.setattr(modules.plugins, "LAMBDAS_DIR", lambdas)
+    monkeypatch.setenv("PIPELINE_KIT_WORKDIR", str(tmp_path / "work"))
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert (captured.err, captured.out) == (expected + "\n", "")
+    assert not (tmp_path / "work" / "build").exists()
+
+
+def test_python_m_kit_package_prints_one_line_and_exits_2(tmp_path: Path):
+    import subprocess
+    import sys
+
+    lambdas, expected = broken_lambdas(tmp_path)
+    # the real `python -m kit.package` entry point (run as __main__), LAMBDAS_DIR set first
+    code = ("import runpy, sys; from pathlib import Path; import modules.plugins as p; "
+            "p.LAMBDAS_DIR = Path(sys.argv[1]); runpy.run_module('kit.package', run_name='__main__', alter_sys=True)")
+    proc = subprocess.run([sys.executable, "-c", code, str(lambdas)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PIPELINE_KIT_WORKDIR": str(tmp_path / "work")}, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (2, expected + "\n", "")

@@ -1,0 +1,163 @@
+"""modules.plugins.discover_plugins checks each plug-in's code statically (never importing it):
+the module and function ``plugin.handler`` names, ``run_batch`` for ``runtime.batch = true``, and
+an API plug-in's ``core.py`` (ROUTES, QUERY_REQUEST_SCHEMA). Each error is one ManifestError
+naming the manifest and the field. Every plug-in here is built in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modules.plugins import MANIFEST_NAME, ManifestError, discover_plugins
+
+HANDLER = "def lambda_handler(event, context):\n    return {}\n"
+BATCH_HANDLER = HANDLER + "\n\ndef run_batch(payload):\n    return {}\n"
+API_CORE = "ROUTES = ((\"GET\", \"/files/{id}\"),)\nQUERY_REQUEST_SCHEMA = {\"type\": \"object\"}\n"
+
+
+def plugin(root: Path, name: str, *, source: str = "landing", handler: str = "handler.lambda_handler",
+           batch: bool = False, files: dict[str, str] | None = None) -> Path:
+    """``root/<name>/`` with a manifest and ``files`` (default: a ``handler.py`` defining
+    ``lambda_handler``); returns the folder."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / MANIFEST_NAME).write_text(
+        f'[plugin]\ndescription = "test"\nhandler = "{handler}"\n\n[consumes]\nsource = "{source}"\n'
+        f"\n[runtime]\nbatch = {'true' if batch else 'false'}\n", encoding="utf-8")
+    for filename, text in (files if files is not None else {"handler.py": HANDLER}).items():
+        (folder / filename).write_text(text, encoding="utf-8")
+    return folder
+
+
+def error_of(lambdas: Path) -> str:
+    with pytest.raises(ManifestError) as info:
+        discover_plugins(lambdas)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- plugin.handler ----------------------------------------------------------------------------
+
+
+def test_a_handler_function_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", files={"handler.py": "def handle(event, context):\n    return {}\n"})
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: plugin.handler: names function 'lambda_handler', "
+                                  f"which {stage / 'handler.py'} does not define at top level")
+
+
+def test_a_deleted_handler_module_is_refused(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", files={"core.py": "X = 1\n"})
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: plugin.handler: names module 'handler', "
+                                  f"but {stage / 'handler.py'} does not exist")
+
+
+def test_the_module_named_by_plugin_handler_is_the_one_checked(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", handler="entry.main", files={"handler.py": HANDLER})
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: plugin.handler: names module 'entry', "
+                                  f"but {stage / 'entry.py'} does not exist")
+
+
+def test_a_handler_module_with_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", files={"handler.py": "import json\n\ndef lambda_handler(event, context)\n"})
+    message = error_of(tmp_path)
+    assert message.startswith(f"{stage / MANIFEST_NAME}: plugin.handler: {stage / 'handler.py'}:3: "
+                              "is not valid Python: "), message
+
+
+def test_a_function_defined_only_inside_a_class_or_function_is_not_top_level(tmp_path: Path) -> None:
+    text = ("class Stage:\n    def lambda_handler(self, event, context):\n        return {}\n\n\n"
+            "def factory():\n    def lambda_handler(event, context):\n        return {}\n    return lambda_handler\n")
+    stage = plugin(tmp_path, "stage", files={"handler.py": text})
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: plugin.handler: names function 'lambda_handler', "
+                                  f"which {stage / 'handler.py'} does not define at top level")
+
+
+@pytest.mark.parametrize("text", [
+    "async def lambda_handler(event, context):\n    return {}\n",
+    "from core import handle as lambda_handler\n",
+    "import core\nlambda_handler = core.handle\n",
+    "lambda_handler: object = object()\n",
+    "try:\n    from fast import lambda_handler\nexcept ImportError:\n    def lambda_handler(event, context):\n"
+    "        return {}\n",
+    "from core import *\n",  # may bind any name: not decidable statically, accepted
+], ids=["async-def", "import-as", "assignment", "annotated-assignment", "inside-try", "star-import"])
+def test_any_top_level_binding_of_the_handler_name_counts(tmp_path: Path, text: str) -> None:
+    plugin(tmp_path, "stage", files={"handler.py": text})
+    assert [m.name for m in discover_plugins(tmp_path)] == ["stage"]
+
+
+def test_the_handler_module_is_parsed_not_imported(tmp_path: Path) -> None:
+    # importing it would fail (unknown module) or stop the interpreter; parsing does neither
+    text = "import not_installed_anywhere\nraise SystemExit(3)\n\n\ndef lambda_handler(event, context):\n    return {}\n"
+    plugin(tmp_path, "stage", files={"handler.py": text})
+    assert [m.name for m in discover_plugins(tmp_path)] == ["stage"]
+
+
+# -- runtime.batch -----------------------------------------------------------------------------
+
+
+def test_batch_without_run_batch_is_refused(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", batch=True)
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: runtime.batch: is true, but {stage / 'handler.py'} "
+                                  "defines no run_batch(payload) at top level (the AWS Batch job calls it)")
+
+
+def test_batch_with_run_batch_is_accepted(tmp_path: Path) -> None:
+    plugin(tmp_path, "stage", batch=True, files={"handler.py": BATCH_HANDLER})
+    assert [m.runtime.batch for m in discover_plugins(tmp_path)] == [True]
+
+
+def test_batch_needs_the_handler_module_the_batch_job_imports(tmp_path: Path) -> None:
+    stage = plugin(tmp_path, "stage", batch=True, handler="entry.lambda_handler", files={"entry.py": BATCH_HANDLER})
+    assert error_of(tmp_path) == (f"{stage / MANIFEST_NAME}: runtime.batch: is true, but plugin.handler's module "
+                                  "is 'entry': the AWS Batch job imports handler.py, so a batch-capable plug-in's "
+                                  "handler module must be 'handler'")
+
+
+def test_run_batch_is_not_required_without_batch(tmp_path: Path) -> None:
+    plugin(tmp_path, "stage", batch=False)
+    assert [m.runtime.batch for m in discover_plugins(tmp_path)] == [False]
+
+
+# -- consumes.source = "api" -------------------------------------------------------------------
+
+
+def test_an_api_plugin_without_core_is_refused(tmp_path: Path) -> None:
+    plugin(tmp_path, "entry")
+    api = plugin(tmp_path, "query", source="api")
+    assert error_of(tmp_path) == (f"{api / MANIFEST_NAME}: consumes.source: is 'api', but {api / 'core.py'} does "
+                                  "not exist (the stack builds the REST API from its ROUTES and QUERY_REQUEST_SCHEMA)")
+
+
+def test_an_api_core_without_the_request_schema_is_refused(tmp_path: Path) -> None:
+    plugin(tmp_path, "entry")
+    api = plugin(tmp_path, "query", source="api",
+                 files={"handler.py": HANDLER, "core.py": "ROUTES = ()\n"})
+    assert error_of(tmp_path) == (f"{api / MANIFEST_NAME}: consumes.source: is 'api', but {api / 'core.py'} does "
+                                  "not define QUERY_REQUEST_SCHEMA at top level (the stack builds the REST API from it)")
+
+
+def test_an_api_core_with_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    plugin(tmp_path, "entry")
+    api = plugin(tmp_path, "query", source="api", files={"handler.py": HANDLER, "core.py": "ROUTES = (\n"})
+    message = error_of(tmp_path)
+    assert message.startswith(f"{api / MANIFEST_NAME}: consumes.source: {api / 'core.py'}:1: "
+                              "is not valid Python: "), message
+
+
+def test_an_api_plugin_with_routes_and_schema_is_accepted(tmp_path: Path) -> None:
+    plugin(tmp_path, "entry")
+    plugin(tmp_path, "query", source="api", files={"handler.py": HANDLER, "core.py": API_CORE})
+    assert [m.name for m in discover_plugins(tmp_path)] == ["entry", "query"]
+
+
+# -- order of the errors -----------------------------------------------------------------------
+
+
+def test_a_plugins_code_error_comes_before_the_graph_errors(tmp_path: Path) -> None:
+    # "beta" consumes a plug-in that does not exist, but "alpha" (first by name) lacks its handler
+    alpha = plugin(tmp_path, "alpha", files={})
+    plugin(tmp_path, "beta", source="ghost")
+    assert error_of(tmp_path).startswith(f"{alpha / MANIFEST_NAME}: plugin.handler: names module 'handler'")
