@@ -195,6 +195,9 @@ class BackupConfig:
     vault_lock: bool = False
     vault_lock_min_retention_days: int = field(default=7, metadata=_between(1, 36500))
     vault_lock_max_retention_days: int = field(default=36500, metadata=_between(1, 36500))
+    #: The plan's name when it cannot be ``<prefix>-backup``: set by the kit on the emulator, which
+    #: keeps deleted plans and refuses their names again (not a TOML key).
+    plan_name: str | None = field(default=None, metadata={"internal": True})
 
 
 _CIDR_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")

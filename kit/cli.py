@@ -14,330 +14,45 @@ import argparse
 import os
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import main as _main
-from environments import ALL_ENVIRONMENTS, PROMOTION_ORDER, ConfigError, EnvironmentConfig
+from environments import ALL_ENVIRONMENTS, PROMOTION_ORDER, ConfigError
 from modules.plugins import ManifestError
 
 from . import gates
-from .emulator import Emulator, Epoch
+from .deploy import (  # noqa: F401 - Target, resolve, state_root are imported from here by the commands' modules
+    PLAN_FILE,
+    Flags,
+    Records,
+    Steps,
+    Target,
+    artifact_names,
+    artifacts_bucket,
+    deploy_release,
+    mark_destroyed,
+    prepare,
+    release_from,
+    resolve,
+    rollback,
+    state_root,
+    synth_stack,
+    terraform_for,
+)
 from .release import (
-    GLUE_ARTIFACTS,
-    LAYER,
-    Record,
-    Release,
-    build_release,
+    DEPLOYED,
     copy_release,
     ensure_artifacts_bucket,
-    now_iso,
-    publish,
+    fetch_config,
     read_bucket_record,
     read_record,
-    write_bucket_record,
-    write_record,
 )
-from .terraform import Terraform
+from .terraform import Terraform, TerraformError, TerraformInterrupted, sigterm_as_interrupt
 from .ui import KitError, note, step, warn
 
 ROOT = _main.ROOT
-PLAN_FILE = "tfplan"
 #: Resource types the emulator cannot delete (EMULATOR.md): dropped from state before a destroy.
 EMULATOR_UNDELETABLE = ("aws_athena_named_query.",)
-
-
-def state_root() -> Path:
-    return _main.work_root() / ".state"
-
-
-# -- targets ----------------------------------------------------------------------------------
-
-@dataclass
-class Target:
-    """One environment on one target: where it deploys, its clients, its Terraform folders."""
-
-    cfg: EnvironmentConfig
-
-    @property
-    def name(self) -> str:
-        return self.cfg.name
-
-    @property
-    def label(self) -> str:
-        return f"{self.cfg.name} (rehearsal on the emulator)" if self.cfg.is_rehearsal else self.cfg.name
-
-    @property
-    def emulator(self) -> Emulator | None:
-        if self.cfg.emulator is None:
-            return None
-        return Emulator(host=self.cfg.emulator.host, port=self.cfg.emulator.port, state_dir=state_root())
-
-    @property
-    def outdir(self) -> Path:
-        return _main.default_outdir() / "rehearsal" if self.cfg.is_rehearsal else _main.default_outdir()
-
-    @property
-    def state_file(self) -> Path:
-        return _main.work_root() / self.cfg.state.path
-
-    def client(self, service: str):
-        emu = self.emulator
-        if emu is not None:
-            return emu.client(service, self.cfg.region)
-        import boto3
-
-        return boto3.client(service, region_name=self.cfg.region)
-
-    def cli_args(self) -> list[str]:
-        return ["--env", self.cfg.name] + (["--target", "emulator"] if self.cfg.is_rehearsal else [])
-
-
-def resolve(env: str, target: str | None = None) -> Target:
-    cfg = _main._configs([env])[0]
-    if target == "aws" and cfg.on_emulator:
-        raise KitError(f"{env} runs on the emulator only")
-    if target == "emulator" and not cfg.on_emulator:
-        local = _main._configs(["local"])[0]
-        assert local.emulator is not None
-        cfg = cfg.rehearsal(port=local.emulator.port, host=local.emulator.host)
-    return Target(cfg)
-
-
-class Steps:
-    def __init__(self, total: int) -> None:
-        self.n, self.total = 0, total
-
-    def __call__(self, message: str) -> None:
-        self.n += 1
-        step(f"[{self.n}/{self.total}] {message}")
-
-
-# -- building blocks ---------------------------------------------------------------------------
-
-def _release(path: str | None) -> Release:
-    if path:
-        return Release.load(Path(path))
-    release = build_release(_main.releases_dir())
-    note(f"release {release.id} built from the working tree ({len(release.plugin_artifacts())} plug-in artifacts)")
-    return release
-
-
-def _prepare(t: Target, steps: Steps | None, *, start: bool = True) -> Epoch | None:
-    """Emulator: running, and the local state belongs to it. AWS: the credentials reach the account."""
-    say = steps or step
-    emu = t.emulator
-    if emu is not None:
-        if start:
-            started = emu.ensure_running()
-            say(f"emulator {'started' if started else 'already running'} at {emu.url}"
-                + (f" (log: {os.path.relpath(emu.log_file, ROOT)}; stop it with `make down`)" if started else ""))
-        elif not emu.is_running():
-            return None
-        epoch = Epoch(emu, env=f"rehearsal-{t.name}" if t.cfg.is_rehearsal else t.name, region=t.cfg.region,
-                      state_file=t.state_file)
-        if epoch.state_is_stale():
-            moved = epoch.set_aside_stale_state()
-            note("the emulator does not hold what the local state describes (restarted or reset); "
-                 f"old state moved to {os.path.relpath(moved, _main.work_root())}")
-        return epoch
-    say(f"check AWS credentials for account {t.cfg.account_id}")
-    _check_credentials(t.cfg)
-    return None
-
-
-def _check_credentials(cfg: EnvironmentConfig) -> None:
-    import boto3
-    import botocore.exceptions
-
-    try:
-        ident = boto3.client("sts", region_name=cfg.region).get_caller_identity()
-    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
-        raise KitError(f"no AWS credentials for {cfg.name}: configure a profile or role for account "
-                       f"{cfg.account_id} (AWS_PROFILE=...), or rehearse it on the emulator with TARGET=emulator") from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise KitError(f"cannot reach AWS STS to check the credentials for {cfg.name}: {exc}") from None
-    except botocore.exceptions.ClientError as exc:
-        raise KitError(f"the AWS credentials were refused: {exc}") from None
-    if ident["Account"] != cfg.account_id:
-        raise KitError(f"the credentials are for account {ident['Account']}, but {cfg.name} lives in "
-                       f"{cfg.account_id} ({os.path.relpath(cfg.source, ROOT)}); refusing to deploy there")
-    note(f"credentials: {ident['Arn']}")
-
-
-def _artifacts_bucket(t: Target) -> str:
-    bucket = t.cfg.bucket_name("artifacts")
-    if t.emulator is not None:
-        if ensure_artifacts_bucket(t.client("s3"), bucket, t.cfg.region,
-                                   deny_insecure_transport=t.cfg.storage.deny_insecure_transport):
-            note(f"artifacts bucket s3://{bucket} created on the emulator")
-        return bucket
-    from botocore.exceptions import ClientError
-
-    try:
-        t.client("s3").head_bucket(Bucket=bucket)
-    except ClientError:
-        raise KitError(f"artifacts bucket s3://{bucket} does not exist or is not reachable: "
-                       f"run `make bootstrap ENV={t.name}` once (it creates the state bucket, lock table and "
-                       "artifacts bucket)") from None
-    return bucket
-
-
-def _artifact_names(t: Target, release: Release) -> list[str]:
-    names = sorted(release.plugin_artifacts()) + [n for n in GLUE_ARTIFACTS if n in release.artifacts]
-    return names + [LAYER] if t.emulator is not None else names
-
-
-def _schema_check() -> None:
-    """Refuse to deploy a contract change that breaks BACKWARD compatibility (kit/schema_check.py)."""
-    from .schema_check import run as schema_check
-
-    lines: list[str] = []
-    code = schema_check(out=lambda line: None, err=lines.append)
-    if code != 0:
-        raise KitError("a dataset contract change breaks BACKWARD compatibility with the registered schema:\n  "
-                       + "\n  ".join(lines))
-
-
-def _synth(t: Target, release: Release, steps: Steps) -> Path:
-    _schema_check()
-    steps(f"synthesize {t.label} with release {release.id}")
-    started = time.perf_counter()
-    workdir = _main.synth([t.cfg], outdir=t.outdir, release=release)[t.name]
-    note(f"{os.path.relpath(workdir / 'cdk.tf.json', _main.work_root())} in {time.perf_counter() - started:.1f}s")
-    return workdir
-
-
-def _terraform(workdir: Path, steps: Steps) -> Terraform:
-    tf = Terraform.for_stack(workdir, state_root())
-    steps("terraform init")
-    tf.init()
-    return tf
-
-
-def _apply_release(t: Target, release: Release, steps: Steps, *, approve: str | None, allow_replace: bool,
-                   epoch: Epoch | None) -> bool:
-    """synth → init → plan (saved) → gates → apply the saved plan. True when something changed."""
-    workdir = _synth(t, release, steps)
-    tf = _terraform(workdir, steps)
-    steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, _main.work_root())})")
-    changes = tf.plan(PLAN_FILE)
-    if not changes:
-        steps("no changes: nothing to apply")
-        if epoch is not None:
-            epoch.record()
-        return False
-    plan = tf.show_json(PLAN_FILE)
-    allowed = gates.check_data_stores(plan, allowed=allow_replace)
-    if allowed:
-        warn("applying data-store destruction/replacement as explicitly allowed: "
-             + ", ".join(c.address for c in allowed))
-    gates.check_approval(t.name, approve)
-    steps("terraform apply (the saved plan)")
-    tf.apply(PLAN_FILE)
-    if epoch is not None:
-        epoch.record()
-    return True
-
-
-def _ensure_secrets(t: Target) -> None:
-    from .secrets import ensure_tokenisation_key, parameter_name
-
-    created = ensure_tokenisation_key(t.client("ssm"), name_prefix=t.cfg.name_prefix,
-                                      kms_alias=f"alias/{t.cfg.resource_name('data')}")
-    note(f"tokenisation key {parameter_name(t.cfg.name_prefix)}: {'created (SecureString)' if created else 'present, kept'}")
-
-
-def _check_image(t: Target, release: Release) -> None:
-    """Batch jobs run the release's container image: say whether it is in the repository."""
-    if not t.cfg.batch.enabled:
-        return
-    if t.emulator is not None:
-        note("Batch image check skipped on the emulator (it runs no containers: `make run` executes a "
-             "routed job's entrypoint in-process)")
-        return
-    from .images import check_release_image
-
-    check = check_release_image(t.client("ecr"), t.cfg, release.id)
-    (note if check.ok else warn)(check.message)
-
-
-def _smoke(t: Target, release: Release):
-    from .smoke import run_smoke
-
-    runner_args = t.cli_args() if t.emulator is not None else None
-    return run_smoke(t.cfg, t.client, release_id=release.id, runner_args=runner_args)
-
-
-def deploy_release(t: Target, release: Release, *, approve: str | None, allow_replace: bool, smoke: bool,
-                   promoted_from: str | None = None, publish_release: bool = True) -> Record:
-    """The whole deploy of one release to one environment, with gates, smoke test and rollback."""
-    started = time.perf_counter()
-    gates.check_approval(t.name, approve)
-    steps = Steps(7)
-    epoch = _prepare(t, steps)
-    bucket = _artifacts_bucket(t)
-    ssm = t.client("ssm")
-    previous = read_record(ssm, t.cfg.name_prefix)
-    if publish_release:
-        steps(f"publish release {release.id} to s3://{bucket} (content-addressed, sha256 verified)")
-        publish(release, t.client("s3"), bucket, _artifact_names(t, release))
-    else:
-        steps(f"release {release.id} already in s3://{bucket} (sha256 verified)")
-    _apply_release(t, release, steps, approve=approve, allow_replace=allow_replace, epoch=epoch)
-    _ensure_secrets(t)
-    _check_image(t, release)
-    record = Record(release=release, smoke="skipped", deployed_at=now_iso(), promoted_from=promoted_from)
-    if smoke:
-        steps(f"smoke test: a sample file through {t.label}")
-        result = _smoke(t, release)
-        if not result.passed:
-            record.smoke = "failed"
-            write_record(ssm, t.cfg.name_prefix, record, "last-failed")
-            _rollback(t, previous, record, result.detail, approve=approve, allow_replace=allow_replace)
-        note(f"smoke test passed: {result.detail}")
-        record.smoke = "passed"
-    else:
-        steps("smoke test skipped (SMOKE=0)")
-    if previous is not None and previous.release.id != release.id:
-        write_record(ssm, t.cfg.name_prefix, previous, "previous")
-    write_record(ssm, t.cfg.name_prefix, record, "current")
-    write_bucket_record(t.client("s3"), bucket, record)
-    step(f"{t.label} runs release {release.id} (smoke {record.smoke}) — deployed in "
-         f"{time.perf_counter() - started:.0f}s" + (f" (emulator at {t.emulator.url})" if t.emulator else ""))
-    return record
-
-
-def _rollback(t: Target, previous: Record | None, failed: Record, detail: str, *, approve: str | None,
-              allow_replace: bool) -> None:
-    ssm = t.client("ssm")
-    bucket = t.cfg.bucket_name("artifacts")
-    if previous is None or previous.release.id == failed.release.id:
-        write_record(ssm, t.cfg.name_prefix, failed, "current")
-        write_bucket_record(t.client("s3"), bucket, failed)
-        raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
-                       "There is no previous release to roll back to; the failed release stays deployed "
-                       "and is recorded as failed (it cannot be promoted)")
-    step(f"smoke test FAILED: {detail}")
-    step(f"rolling back {t.label} to the previous release {previous.release.id}")
-    steps = Steps(5)
-    _apply_release(t, previous.release, steps, approve=approve, allow_replace=allow_replace,
-                   epoch=_prepare(t, None, start=False))
-    write_record(ssm, t.cfg.name_prefix, previous, "current")
-    write_bucket_record(t.client("s3"), bucket, previous)
-    raise KitError(f"smoke test FAILED on {t.label} for release {failed.release.id}: {detail}. "
-                   f"Rolled back automatically to release {previous.release.id}, which runs there now")
-
-
-# -- commands -----------------------------------------------------------------------------------
-
-def _flags() -> tuple[str | None, bool, bool]:
-    approve = os.environ.get("APPROVE") or None
-    allow = os.environ.get("ALLOW_DATA_STORE_REPLACEMENT", "").lower() in ("yes", "true", "1")
-    smoke = os.environ.get("SMOKE", "1").lower() not in ("0", "no", "false")
-    return approve, allow, smoke
-
 
 def cmd_synth(args: argparse.Namespace) -> int:
     return _main.main([f"--env={e}" for e in args.envs])
@@ -352,10 +67,10 @@ def cmd_package(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     t = resolve(args.env, args.target)
     steps = Steps(5)
-    release = _release(args.release)
-    _prepare(t, steps)
-    workdir = _synth(t, release, steps)
-    tf = _terraform(workdir, steps)
+    release = release_from(args.release)
+    prepare(t, steps)
+    workdir = synth_stack(t, release, steps)
+    tf = terraform_for(workdir, steps)
     steps(f"terraform plan (saved to {os.path.relpath(workdir / PLAN_FILE, _main.work_root())})")
     changes = tf.plan(PLAN_FILE)
     if changes:
@@ -369,8 +84,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     t = resolve(args.env, args.target)
-    approve, allow, smoke = _flags()
-    deploy_release(t, _release(args.release), approve=approve, allow_replace=allow, smoke=smoke)
+    deploy_release(t, release_from(args.release), flags=Flags.from_env())
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Back to the previous deployment (or the newest good one of release ``--to``): its exact
+    Terraform configuration, then a smoke test."""
+    t = resolve(args.env, args.target)
+    rollback(t, to=args.to, flags=Flags.from_env())
     return 0
 
 
@@ -384,8 +106,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
         raise KitError(f"refusing to promote {src} → {dst}: releases move one stage at a time along "
                        f"{' → '.join(PROMOTION_ORDER)}" + (f" (from {src} the next stage is {expected})" if expected else ""))
     source, target = resolve(src, args.target), resolve(dst, args.target)
-    approve, allow, smoke = _flags()
-    gates.check_approval(dst, approve)
+    flags = Flags.from_env()
+    gates.check_approval(dst, flags.approve)
     if source.emulator is not None and not source.emulator.is_running():
         raise KitError(f"no emulator at {source.emulator.url}: nothing is deployed in {source.label}")
     # Read through S3 (the source's artifacts bucket): it works across accounts, SSM does not.
@@ -396,17 +118,19 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if expected and expected != record.release.id:
         raise KitError(f"{source.label} runs release {record.release.id}, not the expected {expected} "
                        "(EXPECT_RELEASE): refusing to promote a release this pipeline run did not build")
+    if record.status != DEPLOYED:
+        raise KitError(f"refusing to promote release {record.release.id}: {source.label} does not run it "
+                       f"(record status: {record.status})")
     if record.smoke != "passed":
         raise KitError(f"refusing to promote release {record.release.id}: its smoke test did not pass in "
                        f"{source.label} (smoke: {record.smoke})")
     step(f"promote release {record.release.id} (smoke passed in {source.label} at {record.deployed_at}) "
          f"→ {target.label}")
-    _prepare(target, None)
-    dst_bucket = _artifacts_bucket(target)
+    prepare(target, None)
+    dst_bucket = artifacts_bucket(target)
     copy_release(record.release, source.client("s3"), source.cfg.bucket_name("artifacts"),
-                 target.client("s3"), dst_bucket, _artifact_names(target, record.release))
-    deploy_release(target, record.release, approve=approve, allow_replace=allow, smoke=smoke,
-                   promoted_from=src, publish_release=False)
+                 target.client("s3"), dst_bucket, artifact_names(target, record.release))
+    deploy_release(target, record.release, flags=flags, promoted_from=src, publish_release=False)
     if target.cfg.batch.enabled and target.emulator is None:
         from .images import check_promoted_image
 
@@ -425,16 +149,30 @@ def cmd_destroy(args: argparse.Namespace) -> int:
                        "(its data stores are also protected by prevent_destroy)")
     steps = Steps(5)
     if t.emulator is not None:
-        epoch = _prepare(t, steps, start=False)
+        epoch = prepare(t, steps, start=False)
         if epoch is None or not t.state_file.exists():
             step(f"nothing to destroy: the emulator is not running or holds no deployment of {t.label}")
             return 0
     else:
-        epoch = _prepare(t, steps)
+        prepare(t, steps)
     record = read_record(t.client("ssm"), t.cfg.name_prefix)
-    release = record.release if record is not None else _release(None)
-    workdir = _synth(t, release, steps)
-    tf = _terraform(workdir, steps)
+    if record is not None and record.config is not None:
+        # Destroy what was deployed, with the configuration that deployed it (the code may have
+        # moved on since: new plug-ins would not match the recorded release).
+        steps(f"configuration of release {record.release.id} from s3://{t.artifacts_bucket}/{record.config['key']}")
+        workdir = t.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        import json as _json
+
+        from .deploy import _endpoints_to
+
+        config = _json.loads(fetch_config(t.client("s3"), t.artifacts_bucket, record.config))
+        if t.emulator is not None:
+            config = _endpoints_to(config, t.emulator.url)
+        (workdir / "cdk.tf.json").write_text(_json.dumps(config, indent=2))
+    else:
+        workdir = synth_stack(t, record.release if record is not None else release_from(None), steps)
+    tf = terraform_for(workdir, steps)
     if t.emulator is not None and t.cfg.protection.force_destroy:
         _empty_buckets_on_emulator(t)
     if t.emulator is not None:
@@ -451,7 +189,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         steps("terraform apply (the saved destroy plan)")
         try:
             tf.apply(PLAN_FILE)
-        except KitError:
+        except TerraformError:
             if t.emulator is None:
                 raise
             # The emulator merges two ingress rules on one port (from two source groups) into one
@@ -462,8 +200,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
                 tf.apply(PLAN_FILE)
     else:
         steps("nothing to destroy")
-    if epoch is not None:
-        epoch.forget()
+    mark_destroyed(t)
     step(f"{t.label} destroyed (artifacts bucket, release records and tokenisation key are kept)")
     return 0
 
@@ -495,12 +232,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
     """Exit 0: the environment matches its code and recorded release; exit 2: drift."""
     t = resolve(args.env, args.target)
     steps = Steps(5)
-    _prepare(t, steps)
+    prepare(t, steps)
     record = read_record(t.client("ssm"), t.cfg.name_prefix)
     if record is None:
         raise KitError(f"no release is recorded in {t.label}: nothing deployed to compare with")
-    workdir = _synth(t, record.release, steps)
-    tf = _terraform(workdir, steps)
+    workdir = synth_stack(t, record.release, steps)
+    tf = terraform_for(workdir, steps)
     steps("terraform plan -detailed-exitcode -lock=false (read-only: never applied)")
     if not tf.plan(PLAN_FILE, extra=["-lock=false"]):
         step(f"{t.label}: no drift (matches the code and release {record.release.id})")
@@ -518,7 +255,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from .release import secure_bucket
 
     t = resolve(args.env, args.target)
-    _prepare(t, None)
+    prepare(t, None)
     s3, ddb = t.client("s3"), t.client("dynamodb")
     region = t.cfg.region
     if t.cfg.on_emulator and not t.cfg.is_rehearsal:
@@ -678,7 +415,7 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     from .images import image_ref
 
     docker = _docker()
-    release = _release(args.release)
+    release = release_from(args.release)
     cfg = resolve(args.env).cfg
     tag = image_ref(cfg, release.id).uri
     arch = cfg.compute.lambda_architecture.replace("x86_64", "amd64")
@@ -702,7 +439,7 @@ def cmd_image_push(args: argparse.Namespace) -> int:
     if t.emulator is not None:
         raise KitError(f"{t.label} runs no containers: there is no image to push (Batch jobs run in-process)")
     docker = _docker()
-    release = _release(args.release)
+    release = release_from(args.release)
     ref = image_ref(t.cfg, release.id)
     token = t.client("ecr").get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
@@ -759,7 +496,7 @@ def cmd_image_check(args: argparse.Namespace) -> int:
     t = resolve(args.env)
     if t.emulator is not None:
         raise KitError(f"{t.label} runs no containers: there is no image to check")
-    release = _release(args.release)
+    release = release_from(args.release)
     check = check_release_image(t.client("ecr"), t.cfg, release.id)
     if not check.ok:
         raise KitError(check.message)
@@ -804,8 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = command("run", cmd_run, "drive the pipeline on the emulator with the sample files")
     run_parser.add_argument("--samples", help="folder of <dataset>/<file> samples (default: lambdas/_shared/samples)")
     run_parser.add_argument("--drain-only", action="store_true",
-                            help="upload nothing: only process what is already queued")
+                            help="upload nothing: process what is queued, a table of the files processed")
     run_parser.add_argument("--quiet", action="store_true", help="no per-file table")
+    run_parser.add_argument("--timeout", type=float, default=300.0,
+                            help="seconds to wait for every queue to empty (default 300)")
     api_parser = command("api", cmd_api, "call a route of the deployed REST API through the local runner")
     api_parser.add_argument("method", choices=("GET", "POST", "PUT", "DELETE", "PATCH"))
     api_parser.add_argument("path", help="e.g. /files/<file_id>")
@@ -835,13 +574,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown environment {unknown[0]!r} (known: {', '.join(ALL_ENVIRONMENTS)})", file=sys.stderr)
             return 2
     try:
-        return args.func(args)
+        with sigterm_as_interrupt():
+            return args.func(args)
     except (ConfigError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except TerraformInterrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 130
     except KitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: rerun the same command to carry on (a deploy picks up where it stopped)", file=sys.stderr)
         return 130

@@ -42,8 +42,21 @@ def destructive_data_store_changes(plan: dict[str, Any]) -> list[Change]:
     return out
 
 
-def check_data_stores(plan: dict[str, Any], *, allowed: bool) -> list[Change]:
+def check_data_stores(plan: dict[str, Any], *, allowed: bool, rollback: bool = False) -> list[Change]:
+    """Refuse a plan that destroys or replaces a data store unless ``allowed``; returns the
+    destructive changes being let through. A **rollback** re-applies the configuration of the
+    deployment before: whatever it deletes outright exists only because the failed release
+    added it (a new plug-in's queue, a new dataset's table), so plain deletions pass; replacing
+    a data store both configurations hold still needs ``allowed``."""
     changes = destructive_data_store_changes(plan)
+    if rollback:
+        added_by_failed = [c for c in changes if c.verb == "destroy"]
+        refused = [c for c in changes if c.verb == "replace"]
+        if refused and not allowed:
+            listing = "; ".join(f"replace {c.address}" for c in refused)
+            raise KitError(f"refusing to roll back: the plan would {listing}. Rerun with "
+                           "ALLOW_DATA_STORE_REPLACEMENT=yes if you really mean it")
+        return added_by_failed + (refused if allowed else [])
     if changes and not allowed:
         listing = "; ".join(f"{c.verb} {c.address}" for c in changes)
         raise KitError(

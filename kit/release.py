@@ -267,29 +267,114 @@ def copy_release(release: Release, src_s3, src_bucket: str, dst_s3, dst_bucket: 
 
 # -- records ----------------------------------------------------------------------------------
 
+#: Record statuses: what the environment runs according to the record.
+DEPLOYING, DEPLOYED, ROLLBACK_FAILED, DESTROYED = "deploying", "deployed", "rollback-failed", "destroyed"
+
+
 @dataclass
 class Record:
+    """What one environment runs: a release, deployed with one Terraform configuration.
+
+    ``status`` says how far the deploy got: ``deploying`` is written **before** anything is
+    applied (an interrupted deploy leaves it, never a claim that the old release still runs),
+    ``deployed`` once the apply finished, ``rollback-failed`` when a failed release could not be
+    rolled back, ``destroyed`` after ``make destroy``. ``config`` names the synthesized Terraform
+    configuration that was applied (``deployments/<sha256>.tf.json`` in the artifacts bucket):
+    a rollback re-applies exactly it, whatever the newer release added or removed."""
+
     release: Release
-    smoke: str  # "passed" | "failed" | "skipped"
+    smoke: str  # "passed" | "failed" | "skipped" | "pending"
     deployed_at: str
     promoted_from: str | None = None
+    status: str = DEPLOYED
+    config: dict[str, str] | None = None
+    rolled_back_from: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def good(self) -> bool:
+        """A deployment that finished and was not found broken: a rollback target."""
+        return self.status == DEPLOYED and self.smoke in ("passed", "skipped")
+
+    @property
+    def config_sha256(self) -> str | None:
+        return (self.config or {}).get("sha256")
+
+    def same_deployment(self, other: "Record | None") -> bool:
+        if other is None:
+            return False
+        if self.config_sha256 and other.config_sha256:
+            return self.config_sha256 == other.config_sha256
+        return self.release.id == other.release.id
 
     def to_json(self) -> str:
         return json.dumps({**self.release.to_dict(), "smoke": self.smoke, "deployed_at": self.deployed_at,
-                           "promoted_from": self.promoted_from, **self.extra}, sort_keys=True,
+                           "promoted_from": self.promoted_from, "status": self.status, "config": self.config,
+                           "rolled_back_from": self.rolled_back_from, **self.extra}, sort_keys=True,
                           separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "Record":
         data = json.loads(text)
+        config = data.get("config")
         return cls(release=Release.from_dict(data), smoke=data.get("smoke", "unknown"),
-                   deployed_at=data.get("deployed_at", ""), promoted_from=data.get("promoted_from"))
+                   deployed_at=data.get("deployed_at", ""), promoted_from=data.get("promoted_from"),
+                   status=data.get("status", DEPLOYED), config=config if isinstance(config, dict) else None,
+                   rolled_back_from=data.get("rolled_back_from"))
+
+
+def config_key(sha256: str) -> str:
+    return f"deployments/{sha256}.tf.json"
+
+
+def store_config(s3, bucket: str, path: Path) -> dict[str, str]:
+    """Keep the synthesized Terraform configuration a deploy applies (content-addressed), so a
+    rollback can apply exactly it again. Returns the record's ``config`` reference."""
+    body = path.read_bytes()
+    digest = sha256_bytes(body)
+    key = config_key(digest)
+    if not _exists(s3, bucket, key):
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json",
+                      Metadata={"sha256": digest})
+    return {"key": key, "sha256": digest}
+
+
+def fetch_config(s3, bucket: str, ref: dict[str, str]) -> bytes:
+    """The stored configuration of a deployment, its sha256 verified."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=ref["key"])["Body"].read()
+    except Exception as exc:  # noqa: BLE001 - botocore raises several kinds
+        raise KitError(f"the Terraform configuration of that deployment (s3://{bucket}/{ref['key']}) cannot be "
+                       f"read: {exc}") from None
+    if sha256_bytes(body) != ref["sha256"]:
+        raise KitError(f"s3://{bucket}/{ref['key']} does not match its recorded sha256: refusing to apply it")
+    return body
 
 
 def write_bucket_record(s3, bucket: str, record: Record) -> None:
-    s3.put_object(Bucket=bucket, Key="releases/current.json", Body=record.to_json().encode(),
-                  ContentType="application/json")
+    """``releases/current.json`` (what promotion reads) and, for every finished deployment, a
+    history entry ``releases/history/<deployed_at>-<release>.json`` (what ``make rollback TO=``
+    searches)."""
+    body = record.to_json().encode()
+    s3.put_object(Bucket=bucket, Key="releases/current.json", Body=body, ContentType="application/json")
+    if record.status == DEPLOYED and record.config:
+        stamp = record.deployed_at.replace(":", "").replace("-", "")
+        s3.put_object(Bucket=bucket, Key=f"releases/history/{stamp}-{record.release.id}.json", Body=body,
+                      ContentType="application/json")
+
+
+def history(s3, bucket: str) -> list[Record]:
+    """Every finished deployment recorded in the bucket, newest first."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="releases/history/"):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    out = []
+    for key in sorted(keys, reverse=True):
+        try:
+            out.append(Record.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()))
+        except (ValueError, KitError):
+            continue
+    return out
 
 
 def read_bucket_record(s3, bucket: str) -> Record | None:

@@ -15,17 +15,24 @@ The kit writes its CLI config to ``.state/terraformrc`` (never committed) and po
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from modules.providers import AWS_PROVIDER_VERSION
 
-from .ui import KitError, note
+from .ui import KitError, note, warn
 
 PROVIDER_SUBPATH = Path("registry.terraform.io") / "hashicorp" / "aws" / AWS_PROVIDER_VERSION
 
@@ -96,13 +103,105 @@ def write_cli_config(state_dir: Path, mirror: Path | None) -> Path | None:
     return path
 
 
+#: How long an interrupted Terraform run may take to stop cleanly (it finishes the calls it has
+#: started and saves the state) before the kit stops waiting; ``TF_STOP_TIMEOUT`` overrides.
+STOP_TIMEOUT_SECONDS = 600
+#: How long the kit waits for a Terraform run left behind by an earlier, killed kit process.
+PREVIOUS_RUN_TIMEOUT_SECONDS = 1800
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class TerraformInterrupted(KitError):
+    """The kit was interrupted (Ctrl-C, SIGTERM) while Terraform ran; Terraform was stopped cleanly."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the kit writes while a Terraform process of its own runs in a working directory: if the
+    kit is killed, the next run finds the record, waits for that Terraform to finish (it runs in its
+    own process group and carries on) and knows the previous run was cut short."""
+
+    path: Path
+
+    def write(self, pid: int, args: Sequence[str], workdir: Path) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"pid": pid, "args": list(args), "workdir": str(workdir),
+                                         "user": _who(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+
+    def read(self) -> dict | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _who() -> str:
+    import getpass
+    import socket
+
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return f"uid{os.getuid()}@{socket.gethostname()}"
+
+
+def process_alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _is_terraform(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"terraform" in f.read()
+    except OSError:
+        return True  # no /proc (macOS): trust the record
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def lock_id(stderr: str) -> str | None:
+    """The lock ID of an "Error acquiring the state lock" message, if that is what failed."""
+    if "Error acquiring the state lock" not in stderr:
+        return None
+    match = re.search(r"^\s*ID:\s+(\S+)", _ANSI.sub("", stderr), re.MULTILINE)
+    return match.group(1) if match else None
+
+
 @dataclass
 class Terraform:
-    """Terraform in one working directory (a synthesized stack)."""
+    """Terraform in one working directory (a synthesized stack).
+
+    Every command runs in its **own process group**: a Ctrl-C or SIGTERM reaches the kit, which
+    asks Terraform to stop cleanly (one SIGINT: Terraform finishes the calls it has started and
+    saves the state) and waits for it, instead of the default of killing it mid-call, which leaves
+    resources that exist but are not in the state. A second Ctrl-C makes Terraform exit at once.
+    While it runs, a run record (``<state dir>/runs/<stack>.json``) names its pid, so that a kit
+    killed outright is followed by one that waits for the Terraform it left behind."""
 
     workdir: Path
     cli_config: Path | None
     binary: str = "terraform"
+    state_dir: Path | None = None
 
     @classmethod
     def for_stack(cls, workdir: Path, state_dir: Path) -> "Terraform":
@@ -115,7 +214,7 @@ class Terraform:
             note(f"providers from the filesystem mirror {mirror}")
         else:
             note("providers from the Terraform registry (no filesystem mirror found; set TF_PROVIDER_MIRROR to use one)")
-        return cls(workdir=workdir, cli_config=config, binary=binary)
+        return cls(workdir=workdir, cli_config=config, binary=binary, state_dir=state_dir)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -127,17 +226,71 @@ class Terraform:
         env.setdefault("CHECKPOINT_DISABLE", "1")
         return env
 
+    # -- runs of this kit and of a kit killed before --------------------------------------------
+    @property
+    def run_record(self) -> RunRecord | None:
+        if self.state_dir is None:
+            return None
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self.workdir.resolve()).strip("/"))[-120:]
+        return RunRecord(self.state_dir / "runs" / f"{slug}.json")
+
+    def wait_for_previous_run(self, timeout: float | None = None) -> dict | None:
+        """A Terraform run an earlier kit started here and did not see end (the kit was killed):
+        wait for it if it still runs (it holds the state lock and is finishing its work), then
+        forget it. Returns the record (None: the previous run ended normally)."""
+        record = self.run_record
+        data = record.read() if record is not None else None
+        if record is None or data is None:
+            return None
+        pid = data["pid"]
+        if process_alive(pid) and _is_terraform(pid):
+            limit = timeout if timeout is not None else float(
+                os.environ.get("TF_PREVIOUS_RUN_TIMEOUT", PREVIOUS_RUN_TIMEOUT_SECONDS))
+            warn(f"terraform {' '.join(data.get('args', [])[:1])} (pid {pid}, started {data.get('started')}) from an "
+                 f"interrupted kit still runs in {self.workdir}: waiting for it to finish (up to {limit:.0f}s)")
+            deadline = time.monotonic() + limit
+            while process_alive(pid):
+                if time.monotonic() > deadline:
+                    raise KitError(f"terraform (pid {pid}) from an interrupted kit still runs after {limit:.0f}s; "
+                                   f"stop it (`kill -INT {pid}`) or wait, then rerun")
+                time.sleep(1)
+            note(f"terraform (pid {pid}) finished")
+        else:
+            note(f"the previous terraform run here (pid {pid}, started {data.get('started')}) was cut short; "
+                 "recovering from the state it saved")
+        record.clear()
+        return data
+
+    # -- running ---------------------------------------------------------------------------------
     def run(self, *args: str, check: bool = True, capture: bool = False,
-            ok_codes: Sequence[int] = (0,)) -> subprocess.CompletedProcess:
-        """Run ``terraform <args>`` in the working directory, streaming its output unless captured."""
+            ok_codes: Sequence[int] = (0,), tee: bool = False) -> subprocess.CompletedProcess:
+        """Run ``terraform <args>`` in the working directory: output streamed (``capture``: kept
+        instead; ``tee``: streamed and kept)."""
         cmd = [self.binary, f"-chdir={self.workdir}", *args]
-        proc = subprocess.run(cmd, env=self.env(), text=True,
-                              stdout=subprocess.PIPE if capture else None,
-                              stderr=subprocess.PIPE if capture else None)
+        piped = capture or tee
+        proc = subprocess.Popen(cmd, env=self.env(), text=True, start_new_session=True,
+                                stdout=subprocess.PIPE if piped else None,
+                                stderr=subprocess.PIPE if piped else None)
+        record = self.run_record
+        if record is not None:
+            record.write(proc.pid, args, self.workdir)
+        try:
+            out, err = _collect(proc, echo=tee)
+        except KeyboardInterrupt:
+            _stop(proc, args[0])
+            if record is not None:
+                record.clear()
+            raise TerraformInterrupted(
+                f"interrupted: terraform {args[0]} was stopped cleanly and saved its state; rerun the same "
+                "command to carry on (what was created so far is kept)") from None
+        if record is not None:
+            record.clear()
+        result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
         if check and proc.returncode not in ok_codes:
-            detail = f":\n{proc.stderr.strip()}" if capture and proc.stderr else ""
-            raise KitError(f"terraform {args[0]} failed (exit {proc.returncode}) in {self.workdir}{detail}")
-        return proc
+            detail = f":\n{_ANSI.sub('', err).strip()}" if capture and err else ""
+            raise TerraformError(f"terraform {args[0]} failed (exit {proc.returncode}) in {self.workdir}{detail}",
+                                 result=result)
+        return result
 
     def init(self, *, backend: bool = True, quiet: bool = False) -> None:
         args = ["init", "-input=false", "-reconfigure"]
@@ -152,17 +305,125 @@ class Terraform:
         args = ["plan", "-input=false", "-detailed-exitcode", f"-out={plan_file}", *extra]
         if destroy:
             args.append("-destroy")
-        proc = self.run(*args, ok_codes=(0, 2))
+        proc = self.run(*args, ok_codes=(0, 2), tee=True)
         return proc.returncode == 2
 
-    def apply(self, plan_file: str) -> None:
-        self.run("apply", "-input=false", "-auto-approve", plan_file)
+    def apply(self, plan_file: str) -> subprocess.CompletedProcess:
+        """Apply a saved plan, streaming the output; a failure raises :class:`TerraformError`
+        carrying the output (the kit reads the diagnostics to recover)."""
+        return self.run("apply", "-input=false", "-auto-approve", plan_file, tee=True)
 
     def show_json(self, plan_file: str) -> dict:
-        import json
-
         proc = self.run("show", "-json", plan_file, capture=True)
         return json.loads(proc.stdout)
 
     def validate(self) -> subprocess.CompletedProcess:
         return self.run("validate", "-no-color", check=False, capture=True)
+
+
+class TerraformError(KitError):
+    """A Terraform command failed; ``result`` holds its exit code and output."""
+
+    def __init__(self, message: str, *, result: subprocess.CompletedProcess) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def output(self) -> str:
+        return _ANSI.sub("", (self.result.stdout or "") + "\n" + (self.result.stderr or ""))
+
+
+def _collect(proc: subprocess.Popen, *, echo: bool) -> tuple[str, str]:
+    """Wait for ``proc``; with pipes, read both streams (echoing them when ``echo``)."""
+    if proc.stdout is None:
+        proc.wait()
+        return "", ""
+    chunks: dict[str, list[str]] = {"out": [], "err": []}
+
+    def pump(stream, name: str, sink) -> None:
+        for line in iter(stream.readline, ""):
+            chunks[name].append(line)
+            if echo:
+                sink.write(line)
+                sink.flush()
+        stream.close()
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, "out", sys.stdout), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, "err", sys.stderr), daemon=True)]
+    for t in threads:
+        t.start()
+    while proc.poll() is None:
+        try:
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
+    for t in threads:
+        t.join(timeout=10)
+    return "".join(chunks["out"]), "".join(chunks["err"])
+
+
+def _stop(proc: subprocess.Popen, command: str) -> None:
+    """Ask Terraform to stop cleanly and wait; a second interrupt makes it exit at once."""
+    if proc.poll() is not None:
+        return
+    limit = float(os.environ.get("TF_STOP_TIMEOUT", STOP_TIMEOUT_SECONDS))
+    warn(f"interrupted: asking terraform {command} to stop cleanly (it finishes the calls it has started and "
+         f"saves the state; up to {limit:.0f}s). Interrupt again to make it exit at once")
+    _signal_group(proc, signal.SIGINT)
+    deadline = time.monotonic() + limit
+    forced = False
+    while proc.poll() is None:
+        try:
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline and not forced:
+                forced = True
+                warn(f"terraform did not stop within {limit:.0f}s: stopping it at once")
+                _signal_group(proc, signal.SIGINT)
+                deadline = time.monotonic() + 30
+            elif time.monotonic() > deadline:
+                _signal_group(proc, signal.SIGKILL)
+        except KeyboardInterrupt:
+            if not forced:
+                forced = True
+                warn("second interrupt: terraform exits at once; the next deploy adopts whatever it created "
+                     "but did not record")
+                _signal_group(proc, signal.SIGINT)
+                deadline = time.monotonic() + 30
+    if proc.stdout is not None:
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                rest = stream.read() if stream and not stream.closed else ""
+            except (OSError, ValueError):
+                rest = ""
+            if rest:
+                sys.stdout.write(rest)
+    note(f"terraform {command} stopped (exit {proc.returncode})")
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM (a cancelled CI job, `kill`) is handled like Ctrl-C, so that
+    Terraform is stopped cleanly rather than orphaned or killed mid-call."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

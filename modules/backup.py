@@ -62,6 +62,7 @@ class BackupProtection(Construct):
     ``ignore_tag_drift`` ignores changes of the vault's and the plan's tags (the emulator reads
     them back empty); ``force_destroy`` lets ``destroy`` remove a vault that holds recovery points
     (it lists them first: the emulator has no ListRecoveryPointsByBackupVault, keep it off there).
+    ``plan_name`` replaces the plan's name (default ``<name>-backup``).
     ``select_resources=False`` leaves out the selection (``.selection`` is None): the emulator
     has no CreateBackupSelection (HTTP 500), so there the plan selects nothing.
     """
@@ -93,6 +94,7 @@ class BackupProtection(Construct):
         daily_schedule: str = DAILY_SCHEDULE,
         weekly_schedule: str = WEEKLY_SCHEDULE,
         partition: str = "aws",
+        plan_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._check(name, daily_retention_days, weekly_retention_days, selection_tag_key, vault_lock,
@@ -108,7 +110,7 @@ class BackupProtection(Construct):
         )
         self.plan = BackupPlan(
             self, "plan",
-            name=f"{name}-backup",
+            name=plan_name or f"{name}-backup",
             rule=[
                 BackupPlanRule(rule_name="daily", target_vault_name=self.vault.name, schedule=daily_schedule,
                                lifecycle=BackupPlanRuleLifecycle(delete_after=daily_retention_days)),

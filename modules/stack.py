@@ -543,6 +543,7 @@ class PipelineStack(TerraformStack):
             vault_lock_max_retention_days=b.vault_lock_max_retention_days,
             # The emulator reads Backup tags back empty and has no backup selections.
             ignore_tag_drift=cfg.on_emulator, select_resources=not cfg.on_emulator,
+            plan_name=b.plan_name,
         )
 
     def parameter_name(self, name: str) -> str:

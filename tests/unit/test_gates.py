@@ -53,3 +53,17 @@ def test_other_environments_need_no_approval():
 def test_drift_lists_only_real_changes():
     p = plan(("a.x", "a", ("no-op",)), ("b.y", "b", ("update",)), ("c.z", "c", ("read",)))
     assert changed_addresses(p) == ["update b.y"]
+
+
+def test_a_rollback_may_remove_what_the_failed_release_added():
+    p = plan(("aws_sqs_queue.new_plugin", "aws_sqs_queue", ("delete",)),
+             ("aws_glue_catalog_table.new_dataset", "aws_glue_catalog_table", ("delete",)))
+    allowed = check_data_stores(p, allowed=False, rollback=True)
+    assert [(c.address, c.verb) for c in allowed] == [("aws_sqs_queue.new_plugin", "destroy"),
+                                                      ("aws_glue_catalog_table.new_dataset", "destroy")]
+
+
+def test_a_rollback_that_replaces_a_data_store_is_refused():
+    p = plan(("aws_s3_bucket.landing", "aws_s3_bucket", ("delete", "create")))
+    with pytest.raises(KitError, match=r"refusing to roll back: the plan would replace aws_s3_bucket.landing"):
+        check_data_stores(p, allowed=False, rollback=True)
