@@ -67,8 +67,19 @@ new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> 
 	@test -n "$(NAME)" || { echo "usage: make new-plugin NAME=<name>"; exit 2; }
 	@$(PY) -m kit.scaffold "$(NAME)"
 
-run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, stages run, a table per file
-	@$(PY) -m kit run --env local
+run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, stages run, a table per file (TIMEOUT=<s>, DRAIN_ONLY=1)
+	@$(PY) -m kit run --env local $(if $(TIMEOUT),--timeout $(TIMEOUT),) $(if $(DRAIN_ONLY),--drain-only,)
+
+.PHONY: redrive replay status
+redrive: $(STAMP) ## Move ENV's dead-letter queue messages back to their stage queues (STAGE=<plug-in>; safe to rerun)
+	@$(PY) -m kit redrive --env $(ENV) $(TARGET_ARG) $(if $(STAGE),--stage "$(STAGE)",)
+
+replay: $(STAMP) ## Reprocess one file of ENV from its raw copy: FILE=<landing key or file id> (a new file_id)
+	@test -n "$(FILE)" || { echo "usage: make replay ENV=<env> FILE=<landing key or file id>"; exit 2; }
+	@$(PY) -m kit replay --env $(ENV) $(TARGET_ARG) --file "$(FILE)" $(if $(TIMEOUT),--timeout $(TIMEOUT),)
+
+status: $(STAMP) ## Print ENV's status table from DynamoDB (DATASET=, FILE=<key or file id>, LIMIT=; read-only)
+	@$(PY) -m kit status --env $(ENV) $(TARGET_ARG) $(if $(DATASET),--dataset "$(DATASET)",) $(if $(FILE),--file "$(FILE)",) $(if $(LIMIT),--limit $(LIMIT),)
 
 image: $(STAMP) ## Build the Batch container image of RELEASE for ENV's architecture (needs docker; CI does it)
 	@$(PY) -m kit image-build --env $(if $(filter local,$(ENV)),dev,$(ENV)) $(RELEASE_ARG)

@@ -347,11 +347,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                        "(rehearse it with TARGET=emulator)")
     if not emu.is_running():
         raise KitError(f"no emulator at {emu.url}: run `make deploy` first")
+    if args.timeout <= 0:
+        raise KitError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     samples = None if args.drain_only else (Path(args.samples) if args.samples else SAMPLES)
-    rows = run(t.cfg, emu, samples=samples, state_dir=state_root(), quiet=args.quiet)
-    lost = [r["key"] for r in rows if r["status"] == "NO STATUS"]
-    if lost:
-        raise KitError(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
+    outcome = run(t.cfg, emu, samples=samples, state_dir=state_root(), timeout=args.timeout, quiet=args.quiet)
+    problems = outcome.problems(redrive=f"make redrive ENV={t.name}"
+                                + (" TARGET=emulator" if t.cfg.is_rehearsal else ""))
+    if problems:
+        raise KitError("; ".join(problems))
     return 0
 
 
@@ -534,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--to", required=True, choices=PROMOTION_ORDER)
     promote.add_argument("--target", choices=("aws", "emulator"), default=None)
     promote.set_defaults(func=cmd_promote)
+    rollback_parser = command("rollback", cmd_rollback, "go back to the previous deployment (or the newest good "
+                                                        "one of --to RELEASE): its exact configuration, smoke-tested")
+    rollback_parser.add_argument("--to", default=None, help="a release id recorded in the environment's history")
     command("destroy", cmd_destroy, "destroy one environment")
     command("drift", cmd_drift, "exit 2 when the environment differs from its code and release")
     command("bootstrap", cmd_bootstrap, "create the state bucket, lock table and artifacts bucket")
@@ -563,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
             target=False, release=True)
     command("emulator-up", cmd_emulator_up, "start the emulator if it is not running", target=False)
     command("down", cmd_down, "stop the emulator the kit started", target=False)
+    from . import ops  # redrive, replay, status
+    ops.register(sub, command)
     return parser
 
 

@@ -21,7 +21,12 @@ plays the part of the Lambda service:
    entrypoint — a failed attempt retried as the definition's ``retryStrategy`` says. With
    routing on, a generated orders file just above the threshold (``large.csv``) is uploaded with
    the samples, so the report shows a file that went through Batch;
-5. prints one row per file: dataset, rows in / out / rejected, status, where it ended.
+5. prints one row per file: dataset, rows in / out / rejected, status, where it ended — for the
+   files it uploaded and every other file whose message it handled (``--drain-only`` uploads
+   nothing: the table is then the files it processed), then the dead-letter queues' depth. The
+   command fails when a file has no status record or a dead-letter queue holds a message.
+
+The same table renders the status records ``make status`` reads (``record_row``, ``render``).
 
 Handler output (structured logs, EMF metrics) goes to ``.state/run-<timestamp>.log``.
 """
@@ -29,6 +34,7 @@ Handler output (structured logs, EMF metrics) goes to ``.state/run-<timestamp>.l
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -179,6 +185,8 @@ class LocalRunner:
         self.batch = emulator.client("batch", cfg.region)
         self.stages: list[Stage] = []
         self.batch_runs: list[BatchRun] = []
+        #: key → file ids of the messages this runner handled, in the order first seen.
+        self.handled: dict[str, set[str]] = {}
         #: Job queues that cannot be listed (Batch disabled, not deployed): skipped, noted once.
         self.missing_queues: dict[str, str] = {}
         self._ledger_path = state_dir / "batch-jobs-run.json"
@@ -400,6 +408,8 @@ class LocalRunner:
             messages = resp.get("Messages", [])
             if not messages:
                 continue
+            for m in messages:
+                self.note_files(m.get("Body", ""))
             failed = set(self.invoke(stage, messages))
             stage.failures += len(failed)
             handled += len(messages)
@@ -412,6 +422,13 @@ class LocalRunner:
                 else:
                     self.sqs.delete_message(QueueUrl=stage.queue_url, ReceiptHandle=m["ReceiptHandle"])
         return handled
+
+    def note_files(self, body: str) -> None:
+        """Remember the files a message is about (for the per-file table)."""
+        for key, fid in message_files(body):
+            ids = self.handled.setdefault(key, set())
+            if fid:
+                ids.add(fid)
 
     def pending(self) -> int:
         total = 0
@@ -450,45 +467,95 @@ class LocalRunner:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def dlq_messages(self) -> dict[str, int]:
+        """Messages in each stage's dead-letter queue (visible and in flight), by stage name."""
         out = {}
         for stage in self.stages:
-            attrs = self.sqs.get_queue_attributes(QueueUrl=stage.dlq_url,
-                                                  AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-            out[stage.name] = int(attrs["ApproximateNumberOfMessages"])
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=stage.dlq_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            out[stage.name] = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
         return out
 
+    def dlq_names(self) -> dict[str, str]:
+        """Stage name → its dead-letter queue's name."""
+        return {stage.name: stage.dlq_url.rstrip("/").rsplit("/", 1)[-1] for stage in self.stages}
 
-def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int],
-           batch_runs: list[BatchRun] | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """A table with one row per uploaded file; rows also returned as data. A file that went
-    through AWS Batch says so (``via Batch: validate, cleanse``; a failed job shows its exit status)."""
-    by_key = {it.get("key"): it for it in items}
-    on_batch: dict[str, list[str]] = {}
-    for job in batch_runs or []:
-        on_batch.setdefault(job.key, []).append(job.plugin if job.exit_code == 0 else f"{job.plugin} exit {job.exit_code}")
-    rows = []
-    for key in keys:
-        it = by_key.get(key) or {}
-        counts = it.get("counts", {})
-        locations = it.get("locations", {})
-        places = []
-        for zone in ("clean", "archive", "quarantine"):
-            value = locations.get(zone)
-            if value:
-                n = len(value) if isinstance(value, list) else 1
-                places.append(f"{zone}" + (f" ({n} partitions)" if n > 1 else ""))
-        if it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
-            places.append("landing")
-        if key in on_batch:
-            places.append(f"via Batch: {', '.join(on_batch[key])}")
-        rows.append({
-            "key": key, "dataset": it.get("dataset", key.split("/")[0]),
-            "rows_in": counts.get("records_in", "-"), "rows_out": counts.get("out", "-"),
-            "rejected": counts.get("rejected", "-"),
-            "status": it.get("status", "NO STATUS"), "reason": it.get("reason") or "",
-            "where": " + ".join(places) if places else "-",
-            "locations": locations, "batch": on_batch.get(key, []),
-        })
+
+def message_files(body: str) -> list[tuple[str, str | None]]:
+    """``(key, file_id or None)`` of the files one queue message is about: the created objects of
+    an S3 notification (keys URL-decoded; no file id: validate derives it), the ``key`` and
+    ``file_id`` of a stage message, either of them inside an SNS envelope; ``[]`` for anything else
+    (the ``s3:TestEvent``, a body that is not JSON)."""
+    from urllib.parse import unquote_plus
+
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    if doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str):
+        return message_files(doc["Message"])
+    if isinstance(doc.get("Records"), list):
+        out: list[tuple[str, str | None]] = []
+        for record in doc["Records"]:
+            try:
+                if str(record.get("eventName", "")).startswith("ObjectCreated:"):
+                    key = unquote_plus(record["s3"]["object"]["key"])
+                    if key and not key.endswith("/"):
+                        out.append((key, None))
+            except (KeyError, TypeError, AttributeError):
+                continue
+        return out
+    key, fid = doc.get("key"), doc.get("file_id")
+    if isinstance(key, str) and key:
+        return [(key, fid if isinstance(fid, str) and fid else None)]
+    return []
+
+
+def dlq_problem(dlq: dict[str, int], names: dict[str, str] | None = None, *,
+                redrive: str = "make redrive") -> str | None:
+    """The error line when a dead-letter queue holds messages (None when all are empty)."""
+    stuck = {names.get(k, k) if names else k: v for k, v in dlq.items() if v}
+    if not stuck:
+        return None
+    return ("message(s) left in dead-letter queue(s): " + ", ".join(f"{k}={v}" for k, v in stuck.items())
+            + f" (the handler logs say why; once fixed, move them back with `{redrive}`)")
+
+
+def newest(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The most recent status record (``updated_at`` is ISO-8601 UTC, so it sorts as text)."""
+    return max(records, key=lambda it: str(it.get("updated_at") or ""))
+
+
+def record_row(key: str, it: dict[str, Any], batch: list[str] | None = None) -> dict[str, Any]:
+    """One table row for the file ``key`` and its status record ``it`` (``{}``: none)."""
+    counts = it.get("counts") or {}
+    locations = it.get("locations") or {}
+    places = []
+    for zone in ("clean", "archive", "quarantine"):
+        value = locations.get(zone)
+        if value:
+            n = len(value) if isinstance(value, list) else 1
+            places.append(f"{zone}" + (f" ({n} partitions)" if n > 1 else ""))
+    if it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
+        places.append("landing")
+    if batch:
+        places.append(f"via Batch: {', '.join(batch)}")
+    return {
+        "key": key, "dataset": it.get("dataset", key.split("/")[0]), "file_id": it.get("file_id"),
+        "updated_at": it.get("updated_at"),
+        "rows_in": counts.get("records_in", "-"), "rows_out": counts.get("out", "-"),
+        "rejected": counts.get("rejected", "-"),
+        "status": it.get("status", "NO STATUS"), "reason": it.get("reason") or "",
+        "where": " + ".join(places) if places else "-",
+        "locations": locations, "batch": list(batch or []),
+    }
+
+
+def render(rows: list[dict[str, Any]], dlq: dict[str, int] | None) -> str:
+    """The per-file table (``make run``, ``make status``); a last line with the dead-letter queues'
+    depth when ``dlq`` is given."""
     headers = ("file", "dataset", "in", "out", "rejected", "status", "where it ended / reason")
     table = [headers] + [(r["key"], r["dataset"], str(r["rows_in"]), str(r["rows_out"]), str(r["rejected"]),
                           str(r["status"]), (r["where"] + (f" ({r['reason']})" if r["reason"] else ""))[:120])
@@ -499,14 +566,60 @@ def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int],
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 24)
-    stuck = {k: v for k, v in dlq.items() if v}
-    lines.append(f"dead-letter queues: {', '.join(f'{k}={v}' for k, v in stuck.items()) if stuck else 'all empty'}")
-    return "\n".join(lines), rows
+    if dlq is not None:
+        stuck = {k: v for k, v in dlq.items() if v}
+        lines.append(f"dead-letter queues: {', '.join(f'{k}={v}' for k, v in stuck.items()) if stuck else 'all empty'}")
+    return "\n".join(lines)
+
+
+def report(keys: list[str], items: list[dict[str, Any]], dlq: dict[str, int],
+           batch_runs: list[BatchRun] | None = None,
+           file_ids: dict[str, set[str]] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """A table with one row per file ``keys`` names; rows also returned as data. A key with several
+    status records (a replayed file) shows the record of the file the run handled (``file_ids``:
+    key → file ids seen in its messages), else the newest; a handled file id without a record is
+    ``NO STATUS``. A file that went through AWS Batch says so (``via Batch: validate, cleanse``; a
+    failed job shows its exit status)."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        by_key.setdefault(str(it.get("key")), []).append(it)
+    on_batch: dict[str, list[str]] = {}
+    for job in batch_runs or []:
+        on_batch.setdefault(job.key, []).append(job.plugin if job.exit_code == 0 else f"{job.plugin} exit {job.exit_code}")
+    rows = []
+    for key in keys:
+        records = by_key.get(key) or []
+        wanted = (file_ids or {}).get(key) or set()
+        if wanted:
+            records = [it for it in records if it.get("file_id") in wanted]
+        rows.append(record_row(key, newest(records) if records else {}, on_batch.get(key)))
+    return render(rows, dlq), rows
+
+
+@dataclass
+class RunOutcome:
+    """What ``run`` did: the table's rows and the dead-letter queues' depth (by stage and by name)."""
+
+    rows: list[dict[str, Any]]
+    dlq: dict[str, int]
+    dlq_names: dict[str, str]
+
+    def problems(self, *, redrive: str = "make redrive") -> list[str]:
+        """Why the run failed: files without a status record, messages in a dead-letter queue."""
+        out = []
+        lost = [r["key"] for r in self.rows if r["status"] == "NO STATUS"]
+        if lost:
+            out.append(f"{len(lost)} file(s) have no status record: {', '.join(lost)}")
+        stuck = dlq_problem(self.dlq, self.dlq_names, redrive=redrive)
+        if stuck:
+            out.append(stuck)
+        return out
 
 
 def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeout: float = 300.0,
-        quiet: bool = False) -> list[dict[str, Any]]:
-    """Upload ``samples`` (None: nothing), run the stages until the queues are empty, report."""
+        quiet: bool = False) -> RunOutcome:
+    """Upload ``samples`` (None: nothing, ``--drain-only``), run the stages until the queues are
+    empty, report the files uploaded and every file whose message was handled."""
     state_dir.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("run-%Y%m%dT%H%M%S")
     log_path = state_dir / f"{run_id}.log"
@@ -525,7 +638,8 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
     else:
         step("[2/4] no upload (--drain-only): processing what is queued")
         keys = []
-    step(f"[3/4] run the stages until every queue is empty (handler logs: {os.path.relpath(log_path, ROOT)})")
+    step(f"[3/4] run the stages until every queue is empty, for at most {timeout:.0f}s "
+         f"(handler logs: {os.path.relpath(log_path, ROOT)})")
     started = time.perf_counter()
     runner.drain(timeout=timeout)
     note("; ".join(f"{s.name}: {s.invocations} invocation(s), {s.failures} failed record(s)" for s in runner.stages)
@@ -536,11 +650,14 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
             for j in runner.batch_runs))
     for queue, problem in runner.missing_queues.items():
         note(f"Batch job queue {queue} skipped: {problem}")
-    step("[4/4] where every file ended")
-    text, rows = report(keys, runner.status_items(), runner.dlq_messages(), runner.batch_runs)
+    uploaded = set(keys)
+    keys += [k for k in runner.handled if k not in uploaded]
+    step(f"[4/4] where every file ended ({len(keys)} file(s){', the ones processed' if samples is None else ''})")
+    dlq = runner.dlq_messages()
+    text, rows = report(keys, runner.status_items(), dlq, runner.batch_runs, file_ids=runner.handled)
     if not quiet:
         print(text, flush=True)
-    return rows
+    return RunOutcome(rows=rows, dlq=dlq, dlq_names=runner.dlq_names())
 
 
 def api_event(method: str, path: str, *, body: str | None = None, query: dict[str, str] | None = None,

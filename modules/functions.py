@@ -118,7 +118,7 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
     if perms.read_buckets:
         s.append(Statement(sid="ReadObjects", effect="Allow", actions=["s3:GetObject", "s3:GetObjectVersion"],
                            resources=bucket_arns(perms.read_buckets, True)))
-        s.append(Statement(sid="ListReadBuckets", effect="Allow", actions=["s3:ListBucket"],
+        s.append(Statement(sid="ListReadBuckets", effect="Allow", actions=["s3:ListBucket", "s3:ListBucketVersions"],
                            resources=bucket_arns(perms.read_buckets, False)))
     if perms.write_buckets:
         s.append(Statement(sid="WriteObjects", effect="Allow", actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],

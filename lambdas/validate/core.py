@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -145,6 +146,68 @@ def parse_notification(body: str) -> list[LandedObject] | None:
             )
         )
     return objects
+
+
+#: An object version may carry a LastModified up to this much after its event's eventTime (clocks,
+#: whole-second LastModified); a version later than that was uploaded after the event.
+VERSION_CLOCK_SLACK_SECONDS = 2.0
+
+
+def _instant(value: Any) -> datetime | None:
+    """A datetime (aware) from an ISO-8601 text or a datetime; None if it is neither."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def choose_version(pages: Iterable[Mapping[str, Any]], obj: LandedObject) -> str | None:
+    """The version id of the object an event without ``versionId`` is about (the emulator's
+    events carry none; S3's do on a versioned bucket), from ``ListObjectVersions(Prefix=key)``
+    pages: the versions of exactly that key whose ETag is the event's (and size, when known); of
+    those, the ones not newer than the event (``VERSION_CLOCK_SLACK_SECONDS``) if any, and the newest
+    of them (latest LastModified, then IsLatest, then S3's newest-first order). None when nothing
+    matches or the bucket is not versioned (version id ``null``): the ETag identifies the object."""
+    etag = keys.normalise_etag(obj.ref.etag)
+    if not etag:
+        return None
+    matching: list[tuple[int, Mapping[str, Any]]] = []
+    for page in pages:
+        for version in page.get("Versions") or []:
+            if version.get("Key") != obj.ref.key or keys.normalise_etag(version.get("ETag")) != etag:
+                continue
+            if obj.ref.size is not None and version.get("Size") is not None and version["Size"] != obj.ref.size:
+                continue
+            if not version.get("VersionId") or version["VersionId"] == "null":
+                continue
+            matching.append((len(matching), version))
+    if not matching:
+        return None
+    event_time = _instant(obj.event_time)
+    if event_time is not None:
+        limit = event_time.timestamp() + VERSION_CLOCK_SLACK_SECONDS
+        earlier = [(i, v) for i, v in matching
+                   if (_instant(v.get("LastModified")) or event_time).timestamp() <= limit]
+        matching = earlier or matching
+
+    def newest(item: tuple[int, Mapping[str, Any]]) -> tuple[float, bool, int]:
+        i, version = item
+        when = _instant(version.get("LastModified"))
+        return (when.timestamp() if when else float("-inf"), bool(version.get("IsLatest")), -i)
+
+    return str(max(matching, key=newest)[1]["VersionId"])
+
+
+def with_version(obj: LandedObject, version_id: str) -> LandedObject:
+    """``obj`` naming exactly ``version_id`` (so its ``file_id`` is the version's)."""
+    data = obj.to_dict()
+    data["version_id"] = version_id
+    return LandedObject.from_dict(data)
 
 
 def _human(n: int) -> str:

@@ -186,6 +186,30 @@ def run_batch(payload: dict[str, Any]) -> dict[str, Any]:
         return _process_on_batch(obj.to_dict())
 
 
+def _with_derived_version(obj: core.LandedObject) -> core.LandedObject:
+    """An event without ``versionId`` (the emulator's; S3's own carry it on a versioned bucket):
+    the version is derived from ``ListObjectVersions`` (``core.choose_version``), so two uploads to
+    one key, even of the same bytes, are two files. Unversioned bucket, or no such version left:
+    the ETag identifies the object, as before. Needs ``s3:ListBucketVersions`` on landing; without
+    it the ETag is used, with a warning."""
+    if obj.ref.version_id:
+        return obj
+    client = aws.client("s3")
+    try:
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=obj.ref.bucket, Prefix=obj.ref.key)
+        version = core.choose_version(pages, obj)
+    except Exception as exc:
+        if aws.error_code(exc) not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        logger.warning("event without a version id and s3:ListBucketVersions denied: the ETag identifies the object",
+                       extra={"object_key": obj.ref.key})
+        return obj
+    if version is None:
+        return obj
+    logger.info("version id derived from S3 (the event carried none)", extra={"version_id": version})
+    return core.with_version(obj, version)
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     logger.set_correlation_id(record.message_id)
@@ -206,6 +230,7 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
                 if keys.is_folder_placeholder(obj.ref.key):
                     logger.info("folder placeholder ignored", extra={"object_key": obj.ref.key})
                     continue
+                obj = _with_derived_version(obj)
                 logger.set_correlation_id(obj.ref.key)
                 with logger.append_context_keys(file_id=obj.file_id, dataset=obj.dataset, object_key=obj.ref.key):
                     outcome = _process(obj.to_dict())

@@ -300,3 +300,45 @@ def test_missing_configuration_fails_the_record_and_names_the_variable(
     (error,) = [entry for entry in logs("validate") if entry["level"] == "ERROR"]
     assert error["exception_name"] == "ConfigurationError"
     assert f"environment variable {missing} is not set" in error["exception"]
+
+
+# -- events without versionId (the emulator's): the version is derived from S3 -----------------
+
+
+def event_without_version(aws, key: str, body: bytes) -> str:
+    """Put ``body`` and return the notification the emulator sends for it: no ``versionId``."""
+    put = aws.put("landing", key, body)
+    return s3_notification_body(aws.buckets["landing"], key, size=len(body), etag=put["ETag"])
+
+
+def test_two_uploads_to_one_key_before_validation_are_two_files(aws, validate, context, samples):
+    first, second = (samples / "orders/good.csv").read_bytes(), (samples / "orders/bad_rows.csv").read_bytes()
+    events = [event_without_version(aws, "orders/same.csv", first), event_without_version(aws, "orders/same.csv", second)]
+    assert validate.lambda_handler(sqs_event(events), context) == OK
+    messages = sorted(aws.bodies("cleanse"), key=lambda m: m["counts"]["records_in"])
+    versions = [v["VersionId"] for v in aws.client("s3").list_object_versions(Bucket=aws.buckets["landing"])["Versions"]]
+    assert [m["counts"]["records_in"] for m in messages] == [5, 11]  # each read exactly its own version
+    assert messages[0]["file_id"] != messages[1]["file_id"]
+    assert sorted(m["version_id"] for m in messages) == sorted(versions)
+
+
+def test_the_same_bytes_put_again_are_a_new_file_not_a_duplicate(aws, validate, context, samples):
+    body = (samples / "orders/good.csv").read_bytes()
+    validate.lambda_handler(sqs_event([event_without_version(aws, "orders/again.csv", body)]), context)
+    validate.lambda_handler(sqs_event([event_without_version(aws, "orders/again.csv", body)]), context)
+    first, second = aws.bodies("cleanse")
+    assert first["file_id"] != second["file_id"] and first["version_id"] != second["version_id"]
+
+
+def test_an_unversioned_bucket_keeps_the_etag_identity(aws, validate, context, samples):
+    from pipeline_shared import keys
+
+    aws.client("s3").put_bucket_versioning(Bucket=aws.buckets["landing"],
+                                           VersioningConfiguration={"Status": "Suspended"})
+    body = (samples / "orders/good.csv").read_bytes()
+    event = event_without_version(aws, "orders/plain.csv", body)
+    validate.lambda_handler(sqs_event([event]), context)
+    message = only(aws.bodies("cleanse"))
+    etag = json.loads(event)["Records"][0]["s3"]["object"]["eTag"]
+    assert message["version_id"] is None
+    assert message["file_id"] == keys.file_id(aws.buckets["landing"], "orders/plain.csv", etag=etag)

@@ -201,3 +201,68 @@ def test_report_without_a_result(validate_core):
     )
     assert (report["violations"], report["counts"], report["contract"], report["reason"]) == ([], {}, None, "r")
     assert report["source"]["key"] == "x.csv"
+
+
+# -- the version of an event without versionId (the emulator's) ---------------------------------
+
+def _version(key, version_id, etag, *, size=100, modified="2024-05-01T10:00:00.000Z", latest=False):
+    """One entry of ListObjectVersions' ``Versions``, as S3 returns it (ETag quoted)."""
+    from datetime import datetime
+
+    return {"Key": key, "VersionId": version_id, "ETag": f'"{etag}"', "Size": size, "IsLatest": latest,
+            "LastModified": datetime.fromisoformat(modified.replace("Z", "+00:00")), "StorageClass": "STANDARD"}
+
+
+def _page(*versions, delete_markers=()):
+    return {"Name": "landing", "Prefix": "orders/a.csv", "Versions": list(versions),
+            "DeleteMarkers": list(delete_markers), "IsTruncated": False}
+
+
+def event_object(core, *, etag="e1", size=100, event_time="2024-05-01T10:00:00.500Z"):
+    return core.LandedObject.create(bucket="landing", key="orders/a.csv", size=size, etag=etag, version_id=None,
+                                    event_time=event_time)
+
+
+def test_the_version_with_the_events_etag_is_chosen(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e2", latest=True, modified="2024-05-01T10:00:01Z"),
+                   _version("orders/a.csv", "v1", "e1"))]
+    assert validate_core.choose_version(pages, event_object(validate_core, etag="e1")) == "v1"
+
+
+def test_of_two_versions_with_the_same_bytes_the_newest_not_after_the_event_is_chosen(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e1", modified="2024-05-01T11:00:00Z"),
+                   _version("orders/a.csv", "v1", "e1", modified="2024-05-01T10:00:00Z"))]
+    replayed = event_object(validate_core, event_time="2024-05-01T11:00:00.200Z")
+    original_redelivered = event_object(validate_core, event_time="2024-05-01T10:00:00.300Z")
+    assert validate_core.choose_version(pages, replayed) == "v2"
+    assert validate_core.choose_version(pages, original_redelivered) == "v1"
+
+
+def test_versions_in_the_same_second_go_to_the_latest_one(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e1", latest=True), _version("orders/a.csv", "v1", "e1"))]
+    assert validate_core.choose_version(pages, event_object(validate_core)) == "v2"
+
+
+def test_other_keys_under_the_prefix_and_other_sizes_are_not_candidates(validate_core):
+    pages = [_page(_version("orders/a.csv.bak", "vb", "e1"), _version("orders/a.csv", "vs", "e1", size=7)),
+             _page(_version("orders/a.csv", "v1", "e1"))]
+    assert validate_core.choose_version(pages, event_object(validate_core)) == "v1"
+
+
+def test_no_matching_version_keeps_the_etag_identity(validate_core):
+    obj = event_object(validate_core, etag="gone")
+    assert validate_core.choose_version([_page(_version("orders/a.csv", "v1", "e1"))], obj) is None
+    assert validate_core.choose_version([{"Name": "landing", "IsTruncated": False}], obj) is None
+
+
+def test_an_unversioned_bucket_keeps_the_etag_identity(validate_core):
+    pages = [_page(_version("orders/a.csv", "null", "e1", latest=True))]
+    assert validate_core.choose_version(pages, event_object(validate_core)) is None
+
+
+def test_a_derived_version_gives_the_file_id_of_that_version(validate_core):
+    obj = event_object(validate_core)
+    derived = validate_core.with_version(obj, "v9")
+    assert derived.ref.version_id == "v9" and derived.file_id != obj.file_id
+    assert derived.file_id == validate_core.LandedObject.create(
+        bucket="landing", key="orders/a.csv", size=100, etag="e1", version_id="v9").file_id
