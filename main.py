@@ -7,6 +7,9 @@
 ``EMULATOR_PORT`` overrides the emulator port of environments that deploy onto the emulator.
 ``PIPELINE_KIT_WORKDIR`` moves the generated files (``cdktf.out/``, ``.state/``) out of the
 repository root (the end-to-end tests use it to stay apart from your own local deployment).
+``PIPELINE_KIT_ENVIRONMENTS`` reads the environment files (``<env>.toml``) from another folder
+instead of the repository's ``environments/`` (the end-to-end tests deploy ``local`` with
+notification subscribers of their own that way).
 """
 
 from __future__ import annotations
@@ -31,12 +34,19 @@ def default_outdir() -> Path:
     return work_root() / "cdktf.out"
 
 
+def environments_dir() -> Path | None:
+    """Where the environment files are read from: ``PIPELINE_KIT_ENVIRONMENTS`` or (None) the
+    repository's ``environments/``."""
+    folder = os.environ.get("PIPELINE_KIT_ENVIRONMENTS")
+    return Path(folder).resolve() if folder else None
+
+
 def _configs(names: list[str]):
     from environments import ConfigError, load_environment
 
     configs = []
     for name in names:
-        cfg = load_environment(name)
+        cfg = load_environment(name, environments_dir())
         port = os.environ.get("EMULATOR_PORT")
         if port and cfg.on_emulator:
             if not (port.isascii() and port.isdigit()) or not 1024 <= int(port) <= 65535:
@@ -59,6 +69,19 @@ def dataset_specs() -> list:
     from glue.specs import load_specs
 
     return load_specs(CONTRACTS_DIR)
+
+
+def check_notification_datasets(configs, known: list[str]) -> None:
+    """``[[notifications.events]]`` filters may only name datasets the pipeline knows (the
+    contracts): the config loader does not know them, the composition root does."""
+    from environments import ConfigError
+
+    for cfg in configs:
+        for i, sub in enumerate(cfg.notifications.events):
+            unknown = [d for d in sub.datasets if d not in known]
+            if unknown:
+                raise ConfigError(cfg.source or f"{cfg.name}.toml", f"notifications.events[{i}].datasets",
+                                  f"unknown dataset {unknown[0]!r} (known: {', '.join(known) or 'none'})")
 
 
 def releases_dir() -> Path:
@@ -90,6 +113,7 @@ def synth(envs: list, outdir: Path | None = None, release=None) -> dict[str, Pat
 
     plugins = discover_plugins()
     datasets = dataset_specs()
+    check_notification_datasets(configs, sorted(d.name for d in datasets))
     release = release or build_release(releases_dir())
     missing = [p.name for p in plugins if p.name not in release.artifacts]
     if missing:

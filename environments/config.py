@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._fields import _between, _check, _matches, _one_of  # noqa: F401
+from .sections import notifications as _notifications
 from .sections import services as _services
 from .sections import warehouse
+from .sections.notifications import NotificationsConfig
 from .sections.services import ServicesConfig
 from .sections.warehouse import RedshiftConfig
 
@@ -261,6 +263,10 @@ class BatchConfig:
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
+def _role_arn_problem(value: str) -> str | None:
+    return None if _ROLE_ARN_RE.match(value) else f"{value!r} is not an IAM role ARN"
+
+
 @dataclass(frozen=True)
 class PromotionConfig:
     """Who may read this environment's releases (the next stage's deploy role, possibly in another
@@ -298,6 +304,8 @@ class EnvironmentConfig:
     redshift: RedshiftConfig = field(default_factory=RedshiftConfig)
     #: The optional data services (``[services.<name>]``), all off by default.
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    #: Subscribers of the alarms and pipeline-events topics (``[notifications]``).
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     #: Present when the environment deploys onto the embedded emulator instead of AWS.
     emulator: EmulatorConfig | None = None
     #: Where the file was read from (not a TOML key).
@@ -329,9 +337,10 @@ class EnvironmentConfig:
     def rehearsal(self, *, port: int, host: str = "127.0.0.1") -> "EnvironmentConfig":
         """This AWS environment, rehearsed on the emulator: the same sizes and switches, but the
         emulator's account (so every globally unique name differs from the real one), a local
-        state file of its own, no TLS-only bucket policy (the emulator is plain HTTP), and without
+        state file of its own, no TLS-only bucket policy (the emulator is plain HTTP), without
         what the emulator cannot create (a second CloudTrail trail, Redshift Serverless; the
-        optional services it cannot create are skipped by the stack)."""
+        optional services it cannot create are skipped by the stack), and with the e-mail
+        subscribers only (the emulator delivers to HTTPS and SQS subscribers inside Publish)."""
         if self.emulator is not None:
             raise ValueError(f"{self.name} already deploys onto the emulator")
         return dataclasses.replace(
@@ -346,6 +355,7 @@ class EnvironmentConfig:
             # The emulator has no Redshift Serverless: staging's and prod's warehouse is proven by
             # `terraform validate` of the real environments instead.
             redshift=dataclasses.replace(self.redshift, enabled=False),
+            notifications=_notifications.for_emulator_rehearsal(self.notifications),
         )
 
     def with_emulator_port(self, port: int) -> "EnvironmentConfig":
@@ -364,6 +374,8 @@ def _type_name(tp: Any) -> str:
         return names[tp]
     if dataclasses.is_dataclass(tp):
         return "a table"
+    if typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+        return "a list of tables"
     if typing.get_origin(tp) in (collections.abc.Mapping, dict):
         return "a table of strings"
     return str(tp)
@@ -398,11 +410,23 @@ def _convert(tp: Any, value: Any, path: Path, dotted: str, f: dataclasses.Field 
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path, dotted)
     if origin is tuple:
+        item = typing.get_args(tp)[0]
+        if dataclasses.is_dataclass(item):
+            # An array of tables (``[[a.b]]``): each entry is built like a section, and errors
+            # name it by index (``a.b[0].key``).
+            if not isinstance(value, list):
+                raise ConfigError(path, dotted, f"must be a list of tables ([[{dotted}]] entries), "
+                                                f"got {type(value).__name__}")
+            return tuple(_build(item, v, path, f"{dotted}[{i}]") for i, v in enumerate(value))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(path, dotted, f"must be a list of strings, got {value!r}")
+        # A list of strings holds IAM role ARNs unless its field names its own item check
+        # (``metadata={"item_check": fn}``, fn returning an error string or None).
+        item_check = (f.metadata.get("item_check") if f is not None else None) or _role_arn_problem
         for v in value:
-            if not _ROLE_ARN_RE.match(v):
-                raise ConfigError(path, dotted, f"{v!r} is not an IAM role ARN")
+            problem = item_check(v)
+            if problem:
+                raise ConfigError(path, dotted, problem)
         return tuple(value)
     if origin in (collections.abc.Mapping, dict):
         if not isinstance(value, dict):
@@ -500,6 +524,9 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
     for key, problem in _services.cross_checks(cfg.services, env_name=cfg.name, network_enabled=cfg.network.enabled,
                                                az_count=cfg.network.availability_zones):
         raise ConfigError(path, f"services.{key}", problem)
+    for key, problem in _notifications.cross_checks(cfg.notifications, env_name=cfg.name, on_emulator=cfg.on_emulator,
+                                                    account_id=cfg.account_id):
+        raise ConfigError(path, f"notifications.{key}", problem)
     for required_tag in ("Project", "Environment"):
         if required_tag not in cfg.tags:
             raise ConfigError(path, f"tags.{required_tag}", "is required (every resource carries it)")

@@ -48,6 +48,7 @@ from .functions import (
 from .kms import EnvironmentKey
 from .logs import LogGroup
 from .network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork
+from .notifications import DlqAlarm, HttpDelivery, Subscriber, TopicSubscribers
 from .observability import ErrorLogMetricFilter, PipelineDashboard, RejectedRowsAlarm, StageRefs
 from .plugins import BUCKETS, PluginManifest
 from .policy import policy_json
@@ -214,6 +215,7 @@ class PipelineStack(TerraformStack):
         cfg, prot = self.config, self.config.protection
         self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=self.key_arn)
                        for name in TOPICS}
+        self._subscribers()
         self.event_subscriptions = {
             p.name: TopicToQueue(self, f"events-to-{p.name}", topic=self.topics["pipeline-events"].topic,
                                  queue=self.stage_queues[p.name].queue, account_id=cfg.account_id)
@@ -232,6 +234,25 @@ class PipelineStack(TerraformStack):
         self.idempotency_table = IdempotencyTable(self, "table-idempotency", name=cfg.resource_name("idempotency"),
                                                   kms_key_arn=self.key_arn, protection=protection, capacity=capacity,
                                                   tags=self.backup_tags)
+
+    def _subscribers(self) -> None:
+        """``[notifications]``: who is subscribed to the alarms and pipeline-events topics, each
+        topic with a delivery DLQ (and its alarm) once it has a subscriber."""
+        cfg, n = self.config, self.config.notifications
+        http = HttpDelivery(num_retries=n.https_retries, max_delay_seconds=n.https_max_delay_seconds,
+                            max_receives_per_second=n.https_max_receives_per_second)
+        alarm = DlqAlarm(topic_arn=self.topics["alarms"].topic.arn, threshold=cfg.alarms.dlq_depth_threshold,
+                         period_seconds=cfg.alarms.period_seconds, evaluation_periods=cfg.alarms.evaluation_periods)
+        self.subscribers: dict[str, TopicSubscribers] = {}
+        for topic, entries in (("alarms", n.alarms), ("pipeline-events", n.events)):
+            if entries:
+                self.subscribers[topic] = TopicSubscribers(
+                    self, f"subscribers-{topic}", topic=self.topics[topic].topic,
+                    subscribers=[Subscriber(protocol=s.sns_protocol, endpoint=s.endpoint, filter_policy=s.filter_policy,
+                                            raw_message_delivery=s.raw_message_delivery) for s in entries],
+                    dlq_name=cfg.resource_name(topic, "delivery", "dlq"), kms_key_arn=self.key_arn,
+                    account_id=cfg.account_id, alarm=alarm, http_delivery=http,
+                    prevent_destroy=cfg.protection.prevent_destroy)
 
     def _catalog(self) -> None:
         """Glue: raw and clean databases, a table per dataset generated from its contract (Athena
@@ -693,6 +714,8 @@ class PipelineStack(TerraformStack):
             TerraformOutput(self, f"queue_{name}_dlq_url", value=stage.dlq.url)
         for name, topic in self.topics.items():
             TerraformOutput(self, f"topic_{name.replace('-', '_')}_arn", value=topic.topic.arn)
+        for name, subscribers in self.subscribers.items():
+            TerraformOutput(self, f"topic_{name.replace('-', '_')}_delivery_dlq_url", value=subscribers.dlq.url)
         TerraformOutput(self, "table_status", value=self.status_table.table.name)
         TerraformOutput(self, "table_idempotency", value=self.idempotency_table.table.name)
         if self.network is not None:

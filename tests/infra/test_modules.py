@@ -547,10 +547,11 @@ _DATA_STORES = (KmsKey.TF_RESOURCE_TYPE, S3Bucket.TF_RESOURCE_TYPE, DynamodbTabl
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
-def test_prevent_destroy_on_every_data_store(stacks, plugins, env: str) -> None:
+def test_prevent_destroy_on_every_data_store(stacks, configs, plugins, env: str) -> None:
     seen = {(rtype, rid): r["lifecycle"]["prevent_destroy"]
             for rtype in _DATA_STORES for rid, r in resources(stacks[env], rtype).items()}
-    assert len(seen) == 1 + len(BUCKETS) + 2 + 2 * len(plugins)  # key, buckets, tables, queues + DLQs
+    n = configs[env].notifications  # + a delivery DLQ per topic with subscribers
+    assert len(seen) == 1 + len(BUCKETS) + 2 + 2 * len(plugins) + bool(n.alarms) + bool(n.events)
     assert set(seen.values()) == {PROTECTED[env]}
 
 
@@ -572,7 +573,10 @@ def _stage(doc: dict[str, Any], env: str, plugin: str) -> tuple[tuple[str, dict]
 def test_one_queue_and_dlq_per_plugin(stacks, configs, plugins, env: str) -> None:
     names = sorted(q["name"] for q in resources(stacks[env], SqsQueue.TF_RESOURCE_TYPE).values())
     prefix = configs[env].name_prefix
-    assert names == sorted([f"{prefix}-{p.name}" for p in plugins] + [f"{prefix}-{p.name}-dlq" for p in plugins])
+    n = configs[env].notifications
+    delivery = [f"{prefix}-{t}-delivery-dlq" for t, subs in (("alarms", n.alarms), ("pipeline-events", n.events)) if subs]
+    assert names == sorted([f"{prefix}-{p.name}" for p in plugins] + [f"{prefix}-{p.name}-dlq" for p in plugins]
+                           + delivery)
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
@@ -639,7 +643,7 @@ def test_landing_notification_targets_the_first_stage_queue(stacks, plugins, env
     assert plugins[0].consumes_landing
     landing_id, _ = bucket_of(doc, env, "landing")
     (queue_id, _), _ = _stage(doc, env, plugins[0].name)
-    policy_id, _ = only(doc, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    policy_id, _ = at(doc, SqsQueuePolicy.TF_RESOURCE_TYPE, f"{env}/landing-events/policy")
     _, notification = only(doc, S3BucketNotification.TF_RESOURCE_TYPE)
     assert notification["bucket"] == ref(S3Bucket.TF_RESOURCE_TYPE, landing_id, "id")
     assert notification["queue"] == [{"id": "object-created", "events": ["s3:ObjectCreated:*"],
@@ -652,7 +656,7 @@ def test_first_stage_queue_policy_allows_exactly_the_landing_bucket(stacks, conf
     doc = stacks[env]
     landing_id, _ = bucket_of(doc, env, "landing")
     (queue_id, _), _ = _stage(doc, env, plugins[0].name)
-    _, policy = only(doc, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    _, policy = at(doc, SqsQueuePolicy.TF_RESOURCE_TYPE, f"{env}/landing-events/policy")
     assert policy["queue_url"] == ref(SqsQueue.TF_RESOURCE_TYPE, queue_id, "url")
     assert statements(policy["policy"]) == [{
         "Sid": "AllowBucketEvents", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},

@@ -46,6 +46,8 @@ def _value(v: Any) -> str:
         return json.dumps(v)  # a JSON string is a valid TOML basic string for our values
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an entry of an array of tables, written inline
+        return "{" + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
