@@ -39,6 +39,7 @@ from .deploy import (  # noqa: F401 - Target, resolve, state_root are imported f
     synth_stack,
     terraform_for,
 )
+from .promotion import check_promotion
 from .release import (
     DEPLOYED,
     copy_release,
@@ -98,13 +99,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     src, dst = args.source, args.to
-    for env in (src, dst):
-        if env not in PROMOTION_ORDER:
-            raise KitError(f"{env} is not in the promotion chain {' → '.join(PROMOTION_ORDER)}")
-    if PROMOTION_ORDER.index(dst) != PROMOTION_ORDER.index(src) + 1:
-        expected = PROMOTION_ORDER[PROMOTION_ORDER.index(src) + 1] if src != PROMOTION_ORDER[-1] else None
-        raise KitError(f"refusing to promote {src} → {dst}: releases move one stage at a time along "
-                       f"{' → '.join(PROMOTION_ORDER)}" + (f" (from {src} the next stage is {expected})" if expected else ""))
+    check_promotion(src, dst)
     source, target = resolve(src, args.target), resolve(dst, args.target)
     flags = Flags.from_env()
     gates.check_approval(dst, flags.approve)

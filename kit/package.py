@@ -9,6 +9,8 @@ The same sources give a byte-identical zip, hence the same sha256, on any machin
 entries sorted by path, fixed timestamps (1980-01-01), fixed permissions, no extra fields,
 line endings as committed (see .gitattributes), and STORED entries (no compression: deflate
 output differs between zlib builds, e.g. zlib-ng, so compressed zips are not portable).
+The same holds for the emulator's Powertools layer from any installation of the pinned releases:
+it takes only the importable files inside site-packages (``layer_file``).
 An artifact manifest (``build/artifacts/manifest.json``) lists name, file, sha256 and size.
 """
 
@@ -22,8 +24,8 @@ import sys
 import zipfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
-from pathlib import Path
-from typing import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
@@ -102,19 +104,56 @@ def build_plugin(plugin_dir: Path, outdir: Path) -> Artifact:
     return deterministic_zip(plugin_entries(plugin_dir), outdir / f"{plugin_dir.name}.zip")
 
 
-def build_powertools_layer(outdir: Path) -> Artifact:
-    """The kit's own Powertools layer (``python/...``) from the installed, pinned release: used
-    only on the emulator, which refuses functions naming a layer it does not hold."""
+def layer_file(path: PurePosixPath | metadata.PackagePath) -> bool:
+    """Whether a file a distribution's RECORD lists goes into the layer: only what is importable
+    from ``site-packages`` and the same in every installation of the pinned release. Left out:
+    paths outside site-packages (console scripts in the venv's ``bin/``, e.g. jmespath's
+    ``../../../bin/jp.py``, whose shebang names the venv's interpreter, and ``..`` in a zip name
+    would escape ``/opt/python``), ``*.dist-info`` (``INSTALLER``, ``REQUESTED``, ``RECORD``,
+    ``direct_url.json`` depend on the installer and on how it was asked) and byte code
+    (``__pycache__``, ``*.pyc``: written or not, for one interpreter, at install or first import)."""
+    parts = PurePosixPath(path.as_posix()).parts
+    if not parts or path.as_posix().startswith("/") or ".." in parts or parts[0].endswith(".dist-info"):
+        return False
+    return "__pycache__" not in parts and PurePosixPath(parts[-1]).suffix not in EXCLUDED_SUFFIXES
+
+
+def _distribution(name: str, search_path: Sequence[Path] | None) -> metadata.Distribution:
+    if search_path is None:
+        return metadata.distribution(name)
+    found = next(iter(metadata.distributions(name=name, path=[str(p) for p in search_path])), None)
+    if found is None:
+        raise metadata.PackageNotFoundError(name)
+    return found
+
+
+def layer_entries(search_path: Sequence[Path] | None = None,
+                  distributions: Sequence[str] = LAYER_DISTRIBUTIONS) -> list[tuple[str, Path]]:
+    """``(python/<path>, file)`` for every layer file of ``distributions`` as installed in
+    ``search_path`` (site-packages folders; default: this interpreter's ``sys.path``)."""
     entries: list[tuple[str, Path]] = []
-    for dist_name in LAYER_DISTRIBUTIONS:
-        dist = metadata.distribution(dist_name)
-        for f in dist.files or ():
-            if f.suffix in EXCLUDED_SUFFIXES or "__pycache__" in f.parts or ".dist-info" in str(f.parts[0]):
+    for dist_name in distributions:
+        dist = _distribution(dist_name, search_path)
+        if dist.files is None:
+            raise FileNotFoundError(f"{dist_name} {dist.version}: installed without a RECORD, so its files are "
+                                    "unknown; reinstall it with pip (pip install -r requirements.txt)")
+        for f in dist.files:
+            if not layer_file(f):
                 continue
             src = Path(dist.locate_file(f))
-            if src.is_file():
-                entries.append((f"python/{f.as_posix()}", src))
-    return deterministic_zip(entries, outdir / "powertools-layer.zip")
+            if not src.is_file():
+                raise FileNotFoundError(f"{dist_name} {dist.version}: {f.as_posix()} is listed in its RECORD but "
+                                        f"missing at {src}; reinstall it (pip install --force-reinstall {dist_name})")
+            entries.append((f"python/{f.as_posix()}", src))
+    return entries
+
+
+def build_powertools_layer(outdir: Path, search_path: Sequence[Path] | None = None,
+                           distributions: Sequence[str] = LAYER_DISTRIBUTIONS) -> Artifact:
+    """The kit's own Powertools layer (``python/...``) from the installed, pinned release: used
+    only on the emulator, which refuses functions naming a layer it does not hold. Byte-identical
+    from any installation of the pinned releases (see ``layer_file``)."""
+    return deterministic_zip(layer_entries(search_path, distributions), outdir / "powertools-layer.zip")
 
 
 def commit_id() -> str:

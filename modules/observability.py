@@ -29,7 +29,7 @@ DEFAULT_METRICS_NAMESPACE = "PipelineKit"
 #: Per-dataset record counters (``runtime.COUNT_METRICS``) shown on the dashboard.
 RECORD_METRICS = ("RecordsIn", "RecordsOut", "RecordsRejected", "RecordsDuplicate")
 #: Per-dataset file counters (validate: FilesQuarantined; notify: FilesProcessed/FilesQuarantined).
-FILE_METRICS = ("FilesProcessed", "FilesQuarantined")
+FILE_METRICS = ("FilesProcessed", "FilesQuarantined", "FilesGone")
 #: Powertools Logger writes JSON with ``"level"``; Lambda's JSON log format uses the same key.
 ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
 

@@ -1,8 +1,8 @@
 """Config section ``[notifications]``: who hears of the pipeline (issue 11).
 
 Two SNS topics reach people and client systems: ``alarms`` (every CloudWatch alarm of the
-environment) and ``pipeline-events`` (notify's outcome of every file: ``processed`` or
-``quarantined``). Each gets a list of subscribers::
+environment) and ``pipeline-events`` (notify's outcome of every file: ``processed``,
+``quarantined`` or ``gone``). Each gets a list of subscribers::
 
     [notifications]
     https_retries = 10
@@ -37,7 +37,7 @@ __all__ = ["EVENT_STATUSES", "NotificationsConfig", "SubscriberConfig", "cross_c
 PROTOCOLS = ("email", "https", "sqs")
 #: The statuses notify publishes (``pipeline_shared.messages.FINAL_STATUSES``; a unit test keeps
 #: the two equal: environments/ does not import the plug-ins' code).
-EVENT_STATUSES = ("quarantined", "processed")
+EVENT_STATUSES = ("quarantined", "processed", "gone")
 #: SNS caps the total retry time of an HTTP/S delivery policy at one hour.
 MAX_HTTPS_RETRY_SECONDS = 3600
 #: Environments whose alarms must reach someone.

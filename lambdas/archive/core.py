@@ -2,11 +2,16 @@
 
 The raw object is copied to ``<dataset>/<yyyy>/<mm>/<dd>/<file_id>/<original key>`` in the archive
 bucket (date the file landed, UTC) with ``MetadataDirective=COPY`` (content type, encoding and
-user metadata come along) and the tags ``file_id`` and ``dataset``. Only when a HEAD of the copy
-matches the source (size, and full-object checksum or ETag) is the key deleted from landing, and
-only if it still holds the archived object: a newer upload under the same key is left alone (it
-has its own event). In a versioned landing bucket the delete leaves a delete marker; the archived
-version then expires with the bucket's noncurrent-version lifecycle.
+user metadata come along) and the tags ``file_id`` and ``dataset``. Only when the copy's SHA-256
+(S3 computes it on the copy) equals the digest validate computed from the bytes
+(``StageMessage.sha256``; see ``pipeline_shared.s3``) and its size the source's is the key deleted
+from landing, and only if it still holds the archived object: a newer upload under the same key is
+left alone (it has its own event). In a versioned landing bucket the delete leaves a delete marker;
+the archived version then expires with the bucket's noncurrent-version lifecycle.
+
+When the raw object is gone from landing (that version removed, or, unversioned, overwritten) and
+no earlier attempt archived it, the file ends ``gone``: its clean data was written, its raw bytes
+could not be archived, and the status record says so (``gone_reason``).
 """
 
 from __future__ import annotations
@@ -46,12 +51,24 @@ def landing_disposition(message: StageMessage, current: Mapping[str, Any]) -> st
     return DELETE if keys.normalise_etag(current.get("ETag")) == keys.normalise_etag(message.etag) else SUPERSEDED
 
 
-def matches_message(copy: Mapping[str, Any], message: StageMessage) -> list[str]:
-    """Why an existing archive copy (HEAD) is not the object the message describes (empty: it is).
-    Used when landing no longer holds the object: an earlier attempt archived and removed it."""
+def matches_message(copy: Mapping[str, Any], message: StageMessage, *, copy_sha256: str | None) -> list[str]:
+    """Why an existing archive copy (its HEAD, and ``copy_sha256``: the SHA-256 of its bytes, hex)
+    is not the object the message describes (empty: it is). Used when landing no longer holds the
+    object: an earlier attempt archived and removed it. Compared: the size, and the SHA-256 when
+    the message carries one (never the ETag: a copy's ETag differs from its source's under SSE-KMS
+    and for multipart uploads)."""
     problems = []
     if message.size is not None and copy.get("ContentLength") != message.size:
         problems.append(f"size {copy.get('ContentLength')} bytes, expected {message.size}")
-    if message.etag and keys.normalise_etag(copy.get("ETag")) != keys.normalise_etag(message.etag):
-        problems.append(f"ETag {keys.normalise_etag(copy.get('ETag'))}, expected {message.etag}")
+    if message.sha256 and copy_sha256 != message.sha256:
+        problems.append(f"SHA-256 {copy_sha256 or '-'}, expected {message.sha256}")
     return problems
+
+
+def gone_reason(message: StageMessage, detail: str) -> str:
+    """The ``gone`` status reason of a file whose raw object vanished from landing before archive
+    could copy it (``detail``: ``ObjectGone.reason(before="archiving")``)."""
+    clean = message.locations.get("clean") or []
+    written = f"its clean data was written ({len(clean)} object(s), locations.clean)" if clean else (
+        "no clean data was written")
+    return f"{detail}; {written}, but the raw file is in neither landing nor archive"

@@ -1,9 +1,12 @@
 """archive — Lambda handler (thin): ``cleansed`` messages from the archive queue.
 
-Copies the raw object from landing to the archive bucket, verifies the copy with a HEAD (size and
-checksum/ETag), only then deletes it from landing, and sends ``processed`` to every stage in its
-manifest's ``produces.stages`` (notify). A failed verification leaves landing untouched and fails
-the record (retried, then dead-lettered). Idempotent per ``file_id``.
+Copies the raw object (that exact version) from landing to the archive bucket, verifies the copy
+by SHA-256 (S3's checksum of the copy against ``StageMessage.sha256``, the digest validate computed
+from the bytes; never the ETag), only then deletes it from landing, and sends ``processed`` to every
+stage in its manifest's ``produces.stages`` (notify). A failed verification leaves landing untouched
+and fails the record (retried, then dead-lettered). A raw object gone from landing that no earlier
+attempt archived is acknowledged with a warning and ``gone`` (its status record says the clean data
+was written and the raw file is lost). Idempotent per ``file_id``.
 
 Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_ARCHIVE, PIPELINE_QUEUE_<STAGE> (NOTIFY),
 PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), POWERTOOLS_*.
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
-from pipeline_shared.messages import CLEANSED, PROCESSED, StageMessage
+from pipeline_shared.messages import CLEANSED, GONE, PROCESSED, StageMessage
 from pipeline_shared.runtime import (
     IdempotentStep,
     SqsBatch,
@@ -68,21 +71,20 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     )
     client = aws.client("s3")
     try:
-        source, _copy = s3.copy_verified(
-            client, ref, bucket=archive_bucket, key=dest_key, tags=core.archive_tags(message)
+        copied = s3.copy_verified(
+            client, ref, bucket=archive_bucket, key=dest_key, tags=core.archive_tags(message), sha256=message.sha256
         )
     except s3.ObjectGone as gone:
         # An earlier attempt may have archived and removed it, then died before finishing.
         try:
-            existing = client.head_object(Bucket=archive_bucket, Key=dest_key)
+            existing = client.head_object(Bucket=archive_bucket, Key=dest_key, ChecksumMode="ENABLED")
         except Exception as exc:
             if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                raise RuntimeError(
-                    f"{gone}, and s3://{archive_bucket}/{dest_key} does not exist: the raw file is in "
-                    "neither landing nor archive"
-                ) from None
+                return _raw_gone(message, gone)
             raise
-        problems = core.matches_message(existing, message)
+        copy_ref = s3.ObjectRef(bucket=archive_bucket, key=dest_key, etag=keys.normalise_etag(existing.get("ETag")))
+        digest = s3.object_sha256(client, copy_ref, existing) if message.sha256 else None
+        problems = core.matches_message(existing, message, copy_sha256=digest)
         if problems:
             raise s3.CopyVerificationError(
                 f"{gone}; the archive copy s3://{archive_bucket}/{dest_key} does not match: {'; '.join(problems)}"
@@ -90,7 +92,8 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
         landing_result, size = "absent", existing.get("ContentLength", 0)
         logger.info("already archived by an earlier attempt")
     else:
-        landing_result, size = _remove_from_landing(client, message), source.get("ContentLength", 0)
+        landing_result, size = _remove_from_landing(client, message), copied.source.get("ContentLength", 0)
+        message = message.evolve(sha256=copied.sha256)  # the same digest, or the one computed for the copy
     location = keys.s3_uri(archive_bucket, dest_key)
     outgoing = message.evolve(status=PROCESSED, produced_by=PLUGIN, locations={"archive": location})
     for stage in produced_stages(__file__):  # notify, and any other consumer named in the manifest
@@ -98,6 +101,19 @@ def process_file(data: dict[str, Any]) -> dict[str, Any]:
     emit_file_metrics(message.dataset, FilesArchived=1, BytesArchived=size)
     logger.info("file archived", extra={"archive": location, "landing": landing_result, "bytes": size})
     return {"status": PROCESSED, "archive": location, "landing": landing_result}
+
+
+def _raw_gone(message: StageMessage, gone: s3.ObjectGone) -> dict[str, Any]:
+    """The raw object vanished from landing before archive could copy it, and no earlier attempt
+    archived it: acknowledge with a warning and a ``gone`` outcome that says so (no retry: the
+    bytes will not come back)."""
+    reason = core.gone_reason(message, gone.reason(before="archiving"))
+    outgoing = message.evolve(status=GONE, produced_by=PLUGIN, reason=reason)
+    for stage in produced_stages(__file__):
+        send(stage, outgoing)
+    logger.warning("raw file gone before archiving; acknowledged, status recorded",
+                   extra={"reason": reason, "kind": gone.kind})
+    return {"status": GONE, "reason": reason}
 
 
 _process = IdempotentStep(PLUGIN, process_file)

@@ -3,13 +3,17 @@
 SNS message (JSON)::
 
     {"schema_version": 1, "environment": "prod", "dataset": "orders", "file_id": "3f1c…",
-     "status": "processed" | "quarantined", "key": "orders/2024/a.csv", "counts": {...},
+     "status": "processed" | "quarantined" | "gone", "key": "orders/2024/a.csv", "counts": {...},
      "locations": {...}, "reason": null | "header mismatch: …", "updated_at": "2024-05-01T10:00:03Z"}
 
 with message attributes ``dataset``, ``status`` and ``environment`` (String) for subscription
 filter policies. Status item (DynamoDB, table keyed by ``file_id``, GSI ``by-dataset`` on
 ``dataset`` + ``updated_at``, TTL on ``expires_at``): the same fields plus ``bucket``, ``etag``,
-``version_id``, ``received_at`` and ``expires_at`` (epoch seconds, now + PIPELINE_STATUS_TTL_DAYS).
+``version_id``, ``size``, ``sha256`` (of the landed bytes, when validate read them all),
+``received_at`` and ``expires_at`` (epoch seconds, now + PIPELINE_STATUS_TTL_DAYS).
+
+``gone``: the file's object was deleted (or its version removed, or overwritten in an unversioned
+bucket) before a stage could read it; ``reason`` says what happened and what had been done.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pipeline_shared.messages import FINAL_STATUSES, SCHEMA_VERSION, StageMessage
+from pipeline_shared.messages import FINAL_STATUSES, GONE, PROCESSED, QUARANTINED, SCHEMA_VERSION, StageMessage
 
 SUBJECT_MAX = 100
+#: The per-dataset file counter notify emits for each final status.
+FILE_METRIC = {PROCESSED: "FilesProcessed", QUARANTINED: "FilesQuarantined", GONE: "FilesGone"}
 
 
 class NotifyError(ValueError):
@@ -83,6 +89,7 @@ def status_item(message: StageMessage, *, environment: str, now: datetime, ttl_d
         "etag": message.etag,
         "version_id": message.version_id,
         "size": message.size,
+        "sha256": message.sha256,
         "received_at": message.received_at,
         "counts": dict(message.counts),
         "locations": dict(message.locations),

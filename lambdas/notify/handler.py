@@ -1,5 +1,5 @@
-"""notify — Lambda handler (thin): final outcomes from validate (``quarantined``) and archive
-(``processed``) on the notify queue.
+"""notify — Lambda handler (thin): final outcomes from validate (``quarantined``, ``gone``) and
+archive (``processed``, ``gone``) on the notify queue.
 
 Writes the file's status item (status table), then publishes one outcome per file to the
 pipeline-events topic with ``dataset``/``status``/``environment`` message attributes. Idempotent
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, graphql, keys
-from pipeline_shared.messages import PROCESSED, StageMessage
+from pipeline_shared.messages import StageMessage
 from pipeline_shared.runtime import IdempotentStep, SqsBatch, emit_file_metrics, handle_stage_record
 from pipeline_shared.tracing import tracer
 
@@ -72,7 +72,7 @@ def process_outcome(data: dict[str, Any]) -> dict[str, Any]:
         Subject=core.subject(message, environment=environment),
         MessageAttributes=core.message_attributes(message, environment=environment),
     )
-    emit_file_metrics(message.dataset, **{"FilesProcessed" if message.status == PROCESSED else "FilesQuarantined": 1})
+    emit_file_metrics(message.dataset, **{core.FILE_METRIC[message.status]: 1})
     logger.info("outcome published", extra={"status": message.status, "sns_message_id": published.get("MessageId")})
     return {"status": message.status, "sns_message_id": published.get("MessageId"), "updated_at": item["updated_at"]}
 

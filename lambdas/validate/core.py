@@ -28,7 +28,7 @@ from pipeline_shared import keys
 from pipeline_shared.contracts import Contract, UnknownDataset, load_contract
 from pipeline_shared.readers import FastRun, InputRejected, Record, RecordReader
 from pipeline_shared.rows import RowChecker, Violation
-from pipeline_shared.s3 import ObjectRef
+from pipeline_shared.s3 import ObjectRef, Sha256Reader
 
 #: Violations kept in one report (all are counted; the rows themselves all go to quarantine).
 MAX_REPORT_VIOLATIONS = 1000
@@ -210,6 +210,47 @@ def with_version(obj: LandedObject, version_id: str) -> LandedObject:
     return LandedObject.from_dict(data)
 
 
+#: What became of an object version (``version_fate``).
+CURRENT, SUPERSEDED, DELETED, MISSING = "current", "superseded", "deleted", "missing"
+
+
+def version_fate(pages: Iterable[Mapping[str, Any]], key: str, version_id: str) -> str:
+    """What became of version ``version_id`` of ``key``, from ``ListObjectVersions(Prefix=key)``
+    pages (S3 lists a key's versions newest first; ``LastModified`` has whole seconds):
+
+    - ``CURRENT``: it is the key's latest version;
+    - ``SUPERSEDED``: a newer version of the key exists, whatever came after it: an overwrite is not
+      a deletion, the older version is a file of its own (and is processed);
+    - ``DELETED``: a delete marker is the key's latest version and no newer version exists: the
+      file was deleted while it was the key's current object;
+    - ``MISSING``: the version is not listed (permanently deleted)."""
+    versions: list[Mapping[str, Any]] = []
+    marker_latest = False
+    for page in pages:
+        versions.extend(v for v in page.get("Versions") or [] if v.get("Key") == key)
+        marker_latest = marker_latest or any(
+            m.get("Key") == key and m.get("IsLatest") for m in page.get("DeleteMarkers") or []
+        )
+    ids = [str(v.get("VersionId")) for v in versions]
+    if version_id not in ids:
+        return MISSING
+    index = ids.index(version_id)
+    mine = versions[index]
+    if mine.get("IsLatest"):
+        return CURRENT
+    mine_at = _instant(mine.get("LastModified"))
+
+    def newer(i: int, version: Mapping[str, Any]) -> bool:
+        at = _instant(version.get("LastModified"))
+        if at is None or mine_at is None or at == mine_at:
+            return i < index  # S3's newest-first order decides within a second
+        return at > mine_at
+
+    if marker_latest and not any(newer(i, v) for i, v in enumerate(versions) if i != index):
+        return DELETED
+    return SUPERSEDED
+
+
 def _human(n: int) -> str:
     value = float(n)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
@@ -276,6 +317,8 @@ class ValidationResult:
     violations_total: int = 0
     #: rows the fast path accepted without parsing them (a diagnostic; not part of ``counts``)
     fast_rows: int = 0
+    #: SHA-256 (hex) of the bytes as stored, when the whole object was read (else None)
+    sha256: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -329,8 +372,11 @@ def validate_stream(
     Bad rows are written to ``rejected_sink`` (if given); the result says whether the file is
     accepted and, if not, why (``reason``) and which rule (``rule``) rejected it. Runs of lines the
     contract's fast path accepts are counted as good without being parsed (``fast_path=False``
-    checks every row the slow way: same result, for tests and comparisons)."""
-    reader = RecordReader(source, key=key, contract=contract, max_bytes=max_bytes)
+    checks every row the slow way: same result, for tests and comparisons). The bytes are hashed
+    as they are read: ``sha256`` is their SHA-256 when the stream was read to its end (a file
+    rejected before its end has none)."""
+    hashing = Sha256Reader(source)
+    reader = RecordReader(hashing, key=key, contract=contract, max_bytes=max_bytes)
     checker = RowChecker(contract)
     result = ValidationResult(accepted=False)
     writer: _RejectedRowWriter | None = None
@@ -365,6 +411,7 @@ def validate_stream(
             reader.compressed,
         )
         result.fast_rows = reader.fast_rows
+        result.sha256 = hashing.hexdigest() if hashing.complete else None
     if result.reason is not None:
         return result
     share = result.rejected / result.records_in

@@ -9,6 +9,14 @@ quarantine its bad rows (rows + report) and send ``validated`` to cleanse. (Rout
 so validate names its two targets, which its manifest's ``produces.stages`` must list.) Idempotent per
 ``file_id``; the ``s3:TestEvent`` is acknowledged and ignored.
 
+Version-exact: the event's object version (derived from ``ListObjectVersions`` when the event
+carries none, as the emulator's do) is the file. If it was deleted before validate reads it (the
+version no longer exists; or a delete marker is the key's latest version and no newer version
+exists; or, in an unversioned bucket, the key no longer holds the event's ETag), the file is
+acknowledged with a warning and a ``gone`` message to notify (its status record). An overwrite is
+not a deletion: the older version is a file of its own and is validated. The SHA-256 of the bytes
+read is passed on (``StageMessage.sha256``) and verifies every copy (quarantine here, archive later).
+
 Environment: PIPELINE_BUCKET_LANDING, PIPELINE_BUCKET_QUARANTINE, PIPELINE_QUEUE_CLEANSE,
 PIPELINE_QUEUE_NOTIFY, PIPELINE_TABLE_IDEMPOTENCY, PIPELINE_MAX_OBJECT_BYTES (optional),
 PIPELINE_IDEMPOTENCY_TTL_SECONDS (optional), PIPELINE_BATCH_JOB_QUEUE, PIPELINE_BATCH_JOB_DEFINITION,
@@ -25,7 +33,7 @@ import core
 from aws_lambda_powertools import Logger, Metrics
 from pipeline_shared import aws, env, keys, s3
 from pipeline_shared import batch as batch_routing
-from pipeline_shared.messages import QUARANTINED, VALIDATED, StageMessage
+from pipeline_shared.messages import GONE, QUARANTINED, VALIDATED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, send
 from pipeline_shared.tracing import tracer
 
@@ -76,11 +84,12 @@ def _quarantine_file(
     bucket = env.bucket("quarantine")
     original = keys.quarantine_original_key(obj.dataset, obj.file_id, obj.ref.key)
     report_key = keys.quarantine_report_key(obj.dataset, obj.file_id)
+    digest = result.sha256 if result else None
     try:
-        s3.copy_verified(aws.client("s3"), obj.ref, bucket=bucket, key=original)
+        digest = s3.copy_verified(aws.client("s3"), obj.ref, bucket=bucket, key=original, sha256=digest).sha256
     except s3.ObjectGone as gone:
-        logger.warning("object gone before it could be quarantined; nothing to keep", extra={"reason": str(gone)})
-        return {"status": "skipped", "reason": str(gone)}
+        return _gone(obj, gone, before="it could be quarantined", counts=result.counts if result else None,
+                     rejected=reason, sha256=digest)
     locations = {
         "landing": obj.ref.uri,
         "quarantine": keys.s3_uri(bucket, original),
@@ -95,16 +104,73 @@ def _quarantine_file(
         ),
     )
     counts = result.counts if result else {"records_in": 0, "valid": 0, "rejected": 0, "bytes_in": 0}
-    send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason))
+    send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason, sha256=digest))
     emit_file_metrics(obj.dataset, counts, FilesQuarantined=1)
     logger.warning("file quarantined", extra={"rule": rule, "reason": reason, "counts": counts})
     return {"status": QUARANTINED, "rule": rule, "reason": reason, "counts": counts}
+
+
+def _gone(
+    obj: core.LandedObject,
+    gone: s3.ObjectGone,
+    *,
+    before: str = "validation",
+    counts: dict[str, int] | None = None,
+    rejected: str | None = None,
+    sha256: str | None = None,
+) -> dict[str, Any]:
+    """The object was deleted before validate could read (or quarantine) it: acknowledge the event
+    with a warning and tell notify (``gone``), which records the file's status."""
+    reason = gone.reason(before=before)
+    if rejected:
+        reason += f"; it was to be quarantined as a whole: {rejected}"
+    send("notify", _message(obj, GONE, counts=counts or {}, locations={"landing": obj.ref.uri}, reason=reason,
+                            sha256=sha256))
+    logger.warning("file gone before validate could finish it; acknowledged, status recorded",
+                   extra={"reason": reason, "kind": gone.kind})
+    return {"status": GONE, "reason": reason}
+
+
+def _ensure_not_deleted(obj: core.LandedObject) -> None:
+    """Raise ``ObjectGone`` when the event's version was deleted before validation: it no longer
+    exists, or a delete marker is the key's latest version and no newer version of the key exists
+    (``core.version_fate``). An object named by its ETag only (unversioned bucket) is checked by
+    the read itself (``IfMatch``). Needs ``s3:ListBucketVersions``; without it, a warning and the
+    read decides."""
+    ref = obj.ref
+    if not ref.version_id:
+        return
+    client = aws.client("s3")
+    try:
+        if client.head_object(Bucket=ref.bucket, Key=ref.key).get("VersionId") == ref.version_id:
+            return  # the key's current object: the common case, one HEAD
+    except Exception as exc:
+        if aws.error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    try:
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=ref.bucket, Prefix=ref.key)
+        fate = core.version_fate(pages, ref.key, ref.version_id)
+    except Exception as exc:
+        if aws.error_code(exc) not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        logger.warning("s3:ListBucketVersions denied: a deletion before validation cannot be seen",
+                       extra={"object_key": ref.key})
+        return
+    if fate == core.DELETED:
+        raise s3.ObjectGone(ref, s3.ObjectGone.DELETED, f"{ref.uri} version {ref.version_id} is hidden by a delete "
+                            "marker, the key's latest version (the file was deleted; its version was never read)")
+    if fate == core.MISSING:
+        raise s3.ObjectGone(ref, s3.ObjectGone.VERSION_GONE)
 
 
 @tracer.capture_method
 def process_object(data: dict[str, Any]) -> dict[str, Any]:
     """Validate one landed object (the idempotent unit of work, keyed by ``file_id``)."""
     obj = core.LandedObject.from_dict(data)
+    try:
+        _ensure_not_deleted(obj)
+    except s3.ObjectGone as gone:
+        return _gone(obj, gone)
     check = core.precheck(obj, max_bytes=env.max_object_bytes())
     if check.rejected:
         return _quarantine_file(obj, check, None, check.rule or "precheck", check.reason or "")
@@ -113,8 +179,7 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
     try:
         body = s3.open_body(client, obj.ref)
     except s3.ObjectGone as gone:
-        logger.warning("object gone before validation; nothing to do", extra={"reason": str(gone)})
-        return {"status": "skipped", "reason": str(gone)}
+        return _gone(obj, gone)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
         try:
             result = core.validate_stream(
@@ -156,19 +221,17 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
                     locations=locations,
                 ),
             )
-    send("cleanse", _message(obj, VALIDATED, counts=result.counts, locations=locations))
+    send("cleanse", _message(obj, VALIDATED, counts=result.counts, locations=locations, sha256=result.sha256))
     emit_file_metrics(obj.dataset, result.counts, FilesAccepted=1)
     logger.info("file validated", extra={"counts": result.counts, "compressed": result.compressed})
     return {"status": VALIDATED, "counts": result.counts}
 
 
 def _routable_size(data: dict[str, Any]) -> int | None:
-    """The object's size, or None for an object the pre-check rejects (quarantined here: no
-    container just to copy a file)."""
-    obj = core.LandedObject.from_dict(data)
-    if core.precheck(obj, max_bytes=env.max_object_bytes()).rejected:
-        return None
-    return obj.ref.size
+    """The object's size: a large object goes to AWS Batch even when the pre-check rejects it,
+    because quarantining it means hashing it (``s3.copy_verified`` streams a source whose digest
+    was not computed while reading it, and a copy above 5 GiB), which outlasts a Lambda."""
+    return core.LandedObject.from_dict(data).ref.size
 
 
 #: Lambda: route above the threshold, else do the work; the outcome (routed or done) is what the

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from plugin_loader import load_plugin_module
 
+import main
+
 REGION = "eu-west-1"  # the functional conftest's region
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -23,6 +25,8 @@ WORKGROUP = "pk-test-queries"
 DATABASE = "pk_test"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 FILE_ID = "0123456789abcdef0123456789abcdef"
+#: what the API lists as known: one dataset per contract file (the shipped ones and any a user adds)
+KNOWN = ", ".join(main.dataset_names())
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +253,7 @@ def test_dataset_stats_count_statuses_and_rows(api_env, call):
 def test_stats_of_an_unknown_dataset_is_404(api_env, call):
     status, body, _ = call("GET", "/datasets/payroll/stats", resource="/datasets/{name}/stats",
                            path_parameters={"name": "payroll"})
-    assert (status, body) == (404, {"message": "unknown dataset 'payroll' (known: customers, events, orders)"})
+    assert (status, body) == (404, {"message": f"unknown dataset 'payroll' (known: {KNOWN})"})
 
 
 def test_stats_days_out_of_range_is_400(api_env, call):
@@ -295,7 +299,7 @@ def test_clean_table_name_comes_from_the_environment(api_env, call, monkeypatch)
          "queries are chosen by name, SQL is never accepted"),
         ({"dataset": "orders' OR '1'='1", "query": "row_counts_per_day"},
          "field 'dataset' \"orders' OR '1'='1\" is not a dataset name (lower-case letters, digits, '_' and '-'; "
-         "known: customers, events, orders)"),
+         f"known: {KNOWN})"),
         ({"dataset": "orders", "query": "drop_everything"},
          "field 'query' must be one of latest_status_per_file, rejected_rows_by_reason, row_counts_per_day; "
          "got 'drop_everything'"),

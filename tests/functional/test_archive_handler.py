@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -48,23 +49,25 @@ def landing_has(aws, key: str) -> bool:
 
 
 @pytest.fixture
-def corrupt_archive_heads(archive):
-    """Make HEAD of objects in the archive bucket report one byte more than stored (a bad copy)."""
+def corrupt_archive_copies(archive):
+    """Make S3 report, for every CopyObject into the archive bucket, the SHA-256 of other bytes (a
+    copy that went wrong on the way)."""
     client = archive.aws.client("s3")
+    wrong = base64.b64encode(hashlib.sha256(b"not the bytes that were landed").digest()).decode()
 
     def lie(http_response, parsed, model, **kwargs):
-        if kwargs.get("context", {}).get("pk_archive_head"):
-            parsed["ContentLength"] = parsed.get("ContentLength", 0) + 1
+        if kwargs.get("context", {}).get("pk_archive_copy"):
+            parsed.setdefault("CopyObjectResult", {})["ChecksumSHA256"] = wrong
 
     def mark(params, context, **kwargs):
         if params.get("Bucket", "").endswith("-archive"):
-            context["pk_archive_head"] = True
+            context["pk_archive_copy"] = True
 
-    client.meta.events.register("before-parameter-build.s3.HeadObject", mark)
-    client.meta.events.register("after-call.s3.HeadObject", lie)
-    yield
-    client.meta.events.unregister("before-parameter-build.s3.HeadObject", mark)
-    client.meta.events.unregister("after-call.s3.HeadObject", lie)
+    client.meta.events.register("before-parameter-build.s3.CopyObject", mark)
+    client.meta.events.register("after-call.s3.CopyObject", lie)
+    yield wrong
+    client.meta.events.unregister("before-parameter-build.s3.CopyObject", mark)
+    client.meta.events.unregister("after-call.s3.CopyObject", lie)
 
 
 def test_object_is_archived_then_removed_from_landing(aws, archive, context):
@@ -88,7 +91,7 @@ def test_archive_copy_keeps_metadata_and_is_tagged(aws, archive, context):
     assert {t["Key"]: t["Value"] for t in tags} == {"file_id": message.file_id, "dataset": "orders"}
 
 
-def test_failed_verification_leaves_landing_untouched(aws, archive, context, logs, corrupt_archive_heads):
+def test_failed_verification_leaves_landing_untouched(aws, archive, context, logs, corrupt_archive_copies):
     logs.attach(archive)
     message = cleansed(aws)
     event = sqs_event([message])
@@ -99,7 +102,8 @@ def test_failed_verification_leaves_landing_untouched(aws, archive, context, log
     assert aws.bodies("notify") == []
     (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
     assert error["exception_name"] == "CopyVerificationError"
-    assert f"size differs: source {len(BODY)} bytes, copy {len(BODY) + 1} bytes" in error["exception"]
+    expected = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+    assert f"SHA-256 differs: source {expected}, copy {corrupt_archive_copies}" in error["exception"]
 
 
 def test_duplicate_delivery_copies_and_notifies_once(aws, archive, context):
@@ -114,20 +118,80 @@ def test_duplicate_delivery_copies_and_notifies_once(aws, archive, context):
 
 def test_retry_after_landing_was_already_emptied_completes(aws, archive, context):
     """An earlier attempt archived and deleted, then died before its idempotency record completed."""
-    message = cleansed(aws, versioned=False)
+    message = cleansed(aws, versioned=False).evolve(sha256=hashlib.sha256(BODY).hexdigest())
     aws.put("archive", archive_key(message), BODY)
     aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)
     assert archive.lambda_handler(sqs_event([message]), context) == OK
     assert aws.bodies("notify")[0]["status"] == "processed"
 
 
-def test_object_in_neither_landing_nor_archive_fails_the_record(aws, archive, context, logs):
+def test_a_raw_file_gone_before_archiving_is_acknowledged_as_gone(aws, archive, context, logs):
     logs.attach(archive)
     message = cleansed(aws, versioned=False)
     aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    (out,) = aws.bodies("notify")
+    assert (out["status"], out["produced_by"], out["reason"]) == ("gone", "archive", (
+        f"deleted before archiving: s3://{aws.buckets['landing']}/{message.key} no longer exists; its clean data "
+        "was written (1 object(s), locations.clean), but the raw file is in neither landing nor archive"))
+    assert out["locations"]["clean"] == ["s3://c/x.csv"] and "archive" not in out["locations"]
+    (warning,) = [e for e in logs("archive") if e["level"] == "WARNING"]
+    assert warning["message"] == "raw file gone before archiving; acknowledged, status recorded"
+
+
+def test_a_raw_version_removed_before_archiving_is_acknowledged_as_gone(aws, archive, context):
+    message = cleansed(aws)
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key, VersionId=message.version_id)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    (out,) = aws.bodies("notify")
+    assert out["status"] == "gone" and out["reason"].startswith(
+        f"version removed before archiving: s3://{aws.buckets['landing']}/{message.key} version {message.version_id}")
+    assert aws.keys("archive") == []
+
+
+def test_a_version_behind_a_delete_marker_is_still_archived(aws, archive, context):
+    message = cleansed(aws)
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)  # the raw bytes still exist
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert aws.get("archive", archive_key(message)) == BODY
+    assert aws.bodies("notify")[0]["status"] == "processed"
+
+
+def test_the_copy_is_verified_against_the_digest_in_the_message(aws, archive, context, logs):
+    logs.attach(archive)
+    message = cleansed(aws).evolve(sha256=hashlib.sha256(b"other bytes").hexdigest())
+    event = sqs_event([message])
+    assert archive.lambda_handler(event, context)["batchItemFailures"]
+    assert landing_has(aws, message.key) and aws.bodies("notify") == []
+    (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
+    assert error["exception_name"] == "CopyVerificationError"
+    assert "SHA-256 differs: source " in error["exception"]
+
+
+def test_the_archive_copy_carries_s3s_sha256_and_processed_carries_the_digest(aws, archive, context):
+    message = cleansed(aws).evolve(sha256=hashlib.sha256(BODY).hexdigest())
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    head = aws.client("s3").head_object(Bucket=aws.buckets["archive"], Key=archive_key(message), ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == message.sha256
+    assert aws.bodies("notify")[0]["sha256"] == message.sha256
+
+
+def test_without_a_digest_the_source_is_hashed_and_the_digest_passed_on(aws, archive, context):
+    message = cleansed(aws)
+    assert message.sha256 is None
+    archive.lambda_handler(sqs_event([message]), context)
+    assert aws.bodies("notify")[0]["sha256"] == hashlib.sha256(BODY).hexdigest()
+
+
+def test_an_earlier_archive_copy_with_other_bytes_is_refused(aws, archive, context, logs):
+    logs.attach(archive)
+    message = cleansed(aws, versioned=False).evolve(sha256=hashlib.sha256(BODY).hexdigest())
+    aws.put("archive", archive_key(message), BODY.upper())  # same size, other bytes
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)
     assert archive.lambda_handler(sqs_event([message]), context)["batchItemFailures"]
     (error,) = [e for e in logs("archive") if e["level"] == "ERROR"]
-    assert "the raw file is in neither landing nor archive" in error["exception"]
+    assert error["exception_name"] == "CopyVerificationError"
+    assert f"SHA-256 {hashlib.sha256(BODY.upper()).hexdigest()}, expected {message.sha256}" in error["exception"]
 
 
 def test_newer_upload_under_the_same_key_is_left_in_landing(aws, archive, context):

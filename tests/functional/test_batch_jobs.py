@@ -148,10 +148,14 @@ def test_an_object_at_the_threshold_is_validated_in_lambda(aws, land, validate, 
     assert [m["status"] for m in aws.bodies("cleanse")] == ["validated"]
 
 
-def test_a_file_the_precheck_rejects_is_quarantined_in_lambda_however_large(aws, land, validate, context, batch):
+def test_a_large_file_the_precheck_rejects_is_quarantined_by_the_job(aws, land, validate, context, batch,
+                                                                     monkeypatch):
+    # quarantining means hashing the file (its copy is verified by SHA-256): a job, not a Lambda
     batch("validate")
     validate.lambda_handler(sqs_event([land("nosuchdataset/large.csv", large_orders())]), context)
-    assert jobs(aws, batch.queue) == []
+    assert aws.bodies("notify") == []
+    (job,) = jobs(aws, batch.queue)
+    assert run_job(job, validate, monkeypatch) == batch_job.EXIT_OK
     assert [m["status"] for m in aws.bodies("notify")] == ["quarantined"]
 
 

@@ -154,3 +154,10 @@ def test_short_tokenisation_key_fails_without_leaking_it(aws, cleanse, context, 
     assert f"SSM parameter {aws.parameter} holds a 11-byte tokenisation key" in error["exception"]
     assert "tiny-secret" not in json.dumps(logs("cleanse"))
     assert aws.keys("clean") == []
+
+
+def test_the_sha256_from_validate_is_passed_on_to_archive(aws, cleanse, context, samples):
+    body = (samples / "orders/good.csv").read_bytes()
+    message = validated(aws, "orders/2024/digest.csv", body).evolve(sha256=hashlib.sha256(body).hexdigest())
+    assert cleanse.lambda_handler(sqs_event([message]), context) == OK
+    assert aws.bodies("archive")[0]["sha256"] == message.sha256

@@ -123,7 +123,7 @@ def test_non_final_status_is_refused(aws, notify, context, logs):
     }
     (error,) = [e for e in logs("notify") if e["level"] == "ERROR"]
     assert (
-        "notify announces final outcomes (quarantined, processed), got 'cleansed' from validate" in error["exception"]
+        "notify announces final outcomes (quarantined, processed, gone), got 'cleansed' from validate" in error["exception"]
     )
     assert published(aws) == []
 
@@ -143,3 +143,21 @@ def test_missing_ttl_setting_fails_and_names_it(aws, notify, context, logs, monk
     (error,) = [e for e in logs("notify") if e["level"] == "ERROR"]
     assert "environment variable PIPELINE_STATUS_TTL_DAYS is not set" in error["exception"]
     assert published(aws) == []
+
+
+def test_a_gone_outcome_is_recorded_published_and_counted(aws, notify, context, capsys):
+    reason = "deleted before validation: s3://pk-test-landing/orders/in/a.csv no longer exists"
+    gone = outcome("gone", counts={}, locations={"landing": "s3://pk-test-landing/orders/in/a.csv"}, reason=reason)
+    assert notify.lambda_handler(sqs_event([gone]), context) == OK
+    item = status_item(aws)
+    assert (item["status"], item["reason"]) == ({"S": "gone"}, {"S": reason})
+    (envelope,) = published(aws)
+    assert envelope["MessageAttributes"]["status"]["Value"] == "gone"
+    assert json.loads(envelope["Message"])["reason"] == reason
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [d["FilesGone"] for d in documents if "FilesGone" in d] == [[1.0]]
+
+
+def test_the_sha256_of_the_landed_bytes_is_kept_in_the_status_item(aws, notify, context):
+    notify.lambda_handler(sqs_event([outcome(sha256="ab" * 32)]), context)
+    assert status_item(aws)["sha256"] == {"S": "ab" * 32}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 
 import pytest
 from pipeline_shared.events import s3_notification_body, s3_test_event_body, sqs_event
+
+import main
 
 OK = {"batchItemFailures": []}
 
@@ -155,7 +158,7 @@ def test_unknown_dataset_is_quarantined_with_the_reason(aws, land, validate, con
     assert message["dataset"] == "payroll"
     assert message["reason"] == (
         "unknown dataset 'payroll' (first segment of key 'payroll/2024/p.csv'): no contract for "
-        "dataset 'payroll' (known: customers, events, orders)"
+        f"dataset 'payroll' (known: {', '.join(main.dataset_names())})"
     )
 
 
@@ -234,13 +237,85 @@ def test_redelivered_s3_event_in_a_new_message_is_also_idempotent(aws, land, val
     assert len(aws.bodies("cleanse")) == 1
 
 
-def test_object_deleted_before_validation_is_acknowledged(aws, land, validate, context, samples):
+def gone_message(aws) -> dict:
+    """The one message validate sent to notify for a file that was gone before validation."""
+    assert aws.bodies("cleanse") == []
+    message = only(aws.bodies("notify"))
+    assert (message["status"], message["produced_by"]) == ("gone", "validate")
+    return message
+
+
+def test_a_version_removed_before_validation_is_acknowledged_as_gone(aws, land, validate, context, samples, logs):
+    logs.attach(validate)
     body = land("orders/gone.csv", (samples / "orders/good.csv").read_bytes())
+    version = json.loads(body)["Records"][0]["s3"]["object"]["versionId"]
     s3 = aws.client("s3")
-    for version in s3.list_object_versions(Bucket=aws.buckets["landing"])["Versions"]:
-        s3.delete_object(Bucket=aws.buckets["landing"], Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_object(Bucket=aws.buckets["landing"], Key="orders/gone.csv", VersionId=version)  # NoSuchVersion now
     assert validate.lambda_handler(sqs_event([body]), context) == OK
-    assert aws.bodies("cleanse") == [] and aws.bodies("notify") == []
+    message = gone_message(aws)
+    assert message["reason"] == (
+        f"version removed before validation: s3://{aws.buckets['landing']}/orders/gone.csv version {version} "
+        "no longer exists"
+    )
+    assert message["version_id"] == version and aws.keys("quarantine") == []
+    (warning,) = [e for e in logs("validate") if e["level"] == "WARNING"]
+    assert warning["message"] == "file gone before validate could finish it; acknowledged, status recorded"
+
+
+def test_a_file_deleted_before_validation_is_acknowledged_as_gone(aws, land, validate, context, samples):
+    body = land("orders/deleted.csv", (samples / "orders/good.csv").read_bytes())
+    version = json.loads(body)["Records"][0]["s3"]["object"]["versionId"]
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key="orders/deleted.csv")  # a delete marker
+    assert validate.lambda_handler(sqs_event([body]), context) == OK
+    assert gone_message(aws)["reason"] == (
+        f"deleted before validation: s3://{aws.buckets['landing']}/orders/deleted.csv version {version} is hidden "
+        "by a delete marker, the key's latest version (the file was deleted; its version was never read)"
+    )
+
+
+def test_a_file_deleted_before_validation_is_gone_when_the_event_has_no_version(aws, validate, context, samples):
+    event = event_without_version(aws, "orders/deleted.csv", (samples / "orders/good.csv").read_bytes())
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key="orders/deleted.csv")
+    assert validate.lambda_handler(sqs_event([event]), context) == OK
+    message = gone_message(aws)
+    assert message["reason"].startswith("deleted before validation: ") and message["version_id"]
+
+
+def test_an_overwritten_version_is_still_validated(aws, land, validate, context, samples):
+    first = land("orders/twice.csv", (samples / "orders/good.csv").read_bytes())
+    aws.put("landing", "orders/twice.csv", (samples / "orders/bad_rows.csv").read_bytes())
+    assert validate.lambda_handler(sqs_event([first]), context) == OK
+    message = only(aws.bodies("cleanse"))
+    assert message["counts"]["records_in"] == 5 and aws.bodies("notify") == []
+
+
+def test_an_overwritten_version_is_validated_even_after_the_newer_one_was_deleted(aws, land, validate, context,
+                                                                                  samples):
+    first = land("orders/twice.csv", (samples / "orders/good.csv").read_bytes())
+    aws.put("landing", "orders/twice.csv", (samples / "orders/bad_rows.csv").read_bytes())
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key="orders/twice.csv")  # e.g. archive of v2
+    assert validate.lambda_handler(sqs_event([first]), context) == OK
+    assert only(aws.bodies("cleanse"))["counts"]["records_in"] == 5
+
+
+def test_the_sha256_of_the_bytes_goes_to_cleanse(aws, land, validate, context, samples):
+    import hashlib
+
+    body = (samples / "orders/bad_rows.csv").read_bytes()
+    validate.lambda_handler(sqs_event([land("orders/digest.csv", body)]), context)
+    assert only(aws.bodies("cleanse"))["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_quarantined_file_carries_the_sha256_its_copy_was_verified_with(aws, land, validate, context):
+    import hashlib
+
+    body = b"a,b\n1,2\n"
+    validate.lambda_handler(sqs_event([land("payroll/2024/p.csv", body)]), context)  # rejected before reading
+    message = quarantined(aws)
+    assert message["sha256"] == hashlib.sha256(body).hexdigest()
+    head = aws.client("s3").head_object(Bucket=aws.buckets["quarantine"], ChecksumMode="ENABLED",
+                                        Key=message["locations"]["quarantine"].split("/", 3)[3])
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == message["sha256"]  # S3's own SHA-256 of the copy
 
 
 def test_real_s3_notification_through_sqs_is_handled(aws, validate, context, received, samples):
@@ -342,3 +417,38 @@ def test_an_unversioned_bucket_keeps_the_etag_identity(aws, validate, context, s
     etag = json.loads(event)["Records"][0]["s3"]["object"]["eTag"]
     assert message["version_id"] is None
     assert message["file_id"] == keys.file_id(aws.buckets["landing"], "orders/plain.csv", etag=etag)
+
+
+# -- unversioned landing (the ETag identifies the object) ----------------------------------------
+
+
+def unversioned(aws) -> None:
+    aws.client("s3").put_bucket_versioning(Bucket=aws.buckets["landing"],
+                                           VersioningConfiguration={"Status": "Suspended"})
+
+
+def test_an_unversioned_object_overwritten_before_validation_is_gone_and_the_new_one_validated(
+        aws, validate, context, samples):
+    unversioned(aws)
+    first = event_without_version(aws, "orders/plain.csv", (samples / "orders/good.csv").read_bytes())
+    second = event_without_version(aws, "orders/plain.csv", (samples / "orders/bad_rows.csv").read_bytes())
+    assert validate.lambda_handler(sqs_event([first, second]), context) == OK
+    gone = only(aws.bodies("notify"))
+    etag = json.loads(first)["Records"][0]["s3"]["object"]["eTag"]
+    assert (gone["status"], gone["reason"]) == ("gone", (
+        f"overwritten before validation: s3://{aws.buckets['landing']}/orders/plain.csv no longer holds the object "
+        f"with ETag {etag} (the bucket keeps no older versions, so its bytes are gone; the newer upload is a file "
+        "of its own)"))
+    assert only(aws.bodies("cleanse"))["counts"]["records_in"] == 11
+
+
+def test_an_unversioned_object_deleted_before_its_quarantine_copy_is_gone_with_both_reasons(aws, validate, context):
+    unversioned(aws)
+    event = event_without_version(aws, "payroll/p.csv", b"a,b\n1,2\n")
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key="payroll/p.csv")
+    assert validate.lambda_handler(sqs_event([event]), context) == OK
+    message = only(aws.bodies("notify"))
+    assert message["status"] == "gone" and aws.keys("quarantine") == []
+    assert message["reason"].startswith(
+        f"deleted before it could be quarantined: s3://{aws.buckets['landing']}/payroll/p.csv no longer exists; "
+        "it was to be quarantined as a whole: unknown dataset 'payroll'")

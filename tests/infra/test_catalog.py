@@ -13,6 +13,7 @@ import pytest
 from cdktf import App, TerraformStack  # noqa: E402
 from synth_helpers import resources, synth_construct  # noqa: E402
 
+import main
 import modules  # noqa: F401  -- first: installs the lazy loader for the AWS bindings
 from glue.artifacts import library_artifact, script_artifact  # noqa: E402
 from glue.specs import ColumnSpec, DatasetSpec, contract_json_schema, glue_columns, schema_text, shipped_specs  # noqa: E402
@@ -35,6 +36,7 @@ CLEAN = "pk-dev-clean"
 CLEAN_ARN = f"arn:aws:s3:::{CLEAN}"
 ARTIFACTS = "pk-dev-artifacts"
 SPECS = shipped_specs()
+DATASETS = main.dataset_names()  # one per contract: the shipped ones and any a user adds
 SCRIPT_KEY, _ = script_artifact()
 LIBRARY_KEY = library_artifact().key
 
@@ -87,7 +89,7 @@ def test_one_database_per_zone(doc):
 
 def test_one_clean_table_per_shipped_dataset_with_the_contract_columns(doc):
     tables = by(doc, "aws_glue_catalog_table", "name")
-    assert sorted(n for n in tables if not n.endswith("_parquet")) == ["customers", "events", "orders"]
+    assert sorted(n for n in tables if not n.endswith("_parquet")) == DATASETS
     for spec in SPECS:
         table = tables[spec.name]
         assert table["table_type"] == "EXTERNAL_TABLE"
@@ -181,7 +183,7 @@ def test_one_registry_and_a_backward_json_schema_per_dataset(doc):
     ((registry_id, registry),) = resources(doc, "aws_glue_registry").items()
     assert registry["registry_name"] == "pk-dev-datasets"
     schemas = by(doc, "aws_glue_schema", "schema_name")
-    assert sorted(schemas) == ["customers", "events", "orders"]
+    assert sorted(schemas) == DATASETS
     for spec in SPECS:
         schema = schemas[spec.name]
         assert schema["compatibility"] == "BACKWARD"
@@ -219,7 +221,7 @@ def test_terraform_template_sequences_in_contract_text_are_escaped():
 def test_one_crawler_per_dataset_with_a_prefix_and_log_only_changes(doc):
     crawlers = by(doc, "aws_glue_crawler", "name")
     role_id = next(k for k, r in resources(doc, "aws_iam_role").items() if r["name"] == "pk-dev-crawler")
-    assert sorted(crawlers) == ["pk-dev-customers", "pk-dev-events", "pk-dev-orders"]
+    assert sorted(crawlers) == [f"pk-dev-{name}" for name in DATASETS]
     for spec in SPECS:
         crawler = crawlers[f"pk-dev-{spec.name}"]
         assert crawler["s3_target"] == [{"path": f"s3://{CLEAN}/dataset={spec.name}/"}]
@@ -266,11 +268,11 @@ def test_the_job_runs_the_content_addressed_script_with_bookmarks(doc):
     args = job["default_arguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-enable"
     assert args["--enable-metrics"] == "true"
-    assert args["--datasets"] == "customers,events,orders"
+    assert args["--datasets"] == ",".join(DATASETS)
     assert args["--clean-bucket"] == CLEAN
     assert args["--parquet-prefix"] == "parquet"
     assert args["--extra-py-files"] == f"s3://{ARTIFACTS}/{LIBRARY_KEY}"
-    assert [d["name"] for d in json.loads(args["--dataset-specs"])] == ["customers", "events", "orders"]
+    assert [d["name"] for d in json.loads(args["--dataset-specs"])] == DATASETS
     assert "security_configuration" not in job
 
 

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from environments import ALL_ENVIRONMENTS, load_environment
+from modules.plugins import discover_plugins
 from modules.powertools import POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION
 
 PLUGINS = ("validate", "cleanse", "archive", "notify")
+#: every plug-in with an input queue: the shipped stages and any a user adds (the API has none)
+QUEUE_PLUGINS = tuple(m.name for m in discover_plugins() if m.has_queue)
 AWS_ENVS = ("dev", "test", "staging", "prod")
 
 
@@ -80,7 +83,7 @@ def test_requirements_pin_the_same_powertools_release_as_the_layer():
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
 def test_event_sources_report_batch_item_failures_and_are_enabled_only_in_aws(stacks, env):
     mappings = resources(stacks[env], "aws_lambda_event_source_mapping")
-    assert len(mappings) == len(PLUGINS)
+    assert len(mappings) == len(QUEUE_PLUGINS)
     for mapping in mappings.values():
         assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
         assert mapping["enabled"] is (env != "local")
@@ -98,7 +101,7 @@ def test_validate_mapping_uses_the_manifest_batch_size(stacks):
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
-@pytest.mark.parametrize("plugin", PLUGINS)
+@pytest.mark.parametrize("plugin", QUEUE_PLUGINS)
 def test_role_policies_have_no_wildcard_action_and_no_star_resource(stacks, env, plugin):
     for statement in role_policy(stacks[env], env, plugin)["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -155,7 +158,7 @@ def test_functions_carry_the_environment_variable_contract(stacks):
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
 def test_each_plugin_has_four_alarms_on_the_alarms_topic(stacks, env):
     names = {a["alarm_name"] for a in resources(stacks[env], "aws_cloudwatch_metric_alarm").values()}
-    for plugin in PLUGINS:
+    for plugin in QUEUE_PLUGINS:
         for suffix in ("errors", "throttles", "dlq-depth", "oldest-message"):
             assert f"pk-{env}-{plugin}-{suffix}" in names, (plugin, suffix)
     topic = ref(stacks[env], "aws_sns_topic", "name", f"pk-{env}-alarms")

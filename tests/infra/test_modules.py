@@ -610,11 +610,11 @@ def test_visibility_timeout_is_six_times_the_manifest_timeout(stacks, plugins, e
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
-def test_redrive_policy_changes_are_ignored_only_on_the_emulator(stacks, env: str) -> None:
+def test_redrive_policy_changes_are_ignored_only_on_the_emulator(stacks, plugins, env: str) -> None:
     ignored = {rid: q["lifecycle"].get("ignore_changes")
                for rid, q in resources(stacks[env], SqsQueue.TF_RESOURCE_TYPE).items() if "redrive_policy" in q}
     expected = ["redrive_policy"] if env == "local" else None
-    assert list(ignored.values()) == [expected] * len(ignored) and len(ignored) == 4
+    assert list(ignored.values()) == [expected] * len(ignored) and len(ignored) == len(plugins)
 
 
 def test_queue_falls_back_to_the_environment_default_consumer_timeout(tmp_path: Path) -> None:

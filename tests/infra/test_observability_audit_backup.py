@@ -199,7 +199,7 @@ def test_dashboard_emf_metric_names_are_the_ones_the_plugins_emit() -> None:
         ast.literal_eval(node.value) for node in ast.parse(runtime).body
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COUNT_METRICS")
     assert set(RECORD_METRICS) <= {name for name, _unit in count_metrics.values()}
-    handlers = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "lambdas").glob("*/handler.py"))
+    handlers = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "lambdas").glob("*/*.py"))
     assert all(f'"{name}"' in handlers or f"{name}=" in handlers for name in FILE_METRICS)
 
 

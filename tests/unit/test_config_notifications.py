@@ -234,7 +234,7 @@ def test_a_status_notify_never_publishes_is_refused(tmp_path):
     msg = refused(tmp_path, "dev", {"events": [{"protocol": "https", "endpoint": "https://p.test/",
                                                 "statuses": ["validated"]}]})
     assert msg == (f"{tmp_path / 'dev.toml'}: notifications.events[0].statuses: must be statuses notify publishes "
-                   "('quarantined', 'processed'), got 'validated'")
+                   "('quarantined', 'processed', 'gone'), got 'validated'")
 
 
 def test_a_dataset_name_of_the_wrong_shape_is_refused(tmp_path):

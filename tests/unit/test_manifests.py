@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from modules.plugins import (
+    EXTERNAL_SOURCES,
     LAMBDAS_DIR,
     MANIFEST_NAME,
     ManifestError,
@@ -76,15 +77,26 @@ def shipped() -> list[PluginManifest]:
     return discover_plugins()
 
 
-def test_the_four_shipped_plugins_are_discovered(shipped: list[PluginManifest]) -> None:
-    assert sorted(p.name for p in shipped) == ["api", "archive", "cleanse", "notify", "validate"]
+def test_every_plugin_folder_is_discovered(shipped: list[PluginManifest]) -> None:
+    # the shipped plug-ins and any a user adds: every folder under lambdas/ with a manifest
+    folders = sorted(m.parent.name for m in LAMBDAS_DIR.glob(f"*/{MANIFEST_NAME}")
+                     if not m.parent.name.startswith(("_", ".")))
+    assert sorted(p.name for p in shipped) == folders
+    assert {"api", "archive", "cleanse", "notify", "validate"} <= set(folders)
 
 
 def test_shipped_plugins_start_at_the_landing_consumer(shipped: list[PluginManifest]) -> None:
-    # validate consumes landing and produces cleanse + notify; cleanse produces archive, which feeds notify
-    names = [p.name for p in shipped]
-    # the API plug-in is invoked by API Gateway, outside the queue chain: listed last
-    assert (names[:2], set(names[2:4]), names[4:]) == (["validate", "cleanse"], {"archive", "notify"}, ["api"])
+    # the landing consumer first, then the queue stages, then the consumers of pipeline-events
+    # (they react to finished files), then the API (invoked by API Gateway, outside the queue chain)
+    groups = ["landing", "stage", "pipeline-events", "api"]
+
+    def group(p: PluginManifest) -> str:
+        if p.consumes_landing:
+            return "landing"
+        return "api" if p.consumes_api else "pipeline-events" if p.consumes_events else "stage"
+
+    kinds = [group(p) for p in shipped]
+    assert kinds[0] == "landing" and kinds == sorted(kinds, key=groups.index), list(zip(kinds, shipped))
 
 
 def test_shipped_plugins_list_sources_before_consumers(shipped: list[PluginManifest]) -> None:
@@ -92,8 +104,10 @@ def test_shipped_plugins_list_sources_before_consumers(shipped: list[PluginManif
     # notify consumes archive, so archive must come before notify.
     position = {p.name: i for i, p in enumerate(shipped)}
     late = [(p.name, src) for p in shipped for src in p.consumes
-            if src != "landing" and position[src] > position[p.name]]
+            if src not in EXTERNAL_SOURCES and position[src] > position[p.name]]
     assert late == [], f"consumers listed before their sources: {late}"
+    assert [p.name for p in shipped if p.name in {"validate", "cleanse", "archive", "notify"}] == [
+        "validate", "cleanse", "archive", "notify"]
 
 
 def test_only_validate_consumes_landing(shipped: list[PluginManifest]) -> None:

@@ -120,3 +120,125 @@ def test_python_m_kit_package_prints_one_line_and_exits_2(tmp_path: Path):
     proc = subprocess.run([sys.executable, "-c", code, str(lambdas)], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PIPELINE_KIT_WORKDIR": str(tmp_path / "work")}, timeout=120)
     assert (proc.returncode, proc.stderr, proc.stdout) == (2, expected + "\n", "")
+
+
+# -- the emulator's Powertools layer: the same bytes from any installation ---------------------
+# Two clean installs of the same pinned releases differ in files the layer must not hold: a
+# console script outside site-packages whose shebang names the venv (jmespath's bin/jp.py),
+# the installer's own files in *.dist-info (INSTALLER, REQUESTED, direct_url.json) and byte
+# code. The layer takes only the importable files inside site-packages, so it is byte-identical.
+
+FAKE_DIST = "fakedist"
+
+
+def fake_install(venv: Path, *, installer: str, with_extras: bool) -> Path:
+    """One installation of ``fakedist`` 1.0 in ``venv``, the way pip lays it out: RECORD paths
+    relative to site-packages, the console script at ``../../../bin``."""
+    site = venv / "lib" / "python3.12" / "site-packages"
+    files = {
+        "fakedist/__init__.py": b"VALUE = 1\n",
+        "fakedist/schema.json": b"{}\n",
+        "fakedist-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: fakedist\nVersion: 1.0\n",
+        "fakedist-1.0.dist-info/INSTALLER": installer.encode() + b"\n",
+        "../../../bin/fake-cli": f"#!{venv}/bin/python\nimport fakedist\n".encode(),
+    }
+    if with_extras:
+        files["fakedist-1.0.dist-info/REQUESTED"] = b""
+        files["fakedist/__pycache__/__init__.cpython-312.pyc"] = b"compiled in " + str(venv).encode()
+    for rel, data in files.items():
+        target = Path(os.path.normpath(site / rel))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        os.utime(target, (1_700_000_000 + len(installer), 1_700_000_000 + len(installer)))
+    record = "".join(f"{rel},,\n" for rel in [*files, "fakedist-1.0.dist-info/RECORD"])
+    (site / "fakedist-1.0.dist-info" / "RECORD").write_text(record)
+    return site
+
+
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ("aws_lambda_powertools/__init__.py", True),
+        ("aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css", True),
+        ("typing_extensions.py", True),
+        ("../../../bin/jp.py", False),  # a console script in the venv's bin/, its shebang names the venv
+        ("/usr/local/bin/tool", False),
+        ("jmespath-1.1.0.dist-info/INSTALLER", False),
+        ("jmespath-1.1.0.dist-info/RECORD", False),
+        ("jmespath/__pycache__/parser.cpython-312.pyc", False),
+        ("legacy/module.pyc", False),
+    ],
+)
+def test_layer_takes_only_importable_files_inside_site_packages(path: str, kept: bool):
+    from pathlib import PurePosixPath
+
+    from kit.package import layer_file
+
+    assert layer_file(PurePosixPath(path)) is kept
+
+
+def test_two_installations_that_differ_outside_the_importable_files_give_the_same_layer(tmp_path: Path):
+    from kit.package import build_powertools_layer, layer_entries
+
+    first = fake_install(tmp_path / "venv-a", installer="pip", with_extras=True)
+    second = fake_install(tmp_path / "other" / "venv-b", installer="uv", with_extras=False)
+    # the installations do differ: the script's shebang, INSTALLER, REQUESTED, byte code
+    assert (tmp_path / "venv-a" / "bin" / "fake-cli").read_bytes() != (
+        tmp_path / "other" / "venv-b" / "bin" / "fake-cli").read_bytes()
+    assert [name for name, _ in layer_entries([first], [FAKE_DIST])] == [
+        "python/fakedist/__init__.py", "python/fakedist/schema.json"]
+    a = build_powertools_layer(tmp_path / "out-a", [first], [FAKE_DIST])
+    b = build_powertools_layer(tmp_path / "out-b", [second], [FAKE_DIST])
+    assert a.sha256 == b.sha256
+    assert Path(a.file).read_bytes() == Path(b.file).read_bytes()
+
+
+def relocate(distributions: tuple[str, ...], venv: Path) -> Path:
+    """A second installation of the installed ``distributions`` in ``venv``: every file their
+    RECORD lists, copied to the same place relative to a new site-packages, with what differs
+    between two clean installs changed: scripts' shebangs, INSTALLER, byte code written."""
+    from importlib import metadata
+
+    site = venv / "lib" / "python3.12" / "site-packages"
+    for name in distributions:
+        dist = metadata.distribution(name)
+        for f in dist.files or ():
+            source = Path(dist.locate_file(f))
+            if not source.is_file():
+                continue
+            target = Path(os.path.normpath(site / f.as_posix()))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = source.read_bytes()
+            if f.as_posix().startswith("../") and data.startswith(b"#!"):
+                data = f"#!{venv}/bin/python3.12".encode() + data[data.index(b"\n"):]
+            elif f.name == "INSTALLER":
+                data = b"another-installer\n"
+            target.write_bytes(data)
+        package = site / name.replace("-", "_")
+        if package.is_dir():
+            (package / "__pycache__").mkdir(exist_ok=True)
+            (package / "__pycache__" / "__init__.cpython-312.pyc").write_bytes(b"written at import")
+    return site
+
+
+def test_the_layer_of_the_pinned_releases_is_the_same_from_another_installation(tmp_path: Path):
+    """The real layer distributions, installed here and copied into another venv layout (jmespath's
+    bin/jp.py then names another interpreter): the same sha256 from both."""
+    from kit.package import LAYER_DISTRIBUTIONS, build_powertools_layer
+
+    here = build_powertools_layer(tmp_path / "here")
+    there = build_powertools_layer(tmp_path / "there", [relocate(LAYER_DISTRIBUTIONS, tmp_path / "venv")])
+    assert here.sha256 == there.sha256
+    with zipfile.ZipFile(here.file) as zf:
+        names = zf.namelist()
+    assert "python/aws_lambda_powertools/__init__.py" in names and "python/jmespath/__init__.py" in names
+    assert not [n for n in names if ".." in n.split("/") or ".dist-info/" in n or n.endswith(".pyc")]
+
+
+def test_a_distribution_without_a_record_is_refused(tmp_path: Path):
+    from kit.package import layer_entries
+
+    site = fake_install(tmp_path / "venv", installer="pip", with_extras=False)
+    (site / "fakedist-1.0.dist-info" / "RECORD").unlink()
+    with pytest.raises(FileNotFoundError, match=r"^fakedist 1.0: installed without a RECORD, so its files are unknown"):
+        layer_entries([site], [FAKE_DIST])

@@ -26,6 +26,8 @@ The file name is the dataset name (the first segment of a landing key). Format::
     unicode = "NFKC"                  # "NFC" or "NFKC" normalisation (default none)
     case = "lower"                    # string only: "lower" or "upper" (default none)
     formats = ["%d/%m/%Y"]            # date/timestamp only: strptime formats tried after ISO-8601
+                                      # (for a date: the calendar form YYYY-MM-DD only, never
+                                      # week 2024-W03-1, ordinal 2024-015 or compact 20240115)
     decimal_separator = ","           # integer/decimal only: "." (default) or ","
     thousands_separator = "."         # integer/decimal only: "", ",", ".", " ", "'" or "_"
 

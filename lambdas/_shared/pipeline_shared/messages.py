@@ -4,7 +4,7 @@ One message describes one landed file at one point of its journey::
 
     {"schema_version": 1, "file_id": "3f1c…", "dataset": "orders", "status": "validated",
      "produced_by": "validate", "bucket": "pk-dev-landing", "key": "orders/2024/a.csv",
-     "version_id": null, "etag": "5d41…", "size": 1234, "received_at": "2024-05-01T10:00:00Z",
+     "version_id": null, "etag": "5d41…", "size": 1234, "sha256": "2cf2…", "received_at": "2024-05-01T10:00:00Z",
      "counts": {"records_in": 10, "valid": 9, "rejected": 1},
      "locations": {"landing": "s3://…", "quarantine_report": "s3://…"}, "reason": null}
 
@@ -17,7 +17,16 @@ validated       validate → cleanse  accepted (rows over the contract may have 
 quarantined     validate → notify   whole file rejected and copied to quarantine; see ``reason``
 cleansed        cleanse → archive   clean data written (``locations.clean`` lists the objects)
 processed       archive → notify    raw object archived and removed from landing
+gone            validate → notify   the object was deleted (or its version removed, or, in an
+                archive → notify    unversioned bucket, overwritten) before the stage could read
+                                    it: acknowledged, nothing more to do; ``reason`` says what
+                                    happened and what was done before (clean data written...)
 ==============  ===============  =========================================================
+
+``sha256`` (optional, hex) is the SHA-256 of the landed object's bytes, computed by validate while
+it streams the object and passed on by every later stage: copies (archive, quarantine) are verified
+against it (``pipeline_shared.s3``). Absent when validate did not read the whole object (a file
+rejected before or while reading it) or in a message from before the field existed.
 
 ``counts`` keys (all optional integers): records_in, valid, rejected, duplicates, out, bytes_in,
 bytes_out. ``locations`` values are ``s3://`` URIs; ``clean`` is a list. Readers accept unknown
@@ -29,17 +38,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
 VALIDATED, QUARANTINED, CLEANSED, PROCESSED = "validated", "quarantined", "cleansed", "processed"
-STATUSES = (VALIDATED, QUARANTINED, CLEANSED, PROCESSED)
+GONE = "gone"
+STATUSES = (VALIDATED, QUARANTINED, CLEANSED, PROCESSED, GONE)
 #: Statuses that end a file's journey (what notify accepts).
-FINAL_STATUSES = (QUARANTINED, PROCESSED)
+FINAL_STATUSES = (QUARANTINED, PROCESSED, GONE)
 COUNT_KEYS = ("records_in", "valid", "rejected", "duplicates", "out", "bytes_in", "bytes_out")
 MAX_REASON_CHARS = 2000
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class MessageError(ValueError):
@@ -57,6 +69,7 @@ class StageMessage:
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    sha256: str | None = None
     received_at: str | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     locations: Mapping[str, Any] = field(default_factory=dict)
@@ -74,6 +87,8 @@ class StageMessage:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise MessageError(f"StageMessage.{name} must be a string or null, got {value!r}")
+        if self.sha256 is not None and (not isinstance(self.sha256, str) or not _HEX_SHA256.match(self.sha256)):
+            raise MessageError(f"StageMessage.sha256 must be 64 lower-case hex characters or null, got {self.sha256!r}")
         if self.size is not None and (not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 0):
             raise MessageError(f"StageMessage.size must be a non-negative integer or null, got {self.size!r}")
         if not isinstance(self.counts, Mapping) or not all(

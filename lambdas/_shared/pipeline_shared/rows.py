@@ -4,13 +4,15 @@ their normalised, standardised values): one implementation, so the two stages ne
 For each declared column, in this order: Unicode normalisation, trim, case (strings); an empty
 value is "missing" (a violation when ``required``); otherwise the value is parsed by its type and
 standardised — integer → ``int``; decimal → ``Decimal`` written plainly with '.'; date → ISO
-``YYYY-MM-DD``; timestamp → ISO-8601 in UTC with ``Z`` (naive input is taken as UTC); boolean →
-``True``/``False`` (accepts true/false, t/f, yes/no, y/n, 1/0). Then ``max_length``, ``pattern``
-(``re.fullmatch``) and ``allowed`` are checked on the standardised text.
+``YYYY-MM-DD`` (read from that calendar form or one of the column's ``formats``, never from ISO
+week, ordinal or compact dates); timestamp → ISO-8601 in UTC with ``Z`` (naive input is taken as
+UTC); boolean → ``True``/``False`` (accepts true/false, t/f, yes/no, y/n, 1/0). Then
+``max_length``, ``pattern`` (``re.fullmatch``) and ``allowed`` are checked on the standardised text.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +25,9 @@ from .contracts import Column, Contract
 EXCERPT_CHARS = 40
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
+#: The one ISO-8601 form a date column accepts: a calendar date ``YYYY-MM-DD`` (``date.fromisoformat``
+#: alone also takes week dates ``2024-W03-1``/``2024W031`` and compact ``20240115``).
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +160,11 @@ def _strptime(formats: tuple[str, ...], value: str) -> datetime | None:
 def _parse_date(column: Column, value: Any) -> date:
     if not isinstance(value, str):
         raise _Invalid("type", f"expected a date string, got {type(value).__name__}")
-    try:
-        if len(value) == 10:
+    if _CALENDAR_DATE.fullmatch(value) is not None:
+        try:
             return date.fromisoformat(value)
-    except ValueError:
-        pass
+        except ValueError:
+            pass
     if column.formats:
         parsed = _strptime(column.formats, value)
         if parsed is not None:

@@ -54,22 +54,50 @@ def test_landing_disposition_by_etag_when_unversioned(archive_core):
     assert archive_core.landing_disposition(message(version_id=None), {"ETag": '"new"'}) == "superseded"
 
 
-def test_existing_archive_copy_is_checked_against_the_message(archive_core):
-    assert archive_core.matches_message({"ContentLength": 42, "ETag": '"abc"'}, message()) == []
-    assert archive_core.matches_message({"ContentLength": 41, "ETag": '"abd"'}, message()) == [
+DIGEST = "a" * 64
+
+
+def test_existing_archive_copy_matches_by_size_and_sha256_not_etag(archive_core):
+    # an SSE-KMS copy: its ETag is not the source's, which does not matter
+    head = {"ContentLength": 42, "ETag": '"0f3c9a7e1d2b4c5a6b7c8d9e0f1a2b3c"', "ServerSideEncryption": "aws:kms"}
+    assert archive_core.matches_message(head, message(sha256=DIGEST), copy_sha256=DIGEST) == []
+
+
+def test_existing_archive_copy_with_other_bytes_is_reported(archive_core):
+    assert archive_core.matches_message({"ContentLength": 41, "ETag": '"abc"'}, message(sha256=DIGEST),
+                                        copy_sha256="b" * 64) == [
         "size 41 bytes, expected 42",
-        "ETag abd, expected abc",
+        f"SHA-256 {'b' * 64}, expected {DIGEST}",
     ]
 
 
+def test_existing_archive_copy_without_a_digest_in_the_message_is_checked_by_size(archive_core):
+    assert archive_core.matches_message({"ContentLength": 42, "ETag": '"other"'}, message(), copy_sha256=None) == []
+
+
+def test_gone_reason_says_the_clean_data_was_written_and_the_raw_file_is_lost(archive_core):
+    clean = message(locations={"clean": ["s3://c/a.csv", "s3://c/b.csv"]})
+    assert archive_core.gone_reason(clean, "deleted before archiving: s3://landing/orders/in/a.csv no longer exists") == (
+        "deleted before archiving: s3://landing/orders/in/a.csv no longer exists; its clean data was written "
+        "(2 object(s), locations.clean), but the raw file is in neither landing nor archive"
+    )
+
+
 def test_notify_accepts_only_final_statuses(notify_core):
-    notify_core.require_final(message(status="processed"))
+    for status in ("processed", "quarantined", "gone"):
+        notify_core.require_final(message(status=status))
     with pytest.raises(
         notify_core.NotifyError,
-        match=r"notify announces final outcomes \(quarantined, processed\), "
+        match=r"notify announces final outcomes \(quarantined, processed, gone\), "
         r"got 'cleansed' from cleanse",
     ):
         notify_core.require_final(message())
+
+
+def test_every_final_status_has_a_file_metric(notify_core):
+    from pipeline_shared.messages import FINAL_STATUSES
+
+    assert sorted(notify_core.FILE_METRIC) == sorted(FINAL_STATUSES)
 
 
 def test_status_item_has_keys_ttl_and_no_nulls(notify_core):

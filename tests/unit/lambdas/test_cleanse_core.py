@@ -233,3 +233,69 @@ def test_fast_and_slow_paths_write_the_same_bytes_for_the_samples(cleanse_core, 
             )
             outputs.append((result.counts, {d: s.getvalue() for d, s in sinks.items()}))
         assert outputs[0] == outputs[1], name
+
+
+# -- PII on both paths, with a contract of two PII columns written here
+
+TWO_PII = """[dataset]
+format = "csv"
+key_columns = ["id"]
+
+[[columns]]
+name = "id"
+required = true
+
+[[columns]]
+name = "name"
+required = true
+pii = true
+
+[[columns]]
+name = "email"
+pii = true
+case = "lower"
+
+[[columns]]
+name = "note"
+"""
+
+
+def two_pii(tmp_path):
+    path = tmp_path / "people.toml"
+    path.write_text(TWO_PII, encoding="utf-8")
+    return parse_contract(path)
+
+
+def cleanse_csv(core, data: bytes, contract, *, fast: bool):
+    sinks: dict[date, io.BytesIO] = {}
+    result = core.cleanse_stream(
+        io.BytesIO(data),
+        key="people/a.csv",
+        contract=contract,
+        max_bytes=MAX,
+        tokenise=core.Tokeniser(KEY),
+        default_partition=date(2024, 1, 31),
+        open_partition=lambda d: sinks.setdefault(d, io.BytesIO()),
+        fast_path=fast,
+    )
+    (out,) = sinks.values()
+    return result, rows(out.getvalue().decode())
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "slow"])
+def test_every_pii_column_is_tokenised_on_both_paths(cleanse_core, tmp_path, fast):
+    data = b"id,name,email,note\n1,Ann,Ann@Example.org,x\n2,Bob,bob@example.org,y\n"
+    result, got = cleanse_csv(cleanse_core, data, two_pii(tmp_path), fast=fast)
+    assert result.fast_rows == (2 if fast else 0)
+    assert got == [
+        {"id": "1", "name": token("Ann"), "email": token("ann@example.org"), "note": "x"},
+        {"id": "2", "name": token("Bob"), "email": token("bob@example.org"), "note": "y"},
+    ]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "slow"])
+def test_an_empty_pii_value_stays_empty_on_both_paths(cleanse_core, tmp_path, fast):
+    data = b"id,name,email,note\n1,Ann,,x\n2,Bob,,\n"
+    result, got = cleanse_csv(cleanse_core, data, two_pii(tmp_path), fast=fast)
+    assert result.fast_rows == (2 if fast else 0)
+    assert [(r["name"], r["email"]) for r in got] == [(token("Ann"), ""), (token("Bob"), "")]

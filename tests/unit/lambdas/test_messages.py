@@ -56,6 +56,7 @@ def test_body_that_is_not_json_is_refused():
         ({"size": -1}, "StageMessage.size must be a non-negative integer or null"),
         ({"counts": {"out": "3"}}, "StageMessage.counts must map names to integers"),
         ({"locations": {"clean": 3}}, "StageMessage.locations must map names to URIs or lists of URIs"),
+        ({"sha256": "ABC"}, "StageMessage.sha256 must be 64 lower-case hex characters or null, got 'ABC'"),
     ],
 )
 def test_invalid_fields_are_refused(change, message):
@@ -79,3 +80,16 @@ def test_long_reason_is_truncated():
 
 def test_sqs_attributes_mirror_routing_fields():
     assert sqs_attributes(StageMessage(**BASE))["status"] == {"DataType": "String", "StringValue": "validated"}
+
+
+def test_sha256_travels_and_a_message_without_it_reads_as_none():
+    message = StageMessage(**BASE, sha256="0f" * 32)
+    assert StageMessage.from_json(message.to_json()).sha256 == "0f" * 32
+    assert StageMessage.from_dict({k: v for k, v in message.to_dict().items() if k != "sha256"}).sha256 is None
+    assert message.evolve(status="cleansed").sha256 == "0f" * 32
+
+
+def test_gone_is_a_final_status():
+    from pipeline_shared.messages import FINAL_STATUSES, GONE
+
+    assert GONE in FINAL_STATUSES and StageMessage(**{**BASE, "status": GONE}).status == "gone"

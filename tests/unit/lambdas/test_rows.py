@@ -161,3 +161,44 @@ def test_json_values_must_have_the_declared_type(tmp_path):
 def test_missing_optional_value_is_none(tmp_path):
     c = checker_for(tmp_path, '[[columns]]\nname = "v"\ntype = "integer"\n')
     assert check(c, v="") == ({"v": None}, [])
+
+
+# -- dates: a date column promises a calendar date, YYYY-MM-DD or one of the column's own formats
+
+
+def date_checker(tmp_path, formats: str = "") -> RowChecker:
+    return checker_for(tmp_path, f'[[columns]]\nname = "d"\ntype = "date"\nrequired = true\n{formats}\n')
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ("2024-W03-1", "ISO week date"),
+        ("2024W031", "compact ISO week date"),
+        ("20240115", "compact calendar date"),
+        ("2024-015", "ordinal date"),
+    ],
+)
+def test_a_date_column_refuses_other_iso_8601_forms(tmp_path, raw, kind):
+    values, violations = check(date_checker(tmp_path), d=raw)
+    assert [(v.rule, v.message) for v in violations] == [("type", "d: expected a date (YYYY-MM-DD)")], kind
+    assert values["d"] is None
+
+
+@pytest.mark.parametrize("raw", ["2024-W03-1", "20240115"])
+def test_a_date_column_with_formats_still_refuses_week_and_compact_dates(tmp_path, raw):
+    _, violations = check(date_checker(tmp_path, 'formats = ["%d/%m/%Y"]'), d=raw)
+    assert [v.message for v in violations] == ["d: expected a date (YYYY-MM-DD, %d/%m/%Y)"]
+
+
+@pytest.mark.parametrize(
+    ("formats", "raw", "expected"),
+    [
+        ("", "2024-01-15", date(2024, 1, 15)),
+        ("", " 2024-02-29 ", date(2024, 2, 29)),
+        ('formats = ["%d/%m/%Y"]', "15/01/2024", date(2024, 1, 15)),
+        ('formats = ["%Y%m%d"]', "20240115", date(2024, 1, 15)),  # compact only when the contract says so
+    ],
+)
+def test_a_date_column_accepts_the_documented_formats(tmp_path, formats, raw, expected):
+    assert check(date_checker(tmp_path, formats), d=raw) == ({"d": expected}, [])

@@ -11,6 +11,8 @@ import pytest
 from pipeline_shared.contracts import load_contract
 from pipeline_shared.events import s3_notification_body, s3_test_event_body
 
+import main
+
 ORDERS = load_contract("orders")
 MAX = 10 * 1024 * 1024
 
@@ -89,7 +91,7 @@ def test_landed_object_round_trips_through_its_dict(validate_core):
             10,
             "unknown_dataset",
             "unknown dataset 'payroll' (first segment of key 'payroll/a.csv'): no contract "
-            "for dataset 'payroll' (known: customers, events, orders)",
+            f"for dataset 'payroll' (known: {', '.join(main.dataset_names())})",
         ),
         ("orders/a.csv", 0, "empty", "empty file: the object has 0 bytes"),
         (
@@ -266,3 +268,119 @@ def test_a_derived_version_gives_the_file_id_of_that_version(validate_core):
     assert derived.ref.version_id == "v9" and derived.file_id != obj.file_id
     assert derived.file_id == validate_core.LandedObject.create(
         bucket="landing", key="orders/a.csv", size=100, etag="e1", version_id="v9").file_id
+
+
+# -- the SHA-256 of the bytes read (verifies every later copy) -----------------------------------
+
+TINY_CONTRACT = """
+[dataset]
+description = "a test dataset"
+format = "csv"
+delimiter = ","
+max_rejected_fraction = 0.5
+key_columns = ["id"]
+
+[[columns]]
+name = "id"
+type = "string"
+required = true
+
+[[columns]]
+name = "n"
+type = "integer"
+required = true
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_CONTRACT, encoding="utf-8")
+    return load_contract("tiny", tmp_path)
+
+
+def test_the_sha256_of_the_stored_bytes_comes_with_the_result(validate_core, tiny):
+    import hashlib
+
+    data = b"id,n\na,1\nb,2\n"
+    result = run(validate_core, data, contract=tiny, key="tiny/a.csv")
+    assert result.accepted and result.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_the_sha256_of_a_gzip_file_is_that_of_the_compressed_bytes(validate_core, tiny):
+    import hashlib
+
+    data = gzip.compress(b"id,n\na,1\n")
+    assert run(validate_core, data, contract=tiny, key="tiny/a.csv.gz").sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_file_rejected_as_a_whole_after_reading_it_all_has_its_sha256(validate_core, tiny):
+    import hashlib
+
+    data = b"id,n\na,x\nb,y\nc,3\n"
+    result = run(validate_core, data, contract=tiny, key="tiny/a.csv")
+    assert (result.accepted, result.rule, result.sha256) == (False, "threshold", hashlib.sha256(data).hexdigest())
+
+
+def test_a_file_rejected_before_its_end_has_no_sha256(validate_core, tiny):
+    data = b"id,wrong\n" + b"a,1\n" * 200_000  # rejected at the header, the rest never read
+    result = run(validate_core, data, contract=tiny, key="tiny/a.csv")
+    assert (result.accepted, result.rule, result.sha256) == (False, "header", None)
+
+
+# -- what became of an event's version (deleted before validation?) ------------------------------
+
+def _marker(key, version_id, *, latest=True, modified="2024-05-01T10:00:05.000Z"):
+    """One entry of ListObjectVersions' ``DeleteMarkers``."""
+    from datetime import datetime
+
+    return {"Key": key, "VersionId": version_id, "IsLatest": latest,
+            "LastModified": datetime.fromisoformat(modified.replace("Z", "+00:00"))}
+
+
+def test_the_latest_version_is_current(validate_core):
+    pages = [_page(_version("orders/a.csv", "v1", "e1", latest=True))]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.CURRENT
+
+
+def test_a_version_behind_a_delete_marker_was_deleted(validate_core):
+    pages = [_page(_version("orders/a.csv", "v1", "e1"), delete_markers=[_marker("orders/a.csv", "d1")])]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.DELETED
+
+
+def test_an_overwritten_version_is_superseded_not_deleted(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e2", latest=True), _version("orders/a.csv", "v1", "e1"))]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.SUPERSEDED
+
+
+def test_an_overwritten_version_stays_superseded_when_the_newer_one_is_deleted_later(validate_core):
+    # v1, then v2 (an overwrite), then a delete marker (archive removing v2, or the producer)
+    pages = [_page(_version("orders/a.csv", "v2", "e2"), _version("orders/a.csv", "v1", "e1"),
+                   delete_markers=[_marker("orders/a.csv", "d1")])]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.SUPERSEDED
+    assert validate_core.version_fate(pages, "orders/a.csv", "v2") == validate_core.DELETED
+
+
+def test_a_newer_version_in_a_later_second_counts_even_out_of_order(validate_core):
+    pages = [_page(_version("orders/a.csv", "v1", "e1", modified="2024-05-01T10:00:00Z"),
+                   _version("orders/a.csv", "v2", "e2", modified="2024-05-01T10:00:03Z"),
+                   delete_markers=[_marker("orders/a.csv", "d1")])]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.SUPERSEDED
+
+
+def test_an_old_delete_marker_that_is_not_the_latest_changes_nothing(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e2", latest=True), _version("orders/a.csv", "v1", "e1"),
+                   delete_markers=[_marker("orders/a.csv", "d0", latest=False)])]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v2") == validate_core.CURRENT
+
+
+def test_a_version_not_listed_is_missing(validate_core):
+    pages = [_page(_version("orders/a.csv", "v2", "e2", latest=True))]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.MISSING
+
+
+def test_other_keys_under_the_prefix_do_not_count(validate_core):
+    pages = [_page(_version("orders/a.csv.bak", "vb", "e9", latest=True), _version("orders/a.csv", "v1", "e1"),
+                   delete_markers=[_marker("orders/a.csv", "d1")]),
+             _page(delete_markers=[_marker("orders/a.csv.old", "d9")])]
+    assert validate_core.version_fate(pages, "orders/a.csv", "v1") == validate_core.DELETED
+    assert validate_core.version_fate(pages, "orders/a.csv.bak", "vb") == validate_core.CURRENT
