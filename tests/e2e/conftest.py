@@ -54,7 +54,7 @@ class Kit:
 
     def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         proc = subprocess.run([sys.executable, "-m", "kit", *args], cwd=ROOT, env={**self.env(), **(env or {})},
-                              text=True, capture_output=True, timeout=1200)
+                              text=True, capture_output=True, timeout=2400)
         if check and proc.returncode != 0:
             raise AssertionError(f"kit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
         return proc

@@ -123,3 +123,55 @@ def test_the_broken_release_never_reaches_the_next_stage(broken):
     proc = kit.run("promote", "--from", "dev", "--to", "test", "--target", "emulator")
     assert f"promote release {good_id}" in proc.stdout
     assert record(kit, "test")["release"] == good_id
+
+
+@pytest.fixture(scope="module")
+def broken_plugin_added(chain, broken, tmp_path_factory):
+    """A release that ADDS a plug-in (a pipeline-events consumer failing every record), deployed to
+    dev from a scratch copy of the repository that holds it — the way a user adds a plug-in."""
+    import subprocess
+    import sys
+
+    from scratch import add_failing_events_plugin, scratch_copy
+
+    kit, good_id, _, _ = chain
+    repo = scratch_copy(tmp_path_factory.mktemp("repo-with-extra"))
+    add_failing_events_plugin(repo)
+    proc = subprocess.run([sys.executable, "-m", "kit", "deploy", "--env", "dev", "--target", "emulator"], cwd=repo,
+                          env={**kit.env(), "PYTHONDONTWRITEBYTECODE": "1"}, text=True, capture_output=True,
+                          timeout=1800)
+    failed = record(kit, "dev", "last-failed")
+    return kit, good_id, failed["release"], proc
+
+
+def test_a_release_adding_a_broken_plugin_fails_its_smoke_test_and_is_rolled_back(broken_plugin_added):
+    kit, good_id, failed_id, proc = broken_plugin_added
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"smoke test FAILED on dev (rehearsal on the emulator) for release {failed_id}" in proc.stderr
+    assert f"Rolled back automatically to release {good_id}, which runs there now" in proc.stderr
+
+
+def test_after_the_rollback_the_added_plugin_is_gone_and_the_old_functions_run(broken_plugin_added):
+    kit, good_id, _, _ = broken_plugin_added
+    lam, sqs = kit.client("lambda", REGION), kit.client("sqs", REGION)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_configuration(FunctionName="pk-dev-extra")
+    assert not sqs.list_queues(QueueNamePrefix="pk-dev-extra").get("QueueUrls")
+    assert deployed_shas(kit, "dev") == deployed_shas(kit, "test")
+
+
+def test_the_records_say_what_runs_after_the_rollback(broken_plugin_added):
+    kit, good_id, failed_id, _ = broken_plugin_added
+    current = record(kit, "dev")
+    assert (current["release"], current["status"], current["rolled_back_from"]) == (good_id, "deployed", failed_id)
+    assert current["smoke"] == "passed"  # the smoke test ran again on the restored release
+    assert record(kit, "dev", "last-failed")["release"] == failed_id
+    bucket_record = json.loads(kit.client("s3", REGION).get_object(
+        Bucket="pk-dev-artifacts-123456789012", Key="releases/current.json")["Body"].read())
+    assert (bucket_record["release"], bucket_record["status"]) == (good_id, "deployed")
+
+
+def test_the_restored_pipeline_processes_files(broken_plugin_added):
+    kit, _, _, _ = broken_plugin_added
+    proc = kit.run("run", "--env", "dev", "--target", "emulator")
+    assert "dead-letter queues: all empty" in proc.stdout

@@ -67,3 +67,25 @@ def test_a_rollback_that_replaces_a_data_store_is_refused():
     p = plan(("aws_s3_bucket.landing", "aws_s3_bucket", ("delete", "create")))
     with pytest.raises(KitError, match=r"refusing to roll back: the plan would replace aws_s3_bucket.landing"):
         check_data_stores(p, allowed=False, rollback=True)
+
+
+def test_a_tainted_data_store_is_still_refused_by_the_gate():
+    p = {"resource_changes": [{"address": "aws_kms_key.k", "type": "aws_kms_key", "action_reason": "replace_because_tainted",
+                               "change": {"actions": ["delete", "create"]}}]}
+    with pytest.raises(KitError, match=r"would replace aws_kms_key.k \(replace_because_tainted\)"):
+        check_data_stores(p, allowed=False)
+
+
+def test_the_refusal_names_terraforms_reason():
+    p = {"resource_changes": [{"address": "aws_s3_bucket.b", "type": "aws_s3_bucket",
+                               "action_reason": "replace_because_cannot_update",
+                               "change": {"actions": ["delete", "create"]}}]}
+    with pytest.raises(KitError, match=r"would replace aws_s3_bucket.b \(replace_because_cannot_update\)"):
+        check_data_stores(p, allowed=False)
+
+
+def test_the_deposed_half_of_an_interrupted_replacement_may_be_destroyed():
+    p = {"resource_changes": [{"address": "aws_kms_key.k", "type": "aws_kms_key", "deposed": "8e3b1f2a",
+                               "change": {"actions": ["delete"]}}]}
+    (change,) = check_data_stores(p, allowed=False)
+    assert change.finishing and change.describe() == "destroy aws_kms_key.k (deposed)"

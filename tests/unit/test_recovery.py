@@ -145,3 +145,31 @@ def test_on_the_emulator_an_orphan_it_cannot_update_is_deleted_to_be_created_afr
                                                                    ["pk-local-analytics"])
     on_aws = plan_adoption(found, plan, _ctx(athena=athena))
     assert on_aws.imports == {"aws_athena_workgroup.w": "pk-local-analytics"}
+
+
+class _FakeTerraform:
+    """What untaint_data_stores uses of kit.terraform.Terraform: `state pull` and `untaint`."""
+
+    def __init__(self, state):
+        self.state, self.calls = state, []
+
+    def run(self, *args, capture=False):
+        import subprocess
+
+        self.calls.append(args)
+        out = json.dumps(self.state) if args[:2] == ("state", "pull") else ""
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+
+def test_tainted_data_stores_are_untainted_before_planning_and_nothing_else():
+    from kit.deploy import untaint_data_stores
+
+    state = {"resources": [
+        {"mode": "managed", "type": "aws_kms_key", "name": "key", "instances": [{"status": "tainted"}]},
+        {"mode": "managed", "type": "aws_s3_bucket", "name": "b", "instances": [{}]},
+        {"mode": "managed", "type": "aws_vpc", "name": "net", "instances": [{"status": "tainted"}]},
+        {"mode": "data", "type": "aws_iam_policy_document", "name": "d", "instances": [{"status": "tainted"}]},
+    ]}
+    tf = _FakeTerraform(state)
+    assert untaint_data_stores(tf) == ["aws_kms_key.key"]
+    assert tf.calls[1:] == [("untaint", "aws_kms_key.key")]  # the VPC is replaced as Terraform plans it
