@@ -94,8 +94,10 @@ class StorageConfig:
     glacier_transition_days: int = field(metadata=_between(1, 3650))
     archive_expiration_days: int = field(metadata=_between(2, 36500))
     noncurrent_version_expiration_days: int = field(metadata=_between(1, 3650))
-    #: Objects left in landing (files validate quarantined: their full copy is in quarantine)
-    #: expire after this many days; processed files leave landing at once (archive).
+    #: Objects still in landing expire after this many days: a backstop only (files never picked
+    #: up, or left behind by a failed stage), as every file leaves landing once handled: a processed
+    #: file when archive has its verified copy, a whole-file reject when validate has copied it to
+    #: quarantine (each deletes exactly the object version it handled).
     landing_expiration_days: int = field(metadata=_between(1, 3650))
     #: Deny every non-TLS request in the bucket policies. Always on in AWS; the emulator
     #: serves plain HTTP and evaluates the condition as a deny, so ``local`` turns it off.

@@ -124,7 +124,9 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
         s.append(Statement(sid="WriteObjects", effect="Allow", actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
                            resources=bucket_arns(perms.write_buckets, True)))
     if perms.delete_buckets:
-        s.append(Statement(sid="DeleteObjects", effect="Allow", actions=["s3:DeleteObject"],
+        # DeleteObject with a VersionId (a stage removes exactly the version it handled) needs
+        # s3:DeleteObjectVersion as well.
+        s.append(Statement(sid="DeleteObjects", effect="Allow", actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
                            resources=bucket_arns(perms.delete_buckets, True)))
     if perms.publish_topics:
         s.append(Statement(sid="PublishTopics", effect="Allow", actions=["sns:Publish"],

@@ -5,9 +5,10 @@ bucket (date the file landed, UTC) with ``MetadataDirective=COPY`` (content type
 user metadata come along) and the tags ``file_id`` and ``dataset``. Only when the copy's SHA-256
 (S3 computes it on the copy) equals the digest validate computed from the bytes
 (``StageMessage.sha256``; see ``pipeline_shared.s3``) and its size the source's is the key deleted
-from landing, and only if it still holds the archived object: a newer upload under the same key is
-left alone (it has its own event). In a versioned landing bucket the delete leaves a delete marker;
-the archived version then expires with the bucket's noncurrent-version lifecycle.
+from landing, and never a newer object: in a versioned landing bucket exactly the archived version
+is deleted (by its version id: removed for good, no delete marker; a newer version of the key is
+untouched); in an unversioned one the key is deleted only if it still holds the archived object
+(``landing_disposition``): a newer upload under the same key is left alone (it has its own event).
 
 When the raw object is gone from landing (that version removed, or, unversioned, overwritten) and
 no earlier attempt archived it, the file ends ``gone``: its clean data was written, its raw bytes

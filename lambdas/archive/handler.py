@@ -2,7 +2,8 @@
 
 Copies the raw object (that exact version) from landing to the archive bucket, verifies the copy
 by SHA-256 (S3's checksum of the copy against ``StageMessage.sha256``, the digest validate computed
-from the bytes; never the ETag), only then deletes it from landing, and sends ``processed`` to every
+from the bytes; never the ETag), only then deletes it from landing (that exact version, for good;
+unversioned: only if the key still holds it), and sends ``processed`` to every
 stage in its manifest's ``produces.stages`` (notify). A failed verification leaves landing untouched
 and fails the record (retried, then dead-lettered). A raw object gone from landing that no earlier
 attempt archived is acknowledged with a warning and ``gone`` (its status record says the clean data
@@ -42,6 +43,13 @@ batch = SqsBatch()
 
 
 def _remove_from_landing(client: Any, message: StageMessage) -> str:
+    """Delete the archived object from landing, never a newer one: with a version id, exactly that
+    version (``DeleteObject`` with ``VersionId`` removes it for good, leaves no delete marker, and
+    cannot touch a newer version of the key, which has its own event); without one (unversioned
+    bucket), a plain delete only if the key still holds the archived object (``core.landing_disposition``)."""
+    if message.version_id:
+        client.delete_object(Bucket=message.bucket, Key=message.key, VersionId=message.version_id)
+        return "deleted"
     try:
         current = client.head_object(Bucket=message.bucket, Key=message.key)
     except Exception as exc:

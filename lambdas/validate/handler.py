@@ -4,8 +4,9 @@ Per object: pre-check (dataset, size); an object above the Batch threshold is ha
 Batch job (``pipeline_shared.batch``: SubmitJob, outcome ``routed-to-batch``) which runs the same
 ``process_object`` (``run_batch``, via ``pipeline_shared.batch_job``); otherwise stream the object
 through ``core.validate_stream``, then
-either quarantine the whole file (copy in full + report, message ``quarantined`` to notify) or
-quarantine its bad rows (rows + report) and send ``validated`` to cleanse. (Routing is by outcome,
+either quarantine the whole file (copy in full, verified + report, message ``quarantined`` to
+notify, then the object version is deleted from landing) or quarantine its bad rows (rows +
+report) and send ``validated`` to cleanse. (Routing is by outcome,
 so validate names its two targets, which its manifest's ``produces.stages`` must list.) Idempotent per
 ``file_id``; the ``s3:TestEvent`` is acknowledged and ignored.
 
@@ -77,10 +78,37 @@ def _put_report(bucket: str, key: str, report: dict[str, Any]) -> None:
                   Body=(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
 
 
+def _remove_from_landing(ref: s3.ObjectRef) -> str:
+    """Delete the object a whole-file quarantine copied (and verified) from landing, so that no raw
+    copy of a rejected file is left there: exactly its version when it has one (``DeleteObject``
+    with ``VersionId``: that version is removed for good, no delete marker, and a newer version of
+    the key is never touched); without a version id (unversioned bucket) a plain delete, only if
+    the key still holds that object (its ETag): a newer upload under the same key has its own event
+    and is left alone. Returns ``deleted``, ``superseded`` (left in place) or ``absent``."""
+    client = aws.client("s3")
+    if ref.version_id:
+        client.delete_object(Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id)
+        return "deleted"
+    try:
+        current = client.head_object(Bucket=ref.bucket, Key=ref.key)
+    except Exception as exc:
+        if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return "absent"
+        raise
+    if keys.normalise_etag(current.get("ETag")) != keys.normalise_etag(ref.etag):
+        logger.warning("landing key holds a newer object; left in place (it has its own event)")
+        return "superseded"
+    client.delete_object(Bucket=ref.bucket, Key=ref.key)
+    return "deleted"
+
+
 def _quarantine_file(
     obj: core.LandedObject, check: core.Precheck | None, result: core.ValidationResult | None, rule: str, reason: str
 ) -> dict[str, Any]:
-    """Copy the whole object to quarantine (verified), write the report, tell notify."""
+    """Copy the whole object to quarantine (verified), write the report, tell notify, then delete
+    the object (that version) from landing. The delete comes last: a retry after any earlier step
+    finds the object still in landing and repeats the (idempotent) steps; notify records the
+    outcome once per file and status."""
     bucket = env.bucket("quarantine")
     original = keys.quarantine_original_key(obj.dataset, obj.file_id, obj.ref.key)
     report_key = keys.quarantine_report_key(obj.dataset, obj.file_id)
@@ -105,9 +133,10 @@ def _quarantine_file(
     )
     counts = result.counts if result else {"records_in": 0, "valid": 0, "rejected": 0, "bytes_in": 0}
     send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason, sha256=digest))
+    landing = _remove_from_landing(obj.ref)
     emit_file_metrics(obj.dataset, counts, FilesQuarantined=1)
-    logger.warning("file quarantined", extra={"rule": rule, "reason": reason, "counts": counts})
-    return {"status": QUARANTINED, "rule": rule, "reason": reason, "counts": counts}
+    logger.warning("file quarantined", extra={"rule": rule, "reason": reason, "counts": counts, "landing": landing})
+    return {"status": QUARANTINED, "rule": rule, "reason": reason, "counts": counts, "landing": landing}
 
 
 def _gone(
@@ -120,7 +149,11 @@ def _gone(
     sha256: str | None = None,
 ) -> dict[str, Any]:
     """The object was deleted before validate could read (or quarantine) it: acknowledge the event
-    with a warning and tell notify (``gone``), which records the file's status."""
+    with a warning and tell notify (``gone``), which records the file's status. Unless an earlier
+    attempt quarantined it and removed it from landing itself (``_quarantined_earlier``)."""
+    earlier = _quarantined_earlier(obj)
+    if earlier is not None:
+        return earlier
     reason = gone.reason(before=before)
     if rejected:
         reason += f"; it was to be quarantined as a whole: {rejected}"
@@ -129,6 +162,33 @@ def _gone(
     logger.warning("file gone before validate could finish it; acknowledged, status recorded",
                    extra={"reason": reason, "kind": gone.kind})
     return {"status": GONE, "reason": reason}
+
+
+def _quarantined_earlier(obj: core.LandedObject) -> dict[str, Any] | None:
+    """The outcome of an earlier attempt that quarantined this file as a whole and deleted it from
+    landing, then died before its idempotency record was saved (its report in quarantine says
+    ``quarantined``), else None. Its ``quarantined`` message is sent again (notify records a file's
+    status once), so the file does not end ``gone`` because validate itself removed it."""
+    bucket = env.bucket("quarantine")
+    try:
+        raw = aws.client("s3").get_object(Bucket=bucket, Key=keys.quarantine_report_key(obj.dataset, obj.file_id))
+    except Exception as exc:
+        code = aws.error_code(exc)
+        if code in ("403", "AccessDenied"):  # without s3:ListBucket S3 answers 403 for a missing key
+            logger.warning("quarantine report not readable: an earlier quarantine cannot be seen",
+                           extra={"error": code})
+        if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+            return None
+        raise
+    report = json.loads(raw["Body"].read())
+    locations = report.get("locations") or {}
+    if report.get("status") != QUARANTINED or not locations.get("quarantine"):
+        return None
+    counts = report.get("counts") or {"records_in": 0, "valid": 0, "rejected": 0, "bytes_in": 0}
+    reason = report.get("reason") or ""
+    send("notify", _message(obj, QUARANTINED, counts=counts, locations=locations, reason=reason))
+    logger.info("already quarantined (and removed from landing) by an earlier attempt", extra={"rule": report.get("rule")})
+    return {"status": QUARANTINED, "rule": report.get("rule"), "reason": reason, "counts": counts, "landing": "absent"}
 
 
 def _ensure_not_deleted(obj: core.LandedObject) -> None:

@@ -196,10 +196,56 @@ def test_an_earlier_archive_copy_with_other_bytes_is_refused(aws, archive, conte
 
 def test_newer_upload_under_the_same_key_is_left_in_landing(aws, archive, context):
     message = cleansed(aws)
-    aws.put("landing", message.key, b"a newer file")
+    newer = aws.put("landing", message.key, b"a newer file")["VersionId"]
     assert archive.lambda_handler(sqs_event([message]), context) == OK
     assert aws.get("archive", archive_key(message)) == BODY
     assert aws.get("landing", message.key) == b"a newer file"
+    assert landing_versions(aws, message.key) == ([newer], [])  # the archived (older) version is gone
+
+
+def landing_versions(aws, key: str) -> tuple[list[str], list[str]]:
+    """(version ids, delete-marker ids) of exactly ``key`` in landing."""
+    listed = aws.client("s3").list_object_versions(Bucket=aws.buckets["landing"], Prefix=key)
+    return ([v["VersionId"] for v in listed.get("Versions", []) if v["Key"] == key],
+            [m["VersionId"] for m in listed.get("DeleteMarkers", []) if m["Key"] == key])
+
+
+def test_the_archived_version_is_deleted_from_landing_for_good(aws, archive, context):
+    message = cleansed(aws)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert landing_versions(aws, message.key) == ([], [])  # no raw version left, no delete marker
+
+
+def test_a_version_behind_a_delete_marker_is_deleted_after_archiving(aws, archive, context):
+    message = cleansed(aws)
+    aws.client("s3").delete_object(Bucket=aws.buckets["landing"], Key=message.key)  # a delete marker over it
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    versions, markers = landing_versions(aws, message.key)
+    assert versions == [] and len(markers) == 1
+
+
+def test_without_a_version_id_a_newer_object_under_the_key_is_left_in_landing(aws, archive, context):
+    """No version id (unversioned bucket): the plain delete happens only if the key still holds the
+    archived object; here a producer uploads again between the archive copy and the delete."""
+    message = cleansed(aws, versioned=False)
+    client = archive.aws.client("s3")
+
+    def overwrite(**kwargs):
+        aws.put("landing", message.key, b"a newer file")
+
+    client.meta.events.register("after-call.s3.CopyObject", overwrite)
+    try:
+        assert archive.lambda_handler(sqs_event([message]), context) == OK
+    finally:
+        client.meta.events.unregister("after-call.s3.CopyObject", overwrite)
+    assert aws.get("archive", archive_key(message)) == BODY
+    assert aws.get("landing", message.key) == b"a newer file"
+
+
+def test_without_a_version_id_the_key_still_holding_the_object_is_deleted(aws, archive, context):
+    message = cleansed(aws, versioned=False)
+    assert archive.lambda_handler(sqs_event([message]), context) == OK
+    assert not landing_has(aws, message.key)
 
 
 def test_one_bad_record_fails_alone(aws, archive, context):

@@ -452,3 +452,90 @@ def test_an_unversioned_object_deleted_before_its_quarantine_copy_is_gone_with_b
     assert message["reason"].startswith(
         f"deleted before it could be quarantined: s3://{aws.buckets['landing']}/payroll/p.csv no longer exists; "
         "it was to be quarantined as a whole: unknown dataset 'payroll'")
+
+
+# -- a file quarantined whole leaves landing (exactly its version) -------------------------------
+
+
+def landing_versions(aws, key: str) -> tuple[list[str], list[str]]:
+    """(version ids, delete-marker ids) of exactly ``key`` in landing."""
+    listed = aws.client("s3").list_object_versions(Bucket=aws.buckets["landing"], Prefix=key)
+    return ([v["VersionId"] for v in listed.get("Versions", []) if v["Key"] == key],
+            [m["VersionId"] for m in listed.get("DeleteMarkers", []) if m["Key"] == key])
+
+
+def test_a_file_quarantined_whole_is_deleted_from_landing_for_good(aws, land, validate, context, samples):
+    body = (samples / "orders/bad_file.csv").read_bytes()
+    assert validate.lambda_handler(sqs_event([land("orders/q/bad.csv", body)]), context) == OK
+    message = quarantined(aws)
+    assert aws.get("quarantine", message["locations"]["quarantine"].split("/", 3)[3]) == body
+    assert landing_versions(aws, "orders/q/bad.csv") == ([], [])  # the version itself, no delete marker
+
+
+def test_a_file_rejected_before_reading_is_deleted_from_landing_too(aws, land, validate, context):
+    validate.lambda_handler(sqs_event([land("payroll/2024/p.csv", b"a,b\n1,2\n")]), context)
+    assert quarantined(aws)["status"] == "quarantined"
+    assert landing_versions(aws, "payroll/2024/p.csv") == ([], [])
+
+
+def test_a_newer_upload_under_the_key_of_a_quarantined_file_stays_in_landing(aws, land, validate, context, samples):
+    event = land("orders/q/twice.csv", (samples / "orders/bad_file.csv").read_bytes())
+    newer = aws.put("landing", "orders/q/twice.csv", (samples / "orders/good.csv").read_bytes())["VersionId"]
+    assert validate.lambda_handler(sqs_event([event]), context) == OK
+    assert quarantined(aws)["version_id"] != newer
+    assert landing_versions(aws, "orders/q/twice.csv") == ([newer], [])
+    assert aws.get("landing", "orders/q/twice.csv") == (samples / "orders/good.csv").read_bytes()
+
+
+def test_the_event_without_a_version_deletes_the_derived_version(aws, validate, context, samples):
+    event = event_without_version(aws, "orders/q/noversion.csv", (samples / "orders/bad_file.csv").read_bytes())
+    assert validate.lambda_handler(sqs_event([event]), context) == OK
+    assert quarantined(aws)["version_id"]
+    assert landing_versions(aws, "orders/q/noversion.csv") == ([], [])
+
+
+def test_an_unversioned_quarantined_file_is_deleted_from_landing(aws, validate, context, samples):
+    unversioned(aws)
+    event = event_without_version(aws, "orders/q/plain.csv", (samples / "orders/bad_file.csv").read_bytes())
+    assert validate.lambda_handler(sqs_event([event]), context) == OK
+    assert quarantined(aws)["version_id"] is None
+    assert aws.keys("landing", "orders/q/") == []
+
+
+def test_an_unversioned_key_overwritten_after_the_quarantine_copy_is_left_alone(aws, validate, context, samples,
+                                                                                logs):
+    """No version id: the plain delete happens only if the key still holds the quarantined object."""
+    logs.attach(validate)
+    unversioned(aws)
+    newer = (samples / "orders/good.csv").read_bytes()
+    event = event_without_version(aws, "orders/q/race.csv", (samples / "orders/bad_file.csv").read_bytes())
+    client = validate.aws.client("s3")
+
+    def overwrite(**kwargs):  # a producer uploads again right after the quarantine copy
+        aws.put("landing", "orders/q/race.csv", newer)
+
+    client.meta.events.register("after-call.s3.CopyObject", overwrite)
+    try:
+        assert validate.lambda_handler(sqs_event([event]), context) == OK
+    finally:
+        client.meta.events.unregister("after-call.s3.CopyObject", overwrite)
+    assert quarantined(aws)["status"] == "quarantined"
+    assert aws.get("landing", "orders/q/race.csv") == newer
+    assert "landing key holds a newer object; left in place (it has its own event)" in [
+        e["message"] for e in logs("validate") if e["level"] == "WARNING"]
+
+
+def test_a_retry_after_the_quarantined_file_left_landing_is_quarantined_again_not_gone(aws, land, validate, context,
+                                                                                      samples):
+    """An earlier attempt quarantined the file and deleted it from landing, then died before its
+    idempotency record was saved: the retry finds the version gone, and the file's own report."""
+    event = sqs_event([land("orders/q/retry.csv", (samples / "orders/bad_file.csv").read_bytes())])
+    validate.lambda_handler(event, context)
+    first = quarantined(aws)
+    ddb = aws.client("dynamodb")
+    for item in ddb.scan(TableName=aws.tables["idempotency"])["Items"]:
+        ddb.delete_item(TableName=aws.tables["idempotency"], Key={"id": item["id"]})
+    assert validate.lambda_handler(event, context) == OK
+    again = quarantined(aws)
+    assert (again["status"], again["file_id"], again["reason"]) == ("quarantined", first["file_id"], first["reason"])
+    assert (again["locations"], again["counts"]) == (first["locations"], first["counts"])

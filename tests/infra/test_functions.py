@@ -117,14 +117,18 @@ def _actions(policy: dict[str, Any]) -> set[str]:
     return out
 
 
-def test_only_archive_may_delete_and_only_in_landing(stacks):
+def test_only_validate_and_archive_may_delete_and_only_in_landing(stacks):
+    """validate (a whole-file reject) and archive (a processed file) delete exactly the object version
+    they handled from landing: ``DeleteObject`` with a ``VersionId`` also needs ``DeleteObjectVersion``."""
     for plugin in PLUGINS:
         policy = role_policy(stacks["prod"], "prod", plugin)
-        deletes = [s for s in policy["Statement"] if "s3:DeleteObject" in s["Action"]]
-        if plugin == "archive":
+        deletes = [s for s in policy["Statement"] if _actions({"Statement": [s]}) & {"s3:DeleteObject",
+                                                                                   "s3:DeleteObjectVersion"}]
+        if plugin in ("validate", "archive"):
             (statement,) = deletes
             landing = ref(stacks["prod"], "aws_s3_bucket", "bucket", "pk-prod-landing-333333333333")
             assert statement["Resource"] == f"{landing}/*"
+            assert set(statement["Action"]) == {"s3:DeleteObject", "s3:DeleteObjectVersion"}
         else:
             assert not deletes, plugin
 

@@ -78,6 +78,7 @@ def test_objects_are_read_written_and_deleted_in_the_declared_buckets_only(name,
     assert granted(found, "s3:ListBucket") == {ARNS.buckets[b] for b in perms.read_buckets}
     assert granted(found, "s3:PutObject") == {objects[b] for b in perms.write_buckets}
     assert granted(found, "s3:DeleteObject") == {objects[b] for b in perms.delete_buckets}
+    assert granted(found, "s3:DeleteObjectVersion") == {objects[b] for b in perms.delete_buckets}  # exact versions
 
 
 @CASES
