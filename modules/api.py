@@ -197,6 +197,9 @@ class RestApi(Construct):
             name=name,
             description=description or f"{name} (Lambda proxy, {authorization} authorisation)",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            # A replaced API (new name or endpoint type) is up before the old one goes: callers
+            # keep an API to reach (checkov CKV_AWS_237).
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.execution_arn = self.api.execution_arn
         self.execution_log_group_name = f"API-Gateway-Execution-Logs_{self.api.id}/{stage_name}"

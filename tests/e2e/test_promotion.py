@@ -171,7 +171,11 @@ def test_the_records_say_what_runs_after_the_rollback(broken_plugin_added):
     assert (bucket_record["release"], bucket_record["status"]) == (good_id, "deployed")
 
 
-def test_the_restored_pipeline_processes_files(broken_plugin_added):
+def test_the_restored_pipeline_processes_files_and_what_the_broken_releases_dead_lettered(broken_plugin_added):
     kit, _, _, _ = broken_plugin_added
+    # The broken cleanse release (fixture `broken`) dead-lettered its smoke file: the restored
+    # release processes it once redriven, then a run of the samples leaves every DLQ empty.
+    moved = kit.run("redrive", "--env", "dev", "--target", "emulator")
+    assert "cleanse: 1 message(s) moved pk-dev-cleanse-dlq → pk-dev-cleanse" in moved.stdout
     proc = kit.run("run", "--env", "dev", "--target", "emulator")
     assert "dead-letter queues: all empty" in proc.stdout

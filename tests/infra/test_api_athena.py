@@ -388,3 +388,8 @@ def test_constructs_pass_terraform_validate(api_core, tmp_path: Path):
     tf.init(backend=False, quiet=True)
     result = tf.validate()
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+def test_a_replaced_api_is_up_before_the_old_one_goes(api_doc):
+    (api,) = resources(api_doc, "aws_api_gateway_rest_api").values()
+    assert api["lifecycle"] == {"create_before_destroy": True}
