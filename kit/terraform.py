@@ -272,9 +272,11 @@ class Terraform:
                                 stdout=subprocess.PIPE if piped else None,
                                 stderr=subprocess.PIPE if piped else None)
         record = self.run_record
-        if record is not None:
-            record.write(proc.pid, args, self.workdir)
         try:
+            # Inside the try: a Ctrl-C while the record is written (slow on a loaded disk) still
+            # stops terraform cleanly instead of leaving it running unrecorded.
+            if record is not None:
+                record.write(proc.pid, args, self.workdir)
             out, err = _collect(proc, echo=tee)
         except KeyboardInterrupt:
             _stop(proc, args[0])

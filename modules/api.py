@@ -13,7 +13,8 @@ Lambda permissions that let exactly this API's stage and routes invoke the funct
 logging need the account-level API Gateway setting "CloudWatch log role ARN" (one per account and
 region); without it, applying the stage fails with "CloudWatch Logs role ARN must be set in account
 settings to enable logging". Give ``cloudwatch_role_arn`` (a role trusting apigateway.amazonaws.com
-with the AWS managed ``AmazonAPIGatewayPushToCloudWatchLogs`` policy) to have this construct set it
+allowed to write the account's API Gateway log groups; ``make bootstrap`` creates one with a scoped
+inline policy, ``kit/bootstrap.py``) to have this construct set it
 (``aws_api_gateway_account``); leave it ``None`` when the account is already configured, e.g. by
 another stack in the same account and region (two stacks managing the same singleton would fight).
 API Gateway writes execution logs to ``API-Gateway-Execution-Logs_<api id>/<stage>``, a group it

@@ -2,8 +2,15 @@
 weekly rule, a tag-based selection (DynamoDB tables and S3 buckets carrying the tag), the
 service role, and optionally a vault lock.
 
-S3 backups need versioning on the bucket (every ``DataBucket`` is versioned) and the S3 backup
-and restore managed policies on the role, besides the general ones; DynamoDB needs nothing more.
+S3 backups need versioning on the bucket (every ``DataBucket`` is versioned). The service role
+holds **no AWS-managed policy**: AWS Backup documents its managed policies
+(``AWSBackupServiceRolePolicyForBackup``/``ForRestores``/``ForS3Backup``/``ForS3Restore``) as the
+model to copy and narrow ("Managed policies for AWS Backup", customer managed policies); the
+role gets their DynamoDB and S3 statements, named to this environment (:func:`backup_role_statements`):
+its tables and buckets (what the selection can pick), restore targets named like the
+environment's (``<prefix>-*``), its vault, the environment key only through DynamoDB and S3, and
+the four discovery actions that accept ``"*"`` only. A resource tagged for the plan but not
+named here fails its backup job (visible in AWS Backup), rather than widening the role.
 
 Vault lock: ``vault_lock_changeable_for_days`` chooses the mode.
 * ``None`` (the default) → **governance mode**: the minimum/maximum retention is enforced on
@@ -20,6 +27,8 @@ Vault lock: ``vault_lock_changeable_for_days`` chooses the mode.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Sequence
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.backup_plan import BackupPlan, BackupPlanRule, BackupPlanRuleLifecycle
@@ -27,22 +36,104 @@ from cdktf_cdktf_provider_aws.backup_selection import BackupSelection, BackupSel
 from cdktf_cdktf_provider_aws.backup_vault import BackupVault
 from cdktf_cdktf_provider_aws.backup_vault_lock_configuration import BackupVaultLockConfiguration
 from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
+from .kms import key_use_via
 from .policy import Statement, policy_json
 
 #: Every day at 05:00 UTC.
 DAILY_SCHEDULE = "cron(0 5 * * ? *)"
 #: Every Sunday at 06:00 UTC (after the daily backup).
 WEEKLY_SCHEDULE = "cron(0 6 ? * SUN *)"
-#: AWS-managed policies of the Backup service role: (construct id, ARN path after ``policy/``).
-MANAGED_POLICIES = (
-    ("backup", "service-role/AWSBackupServiceRolePolicyForBackup"),
-    ("restores", "service-role/AWSBackupServiceRolePolicyForRestores"),
-    ("s3-backup", "AWSBackupServiceRolePolicyForS3Backup"),
-    ("s3-restore", "AWSBackupServiceRolePolicyForS3Restore"),
-)
+#: Actions of the Backup role that accept ``"*"`` only (no resource type in the Service
+#: Authorization Reference): the tag-based selection's discovery, S3 backup's object counts and
+#: its EventBridge rule lookup, the bucket listing of an S3 backup.
+DISCOVERY_ACTIONS = ("cloudwatch:GetMetricData", "events:ListRules", "s3:ListAllMyBuckets", "tag:GetResources")
+
+
+@dataclass(frozen=True)
+class BackupScope:
+    """What the Backup role may back up and restore. ``table_arns``/``bucket_arns``: the tables and
+    buckets the plan protects (exact ARNs); ``restore_table_arns``/``restore_bucket_arns``: where a
+    restore may write (the same, or patterns such as ``arn:aws:dynamodb:<region>:<account>:table/<prefix>-*``
+    so that a restore into a new, environment-named table works)."""
+
+    table_arns: Sequence[str]
+    bucket_arns: Sequence[str]
+    restore_table_arns: Sequence[str] = ()
+    restore_bucket_arns: Sequence[str] = ()
+
+
+def backup_role_statements(*, scope: BackupScope, vault_arn: str, kms_key_arn: str, region: str,
+                           account_id: str, partition: str = "aws") -> list[Statement]:
+    """The Backup role's policy: the DynamoDB and S3 statements of AWS Backup's managed policies
+    for backup and restore, narrowed to ``scope``, the vault and the key."""
+    tables, buckets = list(scope.table_arns), list(scope.bucket_arns)
+    if not tables and not buckets:
+        raise ValueError("backup role: the scope names no table and no bucket")
+    restore_tables = list(scope.restore_table_arns) or tables
+    restore_buckets = list(scope.restore_bucket_arns) or buckets
+    same_account = {"StringEquals": {"aws:ResourceAccount": account_id}}
+    out = [
+        Statement(sid="Discovery", effect="Allow", actions=list(DISCOVERY_ACTIONS), resources=["*"]),
+        Statement(sid="IntoTheVault", effect="Allow", actions=["backup:DescribeBackupVault", "backup:CopyIntoBackupVault"],
+                  resources=[vault_arn]),
+        Statement(sid="TagRecoveryPoints", effect="Allow", actions=["backup:TagResource"],
+                  resources=[f"arn:{partition}:backup:{region}:{account_id}:recovery-point:*"], conditions=same_account),
+        Statement(sid="DescribeEnvironmentKey", effect="Allow", actions=["kms:DescribeKey"], resources=[kms_key_arn]),
+        Statement(sid="GrantsForAwsResources", effect="Allow", actions=["kms:CreateGrant"], resources=[kms_key_arn],
+                  conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+        key_use_via(sid="EnvironmentKeyThroughDynamoDbAndS3", key_arn=kms_key_arn, region=region,
+                    services=["dynamodb", "s3"],
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+                             "kms:ReEncryptFrom", "kms:ReEncryptTo"]),
+    ]
+    if tables:
+        out += [
+            Statement(sid="BackUpTables", effect="Allow",
+                      actions=["dynamodb:CreateBackup", "dynamodb:DescribeTable", "dynamodb:ListTagsOfResource",
+                               "dynamodb:StartAwsBackupJob"], resources=tables),
+            Statement(sid="TableBackups", effect="Allow",
+                      actions=["dynamodb:DeleteBackup", "dynamodb:DescribeBackup", "dynamodb:RestoreTableFromBackup"],
+                      resources=[f"{t}/backup/*" for t in tables]),
+            Statement(sid="RestoreTables", effect="Allow",
+                      actions=["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+                               "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+                               "dynamodb:RestoreTableFromAwsBackup", "dynamodb:Scan", "dynamodb:UpdateItem"],
+                      resources=restore_tables),
+        ]
+    if buckets:
+        out += [
+            Statement(sid="EventRulesOfS3Backups", effect="Allow",
+                      actions=["events:DeleteRule", "events:DescribeRule", "events:DisableRule", "events:EnableRule",
+                               "events:ListTargetsByRule", "events:PutRule", "events:PutTargets",
+                               "events:RemoveTargets"],
+                      resources=[f"arn:{partition}:events:{region}:{account_id}:rule/AwsBackupManagedRule*"]),
+            Statement(sid="BackUpBuckets", effect="Allow",
+                      actions=["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketNotification",
+                               "s3:GetBucketTagging", "s3:GetBucketVersioning", "s3:GetInventoryConfiguration",
+                               "s3:ListBucket", "s3:ListBucketVersions", "s3:PutBucketNotification",
+                               "s3:PutInventoryConfiguration"],
+                      resources=buckets),
+            Statement(sid="BucketTags", effect="Allow", actions=["s3:ListTagsForResource"], resources=buckets,
+                      conditions=same_account),
+            Statement(sid="BackUpObjects", effect="Allow",
+                      actions=["s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion",
+                               "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+                      resources=[f"{b}/*" for b in buckets]),
+            Statement(sid="RestoreBuckets", effect="Allow",
+                      actions=["s3:CreateBucket", "s3:GetBucketLocation", "s3:GetBucketOwnershipControls",
+                               "s3:GetBucketVersioning", "s3:ListBucket", "s3:ListBucketVersions",
+                               "s3:PutBucketOwnershipControls", "s3:PutBucketVersioning"],
+                      resources=restore_buckets),
+            Statement(sid="RestoreObjects", effect="Allow",
+                      actions=["s3:DeleteObject", "s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging",
+                               "s3:GetObjectVersion", "s3:GetObjectVersionAcl", "s3:ListMultipartUploadParts",
+                               "s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectTagging", "s3:PutObjectVersionAcl"],
+                      resources=[f"{b}/*" for b in restore_buckets]),
+        ]
+    return out
 #: AWS Backup enforces a 72-hour cooling-off before a compliance-mode lock becomes immutable.
 MIN_CHANGEABLE_FOR_DAYS = 3
 
@@ -55,9 +146,9 @@ class BackupProtection(Construct):
 
     Exposes ``.vault`` (``<name>-backup``, encrypted with ``kms_key_arn``), ``.plan`` (rules
     ``daily`` and ``weekly`` into the vault, deleted after ``daily_retention_days`` and
-    ``weekly_retention_days``), ``.role`` (assumed by AWS Backup, with the backup and restore
-    managed policies for DynamoDB and S3), ``.selection`` and ``.lock`` (None unless
-    ``vault_lock``; see the module's notes for ``vault_lock_changeable_for_days``).
+    ``weekly_retention_days``), ``.role`` (assumed by AWS Backup; ``.role_policy``: what
+    :func:`backup_role_statements` allows within ``protected``), ``.selection`` and ``.lock`` (None
+    unless ``vault_lock``; see the module's notes for ``vault_lock_changeable_for_days``).
 
     ``ignore_tag_drift`` ignores changes of the vault's and the plan's tags (the emulator reads
     them back empty); ``force_destroy`` lets ``destroy`` remove a vault that holds recovery points
@@ -87,6 +178,9 @@ class BackupProtection(Construct):
         vault_lock: bool,
         vault_lock_min_retention_days: int,
         vault_lock_max_retention_days: int,
+        protected: BackupScope,
+        region: str,
+        account_id: str,
         vault_lock_changeable_for_days: int | None = None,
         ignore_tag_drift: bool = False,
         force_destroy: bool = False,
@@ -126,11 +220,10 @@ class BackupProtection(Construct):
                 sid="BackupAssumeRole", effect="Allow", principals={"Service": "backup.amazonaws.com"},
                 actions=["sts:AssumeRole"])]),
         )
-        attachments = [
-            IamRolePolicyAttachment(self, f"policy-{cid}", role=self.role.name,
-                                    policy_arn=f"arn:{partition}:iam::aws:policy/{path}")
-            for cid, path in MANAGED_POLICIES
-        ]
+        self.role_policy = IamRolePolicy(self, "role-policy", name=f"{name}-backup", role=self.role.id,
+                                         policy=policy_json(backup_role_statements(
+                                             scope=protected, vault_arn=self.vault.arn, kms_key_arn=kms_key_arn,
+                                             region=region, account_id=account_id, partition=partition)))
         self.selection = None
         if select_resources:
             self.selection = BackupSelection(
@@ -141,7 +234,7 @@ class BackupProtection(Construct):
                 selection_tag=[BackupSelectionSelectionTag(type="STRINGEQUALS", key=selection_tag_key,
                                                            value=selection_tag_value)],
                 # the first job must find the role able to back up
-                depends_on=attachments,
+                depends_on=[self.role_policy],
             )
         self.lock = None
         if vault_lock:

@@ -49,8 +49,10 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from .kms import key_use_via
 from .lifecycle import destroy_guard
 from .policy import Statement, policy_json
+from .topics import ServicePublisher, Topic
 
 #: The module's entrypoint inside the image (``lambdas/_shared/pipeline_shared/batch_job.py``).
 ENTRYPOINT = ("python", "-m", "pipeline_shared.batch_job")
@@ -205,7 +207,8 @@ class PluginJobDefinition(Construct):
             Statement(sid="RegistryLogin", effect="Allow", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             Statement(sid="WriteJobLogs", effect="Allow", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                       resources=[f"{self.log_group.arn}:log-stream:*"]),
-            Statement(sid="DecryptImageLayers", effect="Allow", actions=["kms:Decrypt"], resources=[kms_key_arn]),
+            key_use_via(sid="DecryptImageLayersThroughEcr", key_arn=kms_key_arn, region=region, services=["ecr"],
+                        actions=["kms:Decrypt"]),
         ]))
         container = {
             "image": image,
@@ -249,30 +252,22 @@ def _json(doc: dict) -> str:
 class JobFailureAlerts(Construct):
     """A failed Batch job on ``job_queue_arn`` (every attempt spent) becomes a message on the alarms
     topic: an EventBridge rule (``.rule``) on "Batch Job State Change" → ``FAILED`` with the topic as
-    its target, and the topic policy (``.topic_policy``) that lets EventBridge publish for this rule
-    only. The policy keeps SNS's default statement (the account's own principals and services such
-    as CloudWatch alarms publish as before). A routed file's Lambda record is done once the job is
+    its target, and a publisher added to the topic's policy (``.publisher``): EventBridge may
+    publish for this rule only (``aws:SourceArn``) of ``account_id``. Nothing else changes in the
+    topic policy (see ``modules/topics.py``). A routed file's Lambda record is done once the job is
     submitted, so without this a failed job would be silent."""
 
-    def __init__(self, scope: Construct, id: str, *, name: str, job_queue_arn: str, topic_arn: str,
+    def __init__(self, scope: Construct, id: str, *, name: str, job_queue_arn: str, topic: Topic,
                  account_id: str) -> None:
         super().__init__(scope, id)
         from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
         from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-        from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 
         self.rule = CloudwatchEventRule(
             self, "rule", name=name, description="AWS Batch job of the pipeline failed (all attempts)",
             event_pattern=json.dumps({"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
                                       "detail": {"status": ["FAILED"], "jobQueue": [job_queue_arn]}}))
-        CloudwatchEventTarget(self, "target", rule=self.rule.name, arn=topic_arn, target_id="alarms-topic")
-        self.topic_policy = SnsTopicPolicy(self, "topic-policy", arn=topic_arn, policy=policy_json([
-            Statement(sid="AccountPrincipals", effect="Allow", principals={"AWS": "*"},
-                      actions=["SNS:Publish", "SNS:Subscribe", "SNS:Receive", "SNS:GetTopicAttributes",
-                               "SNS:SetTopicAttributes", "SNS:ListSubscriptionsByTopic", "SNS:DeleteTopic",
-                               "SNS:AddPermission", "SNS:RemovePermission"],
-                      resources=[topic_arn], conditions={"StringEquals": {"AWS:SourceOwner": account_id}}),
-            Statement(sid="BatchFailuresFromEventBridge", effect="Allow",
-                      principals={"Service": "events.amazonaws.com"}, actions=["sns:Publish"],
-                      resources=[topic_arn], conditions={"ArnEquals": {"aws:SourceArn": self.rule.arn}}),
-        ]))
+        CloudwatchEventTarget(self, "target", rule=self.rule.name, arn=topic.topic.arn, target_id="alarms-topic")
+        self.publisher = ServicePublisher(sid="BatchFailuresFromEventBridge", service="events.amazonaws.com",
+                                          source_arn=self.rule.arn, account_id=account_id)
+        topic.allow_publisher(self.publisher)

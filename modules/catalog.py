@@ -6,7 +6,16 @@
   ``MSCK REPAIR``; ``CompactedTable``: the same over the Parquet the ETL job writes;
 - ``DatasetCrawler`` (+ ``CrawlerRole``): a crawler per dataset writing ``crawled_*`` tables (drift
   detection, schema discovery), never touching the generated tables, never deleting anything;
+- ``GlueEncryption``: the environment's Glue security configuration (S3 writes SSE-KMS and Glue's
+  CloudWatch logs with the environment key, job bookmarks CSE-KMS with a key of their own),
+  attached to every crawler and job;
 - ``SchemaRegistry``: a registry per environment, one ``BACKWARD`` JSON schema per dataset.
+
+**Glue roles, least privilege.** No role holds the AWS-managed ``AWSGlueServiceRole`` (``glue:*`` on
+``*``, every ``aws-glue-*`` bucket): each role gets inline statements naming this environment's
+catalog objects, prefixes and keys, plus :func:`glue_runtime_statements` (its own encrypted log
+groups under ``/aws-glue/``, whose names hold the security configuration's name; metrics in the
+``Glue`` namespace; the security configuration read, which accepts ``"*"`` only).
 
 Every construct takes a dataset as a loaded contract or a ``glue.specs.DatasetSpec``;
 ``glue.specs.shipped_specs()`` loads the shipped contracts. The pure mapping functions
@@ -48,9 +57,15 @@ from cdktf_cdktf_provider_aws.glue_catalog_table import (
 from cdktf_cdktf_provider_aws.glue_crawler import GlueCrawler, GlueCrawlerS3Target, GlueCrawlerSchemaChangePolicy
 from cdktf_cdktf_provider_aws.glue_registry import GlueRegistry
 from cdktf_cdktf_provider_aws.glue_schema import GlueSchema
+from cdktf_cdktf_provider_aws.glue_security_configuration import (
+    GlueSecurityConfiguration,
+    GlueSecurityConfigurationEncryptionConfiguration,
+    GlueSecurityConfigurationEncryptionConfigurationCloudwatchEncryption,
+    GlueSecurityConfigurationEncryptionConfigurationJobBookmarksEncryption,
+    GlueSecurityConfigurationEncryptionConfigurationS3Encryption,
+)
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
 from glue.specs import (
@@ -61,17 +76,19 @@ from glue.specs import (
     schema_text,
 )
 
+from .kms import key_use_via
 from .policy import Statement, policy_json
 
 __all__ = [
-    "CatalogDatabases", "CompactedTable", "CrawlerRole", "DatasetCrawler", "DatasetTable", "SchemaRegistry",
-    "TableDefinition", "compacted_table_definition", "contract_json_schema", "crawler_configuration",
-    "crawler_statements", "csv_quote_risk", "glue_columns", "glue_database_name", "glue_service_role_arn",
-    "glue_trust_policy", "pattern_is_quote_free", "registry_name", "schema_definitions", "table_definition",
-    "tf_literal", "validate_schedule",
+    "CatalogDatabases", "CompactedTable", "CrawlerRole", "DatasetCrawler", "DatasetTable", "GlueEncryption",
+    "GlueServiceRole", "SchemaRegistry", "TableDefinition", "catalog_arns", "compacted_table_definition",
+    "contract_json_schema", "crawler_configuration", "crawler_statements", "csv_quote_risk", "glue_columns",
+    "glue_database_name", "glue_runtime_statements", "glue_trust_policy", "pattern_is_quote_free", "registry_name",
+    "schema_definitions", "table_definition", "tf_literal", "validate_schedule",
 ]
 
-GLUE_SERVICE_ROLE_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSGlueServiceRole"
+#: The CloudWatch namespace Glue jobs publish their metrics in (``--enable-metrics``).
+GLUE_METRICS_NAMESPACE = "Glue"
 PROJECTION_START = "2020-01-01"
 CRAWLED_TABLE_PREFIX = "crawled_"
 #: what cleanse writes for a timestamp: seconds, or microseconds when there are any, always UTC "Z"
@@ -124,10 +141,6 @@ def validate_schedule(schedule: str | None, what: str) -> str | None:
             f"{what}: Glue schedules are cron(...) expressions (e.g. 'cron(0 2 * * ? *)'), got {schedule!r}"
         )
     return schedule.strip()
-
-
-def glue_service_role_arn(partition: str = "aws") -> str:
-    return GLUE_SERVICE_ROLE_POLICY.format(partition=partition)
 
 
 def glue_trust_policy() -> str:
@@ -440,49 +453,140 @@ class CompactedTable(Construct):
         self.table = _glue_table(self, "table", database_name=database_name, definition=self.definition)
 
 
+def catalog_arns(*, region: str, account_id: str, database: str, tables: str = "*",
+                 partition: str = "aws") -> list[str]:
+    """The ARNs a Glue Data Catalog action on tables of ``database`` is authorised on: the
+    catalog, the database and the tables (``tables``: a name or a pattern such as ``crawled_*``)."""
+    glue = f"arn:{partition}:glue:{region}:{account_id}"
+    return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{tables}"]
+
+
+def glue_runtime_statements(*, region: str, account_id: str, security_configuration: str | None,
+                            metrics: bool, partition: str = "aws") -> list[Statement]:
+    """What Glue does as the role while a crawler or job runs, and nothing more:
+
+    * write its logs. With a security configuration that encrypts CloudWatch logs, Glue creates
+      its log groups as the role, named after the configuration (``/aws-glue/crawlers-role/<role>-<conf>``,
+      ``/aws-glue/jobs/<conf>-role/<role>/output``, ``/aws-glue/jobs/logs-v2-<conf>``) and attaches
+      the key (``logs:AssociateKmsKey``): the statement names ``/aws-glue/*<conf>*`` only. Without
+      one, Glue's default groups (``/aws-glue/crawlers``, ``/aws-glue/jobs/*``);
+    * read the security configuration (``glue:GetSecurityConfiguration`` accepts ``"*"`` only);
+    * ``metrics``: publish job metrics, in the ``Glue`` namespace only (``cloudwatch:PutMetricData``
+      accepts ``"*"`` only; the ``cloudwatch:namespace`` condition bounds it)."""
+    logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:"
+    if security_configuration:
+        groups = [f"{logs}/aws-glue/*{security_configuration}*"]
+        actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    else:
+        groups = [f"{logs}/aws-glue/crawlers*", f"{logs}/aws-glue/jobs/*"]
+        actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    out = [Statement(sid="WriteGlueLogs", effect="Allow", actions=actions, resources=groups)]
+    if security_configuration:
+        out.append(Statement(sid="ReadSecurityConfiguration", effect="Allow",
+                             actions=["glue:GetSecurityConfiguration"], resources=["*"]))
+    if metrics:
+        out.append(Statement(sid="PublishGlueMetrics", effect="Allow", actions=["cloudwatch:PutMetricData"],
+                             resources=["*"],
+                             conditions={"StringEquals": {"cloudwatch:namespace": GLUE_METRICS_NAMESPACE}}))
+    return out
+
+
 class GlueServiceRole(Construct):
-    """An IAM role Glue runs as (``.role``, ``.policy``, ``.managed_policy``): the AWS-managed
-    ``AWSGlueServiceRole`` (catalog, its own logs and metrics, bookmarks) plus an inline
-    least-privilege policy of exactly ``statements``."""
+    """An IAM role Glue runs as (``.role``, ``.policy``): one inline least-privilege policy of
+    exactly ``statements`` (no AWS-managed policy: see the module's notes)."""
 
     role: IamRole
     policy: IamRolePolicy
-    managed_policy: IamRolePolicyAttachment
 
-    def __init__(self, scope: Construct, id: str, *, name: str, statements: Sequence[Statement],
-                 partition: str = "aws") -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, statements: Sequence[Statement]) -> None:
         super().__init__(scope, id)
+        if not statements:
+            raise ValueError(f"glue role {name}: needs the statements of what it may do")
         self.role = IamRole(self, "role", name=name, assume_role_policy=glue_trust_policy())
-        self.managed_policy = IamRolePolicyAttachment(self, "glue-service", role=self.role.name,
-                                                      policy_arn=glue_service_role_arn(partition))
         self.policy = IamRolePolicy(self, "policy", name=f"{name}-least-privilege", role=self.role.id,
                                     policy=policy_json(statements))
 
 
 class CrawlerRole(GlueServiceRole):
-    """The role the crawlers run as: reads exactly the clean datasets' objects and decrypts with
-    the environment key (plus the AWS-managed Glue service policy)."""
+    """The role the crawlers run as: reads exactly the clean datasets' objects (the environment
+    key through S3 only), reads the clean database and writes only its ``crawled_*`` tables and
+    their partitions, plus :func:`glue_runtime_statements` (logs, security configuration)."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, clean_bucket_arn: str, kms_key_arn: str,
-                 partition: str = "aws") -> None:
-        super().__init__(scope, id, name=name, partition=partition,
-                         statements=crawler_statements(clean_bucket_arn=clean_bucket_arn, kms_key_arn=kms_key_arn))
+                 region: str, account_id: str, database: str, security_configuration: str | None,
+                 table_prefix: str = CRAWLED_TABLE_PREFIX, partition: str = "aws") -> None:
+        super().__init__(scope, id, name=name, statements=crawler_statements(
+            clean_bucket_arn=clean_bucket_arn, kms_key_arn=kms_key_arn, region=region, account_id=account_id,
+            database=database, security_configuration=security_configuration, table_prefix=table_prefix,
+            partition=partition))
 
 
-def crawler_statements(*, clean_bucket_arn: str, kms_key_arn: str) -> list[Statement]:
+#: Catalog reads of a crawler (the database, its tables and partitions).
+CRAWLER_CATALOG_READS = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+                         "glue:GetPartitions", "glue:BatchGetPartition")
+#: Catalog writes of a crawler whose schema change policy is LOG/LOG (no table deleted).
+CRAWLER_CATALOG_WRITES = ("glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:UpdatePartition",
+                          "glue:BatchCreatePartition", "glue:BatchUpdatePartition")
+
+
+def crawler_statements(*, clean_bucket_arn: str, kms_key_arn: str, region: str, account_id: str, database: str,
+                       security_configuration: str | None, table_prefix: str = CRAWLED_TABLE_PREFIX,
+                       partition: str = "aws") -> list[Statement]:
+    if not table_prefix:
+        raise ValueError("crawler role: table_prefix must not be empty (it would let the crawler write every table)")
     return [
-        Statement(sid="ListCleanBucket", effect="Allow", actions=["s3:ListBucket"], resources=[clean_bucket_arn]),
+        Statement(sid="ListCleanBucket", effect="Allow", actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                  resources=[clean_bucket_arn]),
         Statement(sid="ReadCleanDatasets", effect="Allow", actions=["s3:GetObject"],
                   resources=[f"{clean_bucket_arn}/dataset=*"]),
-        Statement(sid="DecryptWithEnvironmentKey", effect="Allow", actions=["kms:Decrypt"], resources=[kms_key_arn]),
+        key_use_via(sid="DecryptThroughS3", key_arn=kms_key_arn, region=region, services=["s3"],
+                    actions=["kms:Decrypt"]),
+        Statement(sid="ReadCleanCatalog", effect="Allow", actions=list(CRAWLER_CATALOG_READS),
+                  resources=catalog_arns(region=region, account_id=account_id, database=database,
+                                         partition=partition)),
+        Statement(sid="WriteCrawledTables", effect="Allow", actions=list(CRAWLER_CATALOG_WRITES),
+                  resources=catalog_arns(region=region, account_id=account_id, database=database,
+                                         tables=f"{table_prefix}*", partition=partition)),
+        *glue_runtime_statements(region=region, account_id=account_id,
+                                 security_configuration=security_configuration, metrics=False, partition=partition),
     ]
+
+
+class GlueEncryption(Construct):
+    """The environment's Glue security configuration (``.configuration``, named ``.name``): what
+    Glue writes to S3 is SSE-KMS with ``kms_key_arn``, its CloudWatch logs are encrypted with
+    ``kms_key_arn`` (its key policy lets CloudWatch Logs use it), job bookmarks are CSE-KMS with
+    ``bookmarks_kms_key_arn``. Client-side encryption means the job itself, as its role, calls
+    KMS (no ``kms:ViaService`` can bound it), so bookmarks have a key of their own, which only
+    the job roles use and which protects nothing but bookmarks. Attach ``.name`` to every
+    crawler and job (``security_configuration``)."""
+
+    configuration: GlueSecurityConfiguration
+    name: str
+
+    def __init__(self, scope: Construct, id: str, *, name: str, kms_key_arn: str, bookmarks_kms_key_arn: str) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.configuration = GlueSecurityConfiguration(
+            self, "configuration",
+            name=name,
+            encryption_configuration=GlueSecurityConfigurationEncryptionConfiguration(
+                s3_encryption=GlueSecurityConfigurationEncryptionConfigurationS3Encryption(
+                    s3_encryption_mode="SSE-KMS", kms_key_arn=kms_key_arn),
+                cloudwatch_encryption=GlueSecurityConfigurationEncryptionConfigurationCloudwatchEncryption(
+                    cloudwatch_encryption_mode="SSE-KMS", kms_key_arn=kms_key_arn),
+                job_bookmarks_encryption=GlueSecurityConfigurationEncryptionConfigurationJobBookmarksEncryption(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=bookmarks_kms_key_arn),
+            ),
+        )
 
 
 class DatasetCrawler(Construct):
     """A crawler over one dataset's clean prefix (``.crawler``) into ``database_name``, its tables
     prefixed ``table_prefix`` (default ``crawled_``) so the generated table is never replaced.
     Schema changes are logged, never applied to existing tables nor deleted (LOG/LOG).
-    ``schedule`` None or "": on demand only."""
+    ``schedule`` None or "": on demand only. ``security_configuration``: the Glue security
+    configuration's name (``GlueEncryption.name``): its logs are encrypted."""
 
     crawler: GlueCrawler
 
@@ -498,6 +602,7 @@ class DatasetCrawler(Construct):
         role_arn: str,
         schedule: str | None = None,
         table_prefix: str = CRAWLED_TABLE_PREFIX,
+        security_configuration: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         spec = DatasetSpec.of(dataset)
@@ -514,6 +619,7 @@ class DatasetCrawler(Construct):
             schema_change_policy=GlueCrawlerSchemaChangePolicy(delete_behavior="LOG", update_behavior="LOG"),
             configuration=crawler_configuration(),
             schedule=validate_schedule(schedule, f"crawler {name}"),
+            security_configuration=security_configuration,
         )
 
 

@@ -4,7 +4,10 @@ The job runs ``glue/compact_clean.py`` from a content-addressed artifact
 (``artifacts/glue/<sha256>.py``, ``script_artifact``) with the pure transform in a library zip
 (``artifacts/glue/<sha256>.zip``, ``library_artifact``, passed in ``--extra-py-files``); the release
 uploads both (``glue.artifacts.glue_artifacts()`` gives keys, hashes and bytes). Job bookmarks
-are on, so each run reads only the clean objects added since the last successful run.
+are on, so each run reads only the clean objects added since the last successful run. The job
+runs with the environment's Glue security configuration (``catalog.GlueEncryption``: Parquet
+SSE-KMS, its logs encrypted, bookmarks CSE-KMS with their own key) as ``GlueJobRole``, whose
+inline policy is all it holds (no ``AWSGlueServiceRole``).
 
 Emulator: a Glue job applies only with ``execution_class = "STANDARD"`` set explicitly (also what
 AWS uses by default), and the emulator implements no UpdateJob: a changed script, library or
@@ -24,7 +27,8 @@ from constructs import Construct
 from glue.artifacts import GLUE_DIR, SCRIPT, Artifact, glue_artifacts, library_artifact, script_artifact
 from glue.specs import DatasetSpec, specs_json
 
-from .catalog import GlueServiceRole, tf_literal, validate_schedule
+from .catalog import GlueServiceRole, glue_runtime_statements, tf_literal, validate_schedule
+from .kms import key_use_via
 from .policy import Statement
 
 __all__ = [
@@ -69,16 +73,24 @@ def job_role_statements(
     artifacts_bucket_arn: str,
     artifact_keys: Sequence[str],
     kms_key_arns: Sequence[str],
+    region: str,
+    account_id: str,
+    security_configuration: str | None,
+    bookmarks_kms_key_arn: str | None = None,
     parquet_prefix: str = DEFAULT_PARQUET_PREFIX,
+    partition: str = "aws",
 ) -> list[Statement]:
     """Least privilege for the compaction job: read the clean datasets (and the Parquet it
-    rewrites), write only under the Parquet prefix, read exactly the job's artifacts, use the keys."""
+    rewrites), write only under the Parquet prefix, read exactly the job's artifacts, use the
+    bucket keys through S3 only, encrypt its bookmarks with their own key (client-side: the job
+    calls KMS itself), write its own logs and ``Glue`` metrics. No catalog access: the job reads
+    and writes S3 paths (``from_options``), never the catalog."""
     if not artifact_keys:
         raise ValueError("the job role needs the artifact keys it reads (script, library)")
     if not kms_key_arns:
         raise ValueError("the job role needs the KMS key(s) of the clean and artifacts buckets")
     prefix = parquet_prefix.strip("/")
-    return [
+    statements = [
         Statement(sid="ListCleanBucket", effect="Allow", actions=["s3:ListBucket"], resources=[clean_bucket_arn]),
         Statement(sid="ReadCleanDatasets", effect="Allow", actions=["s3:GetObject"],
                   resources=[f"{clean_bucket_arn}/dataset=*", f"{clean_bucket_arn}/{prefix}/*"]),
@@ -87,17 +99,24 @@ def job_role_statements(
                   resources=[f"{clean_bucket_arn}/{prefix}/*"]),
         Statement(sid="ReadJobArtifacts", effect="Allow", actions=["s3:GetObject"],
                   resources=[f"{artifacts_bucket_arn}/{key}" for key in artifact_keys]),
-        Statement(sid="UseBucketKeys", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                  resources=list(dict.fromkeys(kms_key_arns))),
+        *[key_use_via(sid=f"UseBucketKeyThroughS3{i}" if i else "UseBucketKeyThroughS3", key_arn=arn, region=region,
+                      services=["s3"])
+          for i, arn in enumerate(dict.fromkeys(kms_key_arns))],
     ]
+    if bookmarks_kms_key_arn:
+        statements.append(Statement(sid="EncryptJobBookmarks", effect="Allow",
+                                    actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                                    resources=[bookmarks_kms_key_arn]))
+    statements += glue_runtime_statements(region=region, account_id=account_id,
+                                          security_configuration=security_configuration, metrics=True,
+                                          partition=partition)
+    return statements
 
 
 class GlueJobRole(GlueServiceRole):
-    """The IAM role of the compaction job (``.role``, ``.policy``, ``.managed_policy``):
-    ``AWSGlueServiceRole`` (bookmarks, its logs and metrics, catalog) plus ``job_role_statements``.
-
-    With a ``security_configuration`` that encrypts CloudWatch logs, the role also needs
-    ``logs:AssociateKmsKey`` on the Glue log groups: add it beside this construct."""
+    """The IAM role of the compaction job (``.role``, ``.policy``): ``job_role_statements`` only
+    (no AWS-managed policy). ``security_configuration``: the name of the Glue security
+    configuration the job runs with (its log groups), ``bookmarks_kms_key_arn`` its bookmark key."""
 
     def __init__(
         self,
@@ -109,12 +128,18 @@ class GlueJobRole(GlueServiceRole):
         artifacts_bucket_arn: str,
         artifact_keys: Sequence[str],
         kms_key_arns: Sequence[str],
+        region: str,
+        account_id: str,
+        security_configuration: str | None,
+        bookmarks_kms_key_arn: str | None = None,
         parquet_prefix: str = DEFAULT_PARQUET_PREFIX,
         partition: str = "aws",
     ) -> None:
-        super().__init__(scope, id, name=name, partition=partition, statements=job_role_statements(
+        super().__init__(scope, id, name=name, statements=job_role_statements(
             clean_bucket_arn=clean_bucket_arn, artifacts_bucket_arn=artifacts_bucket_arn,
-            artifact_keys=artifact_keys, kms_key_arns=kms_key_arns, parquet_prefix=parquet_prefix))
+            artifact_keys=artifact_keys, kms_key_arns=kms_key_arns, region=region, account_id=account_id,
+            security_configuration=security_configuration, bookmarks_kms_key_arn=bookmarks_kms_key_arn,
+            parquet_prefix=parquet_prefix, partition=partition))
 
 
 class CompactionJob(Construct):

@@ -2,10 +2,17 @@
 
 The IAM policy is derived from what the manifest declares (``policy_statements``): each named
 bucket, topic, table, parameter and queue becomes a statement on exactly that resource's ARN with
-exactly the actions the declaration implies. No wildcard actions and no ``"*"`` resources; the
-only ``*`` characters are the object and log-stream suffixes inside a named bucket or log group.
-X-Ray accepts no resource-level permissions, so tracing comes from the AWS-managed
-``AWSXRayDaemonWriteAccess`` policy rather than a ``"*"`` statement of our own.
+exactly the actions the declaration implies; the environment key only through the services the
+plug-in uses it by (``kms:ViaService``). No wildcard actions; the only ``*`` characters are the
+object and log-stream suffixes inside a named bucket or log group. The function role adds:
+
+* tracing (``tracing_statements``): X-Ray's write and sampling actions, which AWS authorises on
+  ``"*"`` only (Service Authorization Reference, AWS X-Ray: no resource types), alone in their
+  statement — instead of the AWS-managed ``AWSXRayDaemonWriteAccess`` policy;
+* in the private network (``FunctionNetwork``), what Lambda needs to attach the function
+  (``network_interface_statements``): network interfaces of this account and region, in the
+  environment's VPC; the two describe actions that accept ``"*"`` only; and a deny of all of them
+  to the function's own code (``lambda:SourceFunctionArn``), as the Lambda developer guide advises.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from typing import Mapping, Sequence
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMapping,
     LambdaEventSourceMappingScalingConfig,
@@ -27,14 +33,29 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionEnvironment,
     LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
+    LambdaFunctionVpcConfig,
 )
 from constructs import Construct
 
+from .kms import key_use_via
 from .plugins import PluginManifest
 from .policy import Statement, policy_json
 
 RUNTIME = "python3.12"
-XRAY_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+
+#: What active tracing and the X-Ray SDK call (the Lambda-run X-Ray daemon sends the segments):
+#: AWS authorises these on "*" only (Service Authorization Reference, "Actions, resources, and
+#: condition keys for AWS X-Ray": no resource type for any of them).
+XRAY_ACTIONS = ("xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords",
+                "xray:PutTraceSegments")
+#: What Lambda does with the function role to attach a function to the VPC (Lambda developer
+#: guide, "Giving Lambda functions access to resources in an Amazon VPC"; the content of the
+#: AWS-managed AWSLambdaVPCAccessExecutionRole, without its logs actions).
+NETWORK_INTERFACE_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface",
+                             "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses")
+#: ... of which these two take no resource ("*" only: Service Authorization Reference, Amazon EC2;
+#: the Lambda guide: DescribeNetworkInterfaces "only works if it's allowed on all resources").
+NETWORK_DESCRIBE_ACTIONS = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,32 @@ class ResourceArns:
     glue_catalog: tuple[str, ...] = ()
     #: When Batch is enabled: what a batch-capable plug-in (``runtime.batch``) may submit jobs to.
     batch: BatchRefs | None = None
+    #: The region of the services that use the key on the plug-in's behalf (``kms:ViaService``);
+    #: None: the region of ``kms_key`` (which must then be a literal ARN).
+    region: str | None = None
+
+    def key_region(self) -> str:
+        if self.region:
+            return self.region
+        match = re.match(r"^arn:[a-z-]+:kms:([a-z0-9-]+):", self.kms_key)
+        if match is None:
+            raise ValueError("ResourceArns.region is required when kms_key is not a literal KMS key ARN "
+                             f"(kms:ViaService names the region's services), got {self.kms_key!r}")
+        return match.group(1)
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function runs in the private network: subnets, security groups, and the VPC id (a
+    reference is fine) that bounds the network interfaces Lambda may manage for it."""
+
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+    vpc_id: str
+
+    def __post_init__(self) -> None:
+        if not self.subnet_ids or not self.security_group_ids:
+            raise ValueError("a function in the VPC needs at least one subnet and one security group")
 
 
 @dataclass(frozen=True)
@@ -95,6 +142,22 @@ class QueueRefs:
     dlq_name: str
 
 
+def key_services(manifest: PluginManifest, *, consumes_queue: bool) -> list[str]:
+    """The services that use the environment key on the plug-in's behalf (each encrypts what the
+    plug-in touches there with it): S3 (objects it reads or writes), SQS (its input queue, the
+    queues it sends to), SNS (topics it publishes to), DynamoDB (its tables), SSM (SecureString
+    parameters). Deleting an object needs no key; CloudWatch Logs encrypts as itself."""
+    perms = manifest.permissions
+    wanted = {
+        "s3": bool(perms.read_buckets or perms.write_buckets),
+        "sqs": consumes_queue or bool(manifest.produces),
+        "sns": bool(perms.publish_topics),
+        "dynamodb": bool(perms.tables),
+        "ssm": bool(perms.parameters),
+    }
+    return [service for service, used in wanted.items() if used]
+
+
 def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_queue_arn: str | None,
                       log_group_arn: str) -> list[Statement]:
     """The least-privilege statements for ``manifest``: one per declared resource group."""
@@ -105,12 +168,11 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
                            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                                     "sqs:GetQueueAttributes"],
                            resources=[input_queue_arn]))
-    s += [
-        Statement(sid="WriteOwnLogs", effect="Allow", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                  resources=[f"{log_group_arn}:log-stream:*"]),
-        Statement(sid="UseEnvironmentKey", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                  resources=[arns.kms_key]),
-    ]
+    s.append(Statement(sid="WriteOwnLogs", effect="Allow", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                       resources=[f"{log_group_arn}:log-stream:*"]))
+    via = key_services(manifest, consumes_queue=input_queue_arn is not None)
+    if via:
+        s.append(key_use_via(sid="UseEnvironmentKey", key_arn=arns.kms_key, region=arns.key_region(), services=via))
 
     def bucket_arns(names: Sequence[str], objects: bool) -> list[str]:
         return [f"{arns.buckets[n]}/*" if objects else arns.buckets[n] for n in names]
@@ -167,10 +229,54 @@ def policy_statements(manifest: PluginManifest, arns: ResourceArns, *, input_que
     return s
 
 
+def tracing_statements() -> list[Statement]:
+    """Active tracing's writes and sampling reads: X-Ray authorises them on "*" only."""
+    return [Statement(sid="WriteTraces", effect="Allow", actions=list(XRAY_ACTIONS), resources=["*"])]
+
+
+def network_interface_statements(*, function_arn: str, vpc_id: str, region: str, account_id: str,
+                                 partition: str = "aws") -> list[Statement]:
+    """What Lambda needs, with the function role, to attach the function to the VPC: manage
+    network interfaces of this account and region — in the VPC ``vpc_id`` whenever the request
+    names one (``ec2:Vpc``; "IfExists" because Lambda's permission check before creating the
+    function carries no VPC yet) — and describe interfaces and subnets ("*" only). The function's
+    own code may do none of it: Lambda's calls carry no ``lambda:SourceFunctionArn``, calls from the
+    code with the function's credentials do (Lambda developer guide, "Working with Lambda execution
+    environment credentials")."""
+    ec2 = f"arn:{partition}:ec2:{region}:{account_id}"
+    return [
+        Statement(sid="AttachToTheVpc", effect="Allow", actions=list(NETWORK_INTERFACE_ACTIONS),
+                  resources=[f"{ec2}:network-interface/*", f"{ec2}:subnet/*", f"{ec2}:security-group/*"],
+                  conditions={"ArnEqualsIfExists": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}}),
+        Statement(sid="DescribeNetworkInterfacesAndSubnets", effect="Allow", actions=list(NETWORK_DESCRIBE_ACTIONS),
+                  resources=["*"]),
+        Statement(sid="NotFromTheFunctionsOwnCode", effect="Deny",
+                  actions=[*NETWORK_INTERFACE_ACTIONS, *NETWORK_DESCRIBE_ACTIONS], resources=["*"],
+                  conditions={"ArnEquals": {"lambda:SourceFunctionArn": function_arn}}),
+    ]
+
+
+def interface_services_for(manifest: PluginManifest, *, batch_enabled: bool) -> list[str]:
+    """The interface endpoints a plug-in's function in the private network calls (S3 and DynamoDB
+    go through the gateway endpoints; logs and traces leave through Lambda itself, not the VPC):
+    SQS (the stages it produces for), SNS (topics it publishes to), SSM (its parameters), Athena
+    (``athena``), Batch (a batch-capable plug-in submits large objects as jobs)."""
+    perms = manifest.permissions
+    wanted = {
+        "sqs": bool(manifest.produces),
+        "sns": bool(perms.publish_topics),
+        "ssm": bool(perms.parameters),
+        "athena": bool(perms.athena),
+        "batch": batch_enabled and bool(getattr(manifest.runtime, "batch", False)),
+    }
+    return [service for service, used in wanted.items() if used]
+
+
 class PluginFunction(Construct):
     """One plug-in: ``.role``, ``.function``, ``.mapping`` (its input queue → function with
     ``ReportBatchItemFailures``) and ``.alarms`` (errors, throttles, DLQ depth, age of oldest
-    message → the alarms topic)."""
+    message → the alarms topic). With ``network`` the function runs in those subnets and security
+    groups (``region`` and ``account_id`` then bound the network interfaces it may use)."""
 
     role: IamRole
     function: LambdaFunction
@@ -198,9 +304,15 @@ class PluginFunction(Construct):
         mapping_enabled: bool = True,
         advanced_logging: bool = True,
         reserved_concurrency: int = -1,
+        network: FunctionNetwork | None = None,
+        region: str | None = None,
+        account_id: str | None = None,
         partition: str = "aws",
     ) -> None:
         super().__init__(scope, id)
+        if network is not None and not (region and account_id):
+            raise ValueError(f"function {name}: a function in the VPC needs region and account_id "
+                             "(they bound the network interfaces Lambda manages for it)")
         self.role = IamRole(
             self, "role",
             name=f"{name}-role",
@@ -208,16 +320,19 @@ class PluginFunction(Construct):
                 sid="LambdaAssumeRole", effect="Allow", principals={"Service": "lambda.amazonaws.com"},
                 actions=["sts:AssumeRole"])]),
         )
-        IamRolePolicy(
+        statements = [*policy_statements(manifest, arns, input_queue_arn=input_queue.arn if input_queue else None,
+                                         log_group_arn=log_group_arn),
+                      *tracing_statements()]
+        if network is not None:
+            statements += network_interface_statements(
+                function_arn=f"arn:{partition}:lambda:{region}:{account_id}:function:{name}", vpc_id=network.vpc_id,
+                region=str(region), account_id=str(account_id), partition=partition)
+        self.policy = IamRolePolicy(
             self, "policy",
             name=f"{name}-least-privilege",
             role=self.role.id,
-            policy=policy_json(policy_statements(manifest, arns,
-                                                 input_queue_arn=input_queue.arn if input_queue else None,
-                                                 log_group_arn=log_group_arn)),
+            policy=policy_json(statements),
         )
-        IamRolePolicyAttachment(self, "xray", role=self.role.name,
-                                policy_arn=XRAY_MANAGED_POLICY.format(partition=partition))
         self.function = LambdaFunction(
             self, "function",
             function_name=name,
@@ -241,6 +356,12 @@ class PluginFunction(Construct):
                 log_format="JSON", log_group=log_group_name, application_log_level="INFO",
                 system_log_level="WARN") if advanced_logging else None,
             environment=LambdaFunctionEnvironment(variables=dict(environment)),
+            vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(network.subnet_ids),
+                                               security_group_ids=list(network.security_group_ids))
+            if network is not None else None,
+            # Lambda checks at creation that the role may manage the VPC's network interfaces,
+            # and needs it until the function is gone: the policy comes first, goes last.
+            depends_on=[self.policy],
         )
         self.mapping = None if input_queue is None else LambdaEventSourceMapping(
             self, "mapping",

@@ -1,8 +1,9 @@
-"""The environment's customer-managed KMS key: one per environment, rotation on."""
+"""The environment's customer-managed KMS key: one per environment, rotation on; and how a role
+uses it (:func:`key_use_via`: only through the AWS services that encrypt for it, ``kms:ViaService``)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
@@ -17,12 +18,31 @@ from .policy import Statement, policy_json
 _SERVICE_PRINCIPALS = ("s3.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com")
 
 
+def via_service(region: str, *services: str) -> Mapping[str, Mapping[str, object]]:
+    """The ``kms:ViaService`` condition naming ``<service>.<region>.amazonaws.com`` for each of
+    ``services`` (``s3``, ``sqs``, ``dynamodb``, ``kinesis``, ``ssm``, ``secretsmanager`` ...)."""
+    if not services:
+        raise ValueError("kms:ViaService needs at least one service")
+    names = sorted({f"{s}.{region}.amazonaws.com" for s in services})
+    return {"StringEquals": {"kms:ViaService": names[0] if len(names) == 1 else names}}
+
+
+def key_use_via(*, sid: str, key_arn: str, region: str, services: Sequence[str],
+                actions: Sequence[str] = ("kms:Decrypt", "kms:GenerateDataKey")) -> Statement:
+    """Use of ``key_arn`` (by default decrypt and data keys) only when one of ``services`` calls KMS
+    on the role's behalf (``kms:ViaService``): the role can read and write what those services
+    encrypt, and cannot decrypt a ciphertext directly."""
+    return Statement(sid=sid, effect="Allow", actions=list(actions), resources=[key_arn],
+                     conditions=via_service(region, *services))
+
+
 class EnvironmentKey(Construct):
     """A symmetric KMS key with yearly rotation and an alias ``alias/<alias_name>``.
 
     The key policy gives the account root administration (the AWS default that lets IAM
-    policies grant use), lets the listed AWS services generate data keys and decrypt, and lets
-    CloudWatch Logs in ``region`` encrypt log groups of this account.
+    policies grant use), lets the listed AWS services generate data keys and decrypt, and (with
+    ``cloudwatch_logs``, the default) lets CloudWatch Logs in ``region`` encrypt log groups of this
+    account. ``description`` replaces the default description.
     """
 
     key: KmsKey
@@ -40,6 +60,8 @@ class EnvironmentKey(Construct):
         prevent_destroy: bool,
         service_principals: Sequence[str] = _SERVICE_PRINCIPALS,
         extra_statements: Sequence[Statement] = (),
+        cloudwatch_logs: bool = True,
+        description: str | None = None,
         partition: str = "aws",
     ) -> None:
         super().__init__(scope, id)
@@ -47,21 +69,23 @@ class EnvironmentKey(Construct):
         statements = [
             Statement(sid="AccountAdministration", effect="Allow", principals={"AWS": root},
                       actions=["kms:*"], resources=["*"]),
-            Statement(sid="AwsServicesUseKey", effect="Allow",
-                      principals={"Service": sorted(service_principals)},
-                      actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
-                      conditions={"StringEquals": {"aws:SourceAccount": account_id}}),
-            Statement(sid="CloudWatchLogsUseKey", effect="Allow",
-                      principals={"Service": f"logs.{region}.amazonaws.com"},
-                      actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                      resources=["*"],
-                      conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                              f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}),
-            *extra_statements,
         ]
+        if service_principals:
+            statements.append(Statement(
+                sid="AwsServicesUseKey", effect="Allow", principals={"Service": sorted(service_principals)},
+                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}}))
+        if cloudwatch_logs:
+            statements.append(Statement(
+                sid="CloudWatchLogsUseKey", effect="Allow", principals={"Service": f"logs.{region}.amazonaws.com"},
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                        f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}))
+        statements += list(extra_statements)
         self.key = KmsKey(
             self, "key",
-            description=f"pipeline-kit data key ({alias_name})",
+            description=description or f"pipeline-kit data key ({alias_name})",
             enable_key_rotation=True,
             deletion_window_in_days=deletion_window_days,
             policy=policy_json(statements),

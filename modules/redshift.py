@@ -14,17 +14,25 @@
   ``redshift-serverless.amazonaws.com``, as Redshift Serverless asks): reads the Glue catalog's
   clean database and its tables, the clean bucket's objects, decrypts with the environment key;
 * **SQL through the Redshift Data API** (``aws_redshiftdata_statement``, authenticated with the
-  namespace's managed admin secret): the external schema over the clean Glue database, the
-  curated schema and one table per dataset. Every statement is idempotent (``IF NOT EXISTS``):
-  the provider re-runs a statement whenever it replaces it — also when the Data API has forgotten
-  the statement id (after about a day), which happens on a later apply — so nothing here may drop
-  or rewrite data;
+  namespace's managed admin secret, at deploy time only): the external schema over the clean Glue
+  database, the curated schema and one table per dataset, and the **loader**: a database role
+  (``loader_role``, created through an idempotent stored procedure, :func:`ensure_role_sql`)
+  granted only what the load needs (:func:`loader_grant_statements`: ``USAGE``/``CREATE`` on the
+  curated schema, ``SELECT``/``INSERT``/``DELETE``/``DROP`` on its tables, ``ASSUMEROLE`` of the
+  Spectrum role for ``COPY``). Every statement is idempotent: the provider re-runs a statement
+  whenever it replaces it — also when the Data API has forgotten the statement id (after about a
+  day), which happens on a later apply — so nothing here may drop or rewrite data;
 * the **curated load** (``load_schedule``): an EventBridge Scheduler schedule per dataset calls
   the Data API's ``BatchExecuteStatement`` (one transaction) with :func:`load_statements`:
   rebuild ``<curated>.<dataset>`` from the compacted Parquet with ``COPY`` into a fresh table and
-  swap it in. Re-running is harmless (the result is the same), readers never see a half load,
-  and a contract change reshapes the table at the next load. See ``docs/redshift.md`` for why
-  COPY and not a Spectrum view today.
+  swap it in. It runs **as the scheduler role's own database user**, never the admin: with no
+  secret in the call, the Data API signs in to Redshift Serverless with temporary credentials
+  for the caller's IAM identity (``redshift-serverless:GetCredentials``), the database user
+  ``IAMR:<scheduler role name>``, created at its first sign-in and given the database roles its
+  IAM role's ``RedshiftDbRoles`` tag names (the loader role). The scheduler role cannot read
+  the admin secret. Re-running is harmless (the result is the same), readers never see a half
+  load, and a contract change reshapes the table at the next load. See ``docs/redshift.md`` for
+  why COPY and not a Spectrum view today.
 
 Redshift cannot run on the emulator: the construct is proven by ``terraform validate`` and synth
 assertions only.
@@ -58,16 +66,17 @@ from constructs import Construct
 
 from glue.specs import DatasetSpec
 
+from .kms import key_use_via
 from .lifecycle import destroy_guard
 from .logs import LogGroup
 from .policy import Statement, policy_json
 from .services.common import ServiceSecurityGroup
 
 __all__ = [
-    "DEFAULT_CONFIG_PARAMETERS", "LOG_TYPES", "MIN_SUBNETS", "PORT", "Warehouse", "create_schema_sql",
-    "create_table_sql", "curated_columns", "external_schema_sql", "load_statements", "quote_ident",
-    "redshift_type", "scheduler_statements", "scheduler_trust_policy", "spectrum_statements",
-    "spectrum_trust_policy",
+    "DEFAULT_CONFIG_PARAMETERS", "LOADER_ROLE", "LOG_TYPES", "MIN_SUBNETS", "PORT", "Warehouse",
+    "create_schema_sql", "create_table_sql", "curated_columns", "ensure_role_sql", "external_schema_sql",
+    "iam_role_db_user", "load_statements", "loader_grant_statements", "quote_ident", "redshift_type",
+    "scheduler_statements", "scheduler_trust_policy", "spectrum_statements", "spectrum_trust_policy",
 ]
 
 PORT = 5439
@@ -93,6 +102,13 @@ DEFAULT_CONFIG_PARAMETERS: Mapping[str, str] = {
 }
 #: EventBridge Scheduler's universal target for the Data API (one transaction of statements).
 BATCH_EXECUTE_TARGET = "arn:aws:scheduler:::aws-sdk:redshiftdata:batchExecuteStatement"
+#: The database role the curated load runs with (granted through the IAM role's tag).
+LOADER_ROLE = "pipeline_loader"
+#: The IAM principal tag Redshift Serverless reads at sign-in (GetCredentials): ``:``-separated
+#: database roles granted to the IAM identity's database user.
+DB_ROLES_TAG = "RedshiftDbRoles"
+#: The stored procedure that creates a database role once (CREATE ROLE has no IF NOT EXISTS).
+ENSURE_ROLE_PROCEDURE = "pipeline_kit_ensure_role"
 #: Redshift VARCHAR lengths are bytes: four per character covers any UTF-8 text.
 VARCHAR_MAX = 65535
 PII_TOKEN_LENGTH = 64
@@ -168,6 +184,40 @@ def create_table_sql(*, schema: str, table: str, columns: Sequence[tuple[str, st
     return f"CREATE TABLE IF NOT EXISTS {quote_ident(schema)}.{quote_ident(table)} ({_column_list(columns)})"
 
 
+def iam_role_db_user(role_name: str) -> str:
+    """The database user Redshift Serverless maps an IAM role to (Data API / GetCredentials with
+    no secret): ``IAMR:<role name>``."""
+    return f"IAMR:{role_name}"
+
+
+def ensure_role_sql(schema: str = "public") -> str:
+    """``CREATE OR REPLACE PROCEDURE <schema>.pipeline_kit_ensure_role(name)``: creates the database
+    role ``name`` unless it exists. ``CREATE ROLE`` has no ``IF NOT EXISTS``, and every statement
+    Terraform runs must be safe to run again: ``CALL`` this instead."""
+    return (f"CREATE OR REPLACE PROCEDURE {quote_ident(schema)}.{quote_ident(ENSURE_ROLE_PROCEDURE)}"
+            "(p_role VARCHAR(127)) AS $kit$ BEGIN "
+            "IF NOT EXISTS (SELECT 1 FROM svv_roles WHERE role_name = p_role) THEN "
+            "EXECUTE 'CREATE ROLE ' || quote_ident(p_role); END IF; "
+            "END; $kit$ LANGUAGE plpgsql")
+
+
+def loader_grant_statements(*, role: str, schema: str, tables: Sequence[str], spectrum_role_arn: str) -> dict[str, str]:
+    """``{statement id: SQL}`` of what the loader role may do, and nothing more: use and create
+    tables in the curated ``schema``; read, write, empty and drop its ``tables`` (the load swaps
+    in a fresh table, which the loader then owns); assume the Spectrum/COPY role for ``COPY``
+    only. Idempotent (a GRANT given twice is the same grant)."""
+    qr, qs = quote_ident(role), quote_ident(schema)
+    out = {
+        "loader-role": f"CALL public.{quote_ident(ENSURE_ROLE_PROCEDURE)}({_sql_literal(role)})",
+        "loader-schema": f"GRANT USAGE, CREATE ON SCHEMA {qs} TO ROLE {qr}",
+        "loader-copy-role": f"GRANT ASSUMEROLE ON {_sql_literal(spectrum_role_arn)} TO ROLE {qr} FOR COPY",
+    }
+    for table in tables:
+        out[f"loader-table-{table}"] = (f"GRANT SELECT, INSERT, DELETE, DROP ON TABLE {qs}.{quote_ident(table)} "
+                                        f"TO ROLE {qr}")
+    return out
+
+
 def load_statements(*, schema: str, table: str, columns: Sequence[tuple[str, str]], source_uri: str,
                     role_arn: str) -> list[str]:
     """The curated load of one table, run as one transaction (``BatchExecuteStatement``):
@@ -197,7 +247,8 @@ def spectrum_trust_policy() -> str:
 
 def spectrum_statements(*, region: str, account_id: str, glue_database: str, clean_bucket_arn: str,
                         kms_key_arn: str, partition: str = "aws") -> list[Statement]:
-    """Read the clean Glue database (catalog, database, its tables) and the clean bucket; decrypt."""
+    """Read the clean Glue database (catalog, database, its tables) and the clean bucket; decrypt
+    its objects through S3 only."""
     glue = f"arn:{partition}:glue:{region}:{account_id}"
     return [
         Statement(sid="ReadCleanCatalog", effect="Allow",
@@ -209,8 +260,8 @@ def spectrum_statements(*, region: str, account_id: str, glue_database: str, cle
                   resources=[clean_bucket_arn]),
         Statement(sid="ReadCleanObjects", effect="Allow", actions=["s3:GetObject"],
                   resources=[f"{clean_bucket_arn}/*"]),
-        Statement(sid="DecryptWithEnvironmentKey", effect="Allow", actions=["kms:Decrypt"],
-                  resources=[kms_key_arn]),
+        key_use_via(sid="DecryptThroughS3", key_arn=kms_key_arn, region=region, services=["s3"],
+                    actions=["kms:Decrypt"]),
     ]
 
 
@@ -221,15 +272,18 @@ def scheduler_trust_policy(account_id: str) -> str:
         conditions={"StringEquals": {"aws:SourceAccount": account_id}})])
 
 
-def scheduler_statements(*, workgroup_arn: str, secret_arn: str, kms_key_arn: str,
+def scheduler_statements(*, workgroup_arn: str, kms_key_arn: str, region: str,
                          dead_letter_queue_arn: str | None = None) -> list[Statement]:
-    """Run statements on exactly this workgroup as the admin (its secret, decrypted with the key)."""
+    """Run statements on exactly this workgroup as the role's own database user: the Data API
+    gets temporary credentials for it (``GetCredentials``). No secret. The key only through
+    EventBridge Scheduler, which decrypts the schedule's input (encrypted with it) as this role."""
     statements = [
         Statement(sid="RunLoadStatements", effect="Allow", actions=["redshift-data:BatchExecuteStatement"],
                   resources=[workgroup_arn]),
-        Statement(sid="ReadAdminSecret", effect="Allow", actions=["secretsmanager:GetSecretValue"],
-                  resources=[secret_arn]),
-        Statement(sid="DecryptAdminSecret", effect="Allow", actions=["kms:Decrypt"], resources=[kms_key_arn]),
+        Statement(sid="SignInAsItsOwnDatabaseUser", effect="Allow", actions=["redshift-serverless:GetCredentials"],
+                  resources=[workgroup_arn]),
+        key_use_via(sid="DecryptScheduleInput", key_arn=kms_key_arn, region=region, services=["scheduler"],
+                    actions=["kms:Decrypt"]),
     ]
     if dead_letter_queue_arn:
         statements.append(Statement(sid="DeadLetters", effect="Allow", actions=["sqs:SendMessage"],
@@ -263,9 +317,12 @@ class Warehouse(Construct):
 
     Exposes ``.namespace``, ``.workgroup``, ``.security_group``, ``.ingress_rules``,
     ``.egress_rules``, ``.spectrum_role`` (+ ``.spectrum_policy``), ``.log_groups`` (by log
-    type), ``.statements`` (``external-schema``, ``curated-schema``, ``table-<dataset>``),
-    ``.tables`` (``CuratedTable`` by dataset), ``.scheduler_role`` and ``.schedules`` (by dataset;
-    empty without ``load_schedule``), ``.outputs``, and ``.admin_secret_arn``.
+    type), ``.statements`` (``external-schema``, ``curated-schema``, ``table-<dataset>``, and
+    with a schedule the loader's: ``loader-procedure``, ``loader-role``, ``loader-schema``,
+    ``loader-copy-role``, ``loader-table-<table>``), ``.tables`` (``CuratedTable`` by dataset),
+    ``.scheduler_role`` (None without ``load_schedule``), ``.loader_db_user`` (the database user
+    the load runs as) and ``.schedules`` (by dataset; empty without ``load_schedule``),
+    ``.outputs``, and ``.admin_secret_arn``. ``loader_role``: the database role of the load.
 
     ``subnet_ids``: private subnets in at least three availability zones. ``vpc_cidr`` and
     ``s3_prefix_list_id``: where the workgroup may open HTTPS (interface endpoints in the VPC, the
@@ -307,6 +364,7 @@ class Warehouse(Construct):
         s3_prefix_list_id: str | None = None,
         extra_security_group_ids: Sequence[str] = (),
         dead_letter_queue_arn: str | None = None,
+        loader_role: str = LOADER_ROLE,
         partition: str = "aws",
         tags: Mapping[str, str] | None = None,
     ) -> None:
@@ -335,7 +393,7 @@ class Warehouse(Construct):
                              f"(allowed: {', '.join(LOG_TYPES)})")
         if load_schedule is not None and load_schedule != "" and not _SCHEDULE_RE.match(load_schedule):
             raise ValueError(f"warehouse {name}: load_schedule must be cron(...) or rate(...), got {load_schedule!r}")
-        for ident in (database_name, admin_username, external_schema, curated_schema):
+        for ident in (database_name, admin_username, external_schema, curated_schema, loader_role):
             quote_ident(ident)
         if external_schema == curated_schema:
             raise ValueError(f"warehouse {name}: external_schema and curated_schema must differ")
@@ -440,18 +498,35 @@ class Warehouse(Construct):
                 create_table_sql(schema=curated_schema, table=table.table, columns=table.columns),
                 [self.statements["curated-schema"]])
 
-        # -- the scheduled curated load -------------------------------------------------------
+        # -- the scheduled curated load, as the loader (never the admin) ----------------------
         self.scheduler_role = None
+        self.loader_db_user = None
         self.schedules: dict[str, SchedulerSchedule] = {}
         if load_schedule and self.tables:
-            self.scheduler_role = IamRole(self, "scheduler-role", name=f"{name}-load-scheduler",
-                                          description="EventBridge Scheduler: runs the curated loads",
-                                          assume_role_policy=scheduler_trust_policy(account_id), tags=tags or None)
+            role_name = f"{name}-load-scheduler"
+            self.loader_db_user = iam_role_db_user(role_name)
+            self.scheduler_role = IamRole(self, "scheduler-role", name=role_name,
+                                          description="EventBridge Scheduler: runs the curated loads as the loader",
+                                          assume_role_policy=scheduler_trust_policy(account_id),
+                                          # Redshift Serverless grants these database roles to the
+                                          # role's database user at sign-in
+                                          tags={**tags, DB_ROLES_TAG: loader_role})
             scheduler_policy = IamRolePolicy(
                 self, "scheduler-policy", name=f"{name}-run-loads", role=self.scheduler_role.id,
-                policy=policy_json(scheduler_statements(
-                    workgroup_arn=self.workgroup.arn, secret_arn=self.namespace.admin_password_secret_arn,
-                    kms_key_arn=kms_key_arn, dead_letter_queue_arn=dead_letter_queue_arn)))
+                policy=policy_json(scheduler_statements(workgroup_arn=self.workgroup.arn, kms_key_arn=kms_key_arn,
+                                                        region=region, dead_letter_queue_arn=dead_letter_queue_arn)))
+            self.statements["loader-procedure"] = statement("loader-procedure", ensure_role_sql(), [])
+            grants = loader_grant_statements(role=loader_role, schema=curated_schema,
+                                             tables=[t.table for t in self.tables.values()],
+                                             spectrum_role_arn=self.spectrum_role.arn)
+            self.statements["loader-role"] = statement("loader-role", grants.pop("loader-role"),
+                                                       [self.statements["loader-procedure"]])
+            for sid, sql in grants.items():
+                after = [self.statements["loader-role"], self.statements["curated-schema"]]
+                table = sid.removeprefix("loader-table-")
+                after += [self.statements[f"table-{t.dataset}"] for t in self.tables.values() if t.table == table]
+                self.statements[sid] = statement(sid, sql, after)
+            loader_ready = [self.statements[k] for k in self.statements if k.startswith("loader-")]
             for ds, table in self.tables.items():
                 sqls = load_statements(schema=curated_schema, table=table.table, columns=table.columns,
                                        source_uri=table.source_uri, role_arn=self.spectrum_role.arn)
@@ -462,13 +537,16 @@ class Warehouse(Construct):
                     schedule_expression=load_schedule,
                     schedule_expression_timezone="UTC",
                     flexible_time_window=SchedulerScheduleFlexibleTimeWindow(mode="OFF"),
+                    # the input (SQL, names) is encrypted with the environment key
+                    kms_key_arn=kms_key_arn,
                     target=SchedulerScheduleTarget(
                         arn=BATCH_EXECUTE_TARGET,
                         role_arn=self.scheduler_role.arn,
+                        # no SecretArn and no DbUser: temporary credentials for the caller's
+                        # IAM identity, i.e. the loader's database user
                         input=json.dumps({
                             "WorkgroupName": self.workgroup.workgroup_name,
                             "Database": database_name,
-                            "SecretArn": self.namespace.admin_password_secret_arn,
                             "Sqls": sqls,
                             "StatementName": f"{name}-load-{ds}",
                             "WithEvent": True,
@@ -478,7 +556,7 @@ class Warehouse(Construct):
                         dead_letter_config=(SchedulerScheduleTargetDeadLetterConfig(arn=dead_letter_queue_arn)
                                             if dead_letter_queue_arn else None),
                     ),
-                    depends_on=[scheduler_policy, self.statements[f"table-{ds}"]],
+                    depends_on=[scheduler_policy, self.statements[f"table-{ds}"], *loader_ready],
                 )
 
         # -- outputs (none is a secret: the admin secret's ARN only names it) ------------------

@@ -19,8 +19,8 @@ from environments.sections.services import EMULATOR_APPLIES
 
 from .api import RestApi
 from .athena import AthenaWorkgroup, NamedQueries
-from .audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
-from .backup import BackupProtection
+from .audit import AuditTrail, SecurityAlarms, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
+from .backup import BackupProtection, BackupScope
 from .batch import FargateBatch, ImageRepository, JobFailureAlerts, JobSizing, PluginJobDefinition, job_environment
 from .catalog import (
     FILE_STATUS_COLUMNS,
@@ -30,6 +30,7 @@ from .catalog import (
     CrawlerRole,
     DatasetCrawler,
     DatasetTable,
+    GlueEncryption,
     JsonLogTable,
     SchemaRegistry,
     glue_database_name,
@@ -40,9 +41,11 @@ from .functions import (
     AlarmSettings,
     BatchRefs,
     FunctionCode,
+    FunctionNetwork,
     PluginFunction,
     QueueRefs,
     ResourceArns,
+    interface_services_for,
     policy_statements,
 )
 from .kms import EnvironmentKey
@@ -60,7 +63,7 @@ from .redshift import Warehouse
 from .services import BucketRef, NetworkRefs, ServiceContext, TableRef
 from .storage import DataBucket, GlacierLifecycle
 from .tables import Capacity, IdempotencyTable, StatusTable, TableProtection
-from .topics import Topic
+from .topics import ServicePublisher, Topic
 
 TOPICS = ("pipeline-events", "alarms")
 #: Buckets holding pipeline data (backed up, unlike athena-results and audit).
@@ -126,6 +129,13 @@ class PipelineStack(TerraformStack):
         self._backup()
         self._services()
         self._outputs(self.plugins)
+        if cfg.ci is not None:
+            # The GitHub deploy role may only create and change roles that carry this boundary.
+            from environments.sections.ci import workload_boundary_arn
+
+            from .boundary import bound_every_role
+            bound_every_role(self, policy_arn=workload_boundary_arn(
+                region=cfg.region, account_id=cfg.account_id, name_prefix=cfg.name_prefix))
 
     @property
     def metrics_namespace(self) -> str:
@@ -213,7 +223,13 @@ class PipelineStack(TerraformStack):
 
     def _topics_and_tables(self) -> None:
         cfg, prot = self.config, self.config.protection
-        self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=self.key_arn)
+        # The alarms topic: CloudWatch alarms of this environment publish (more publishers, e.g.
+        # the Batch failure rule, are added where they are built).
+        alarms = ServicePublisher(sid="AlarmsFromCloudWatch", service="cloudwatch.amazonaws.com",
+                                  source_arn=f"arn:aws:cloudwatch:{cfg.region}:{cfg.account_id}:alarm:{cfg.name_prefix}-*",
+                                  account_id=cfg.account_id)
+        self.topics = {name: Topic(self, f"topic-{name}", name=cfg.resource_name(name), kms_key_arn=self.key_arn,
+                                   account_id=cfg.account_id, publishers=(alarms,) if name == "alarms" else ())
                        for name in TOPICS}
         self._subscribers()
         self.event_subscriptions = {
@@ -279,12 +295,25 @@ class PipelineStack(TerraformStack):
                 self, "table-file-status", database_name=self.databases.clean.name, name="file_status",
                 location=f"s3://{self.buckets['clean'].bucket.bucket}/_status/", columns=FILE_STATUS_COLUMNS,
                 datasets=self.datasets, description="notify's outcome per file and status, one JSON line each")
+        # Glue's security configuration: S3 and its logs with the environment key, job bookmarks
+        # (client-side: the job itself calls KMS) with a key of their own.
+        self.bookmarks_key = EnvironmentKey(
+            self, "glue-bookmarks-key", alias_name=cfg.resource_name("glue-bookmarks"), account_id=cfg.account_id,
+            region=cfg.region, deletion_window_days=cfg.protection.kms_deletion_window_days,
+            prevent_destroy=cfg.protection.prevent_destroy, service_principals=(), cloudwatch_logs=False,
+            description=f"pipeline-kit Glue job bookmarks ({cfg.name_prefix})")
+        self.glue_encryption = GlueEncryption(self, "glue-encryption", name=cfg.resource_name("glue"),
+                                              kms_key_arn=self.key_arn, bookmarks_kms_key_arn=self.bookmarks_key.key.arn)
+        secconf = self.glue_encryption.name
         self.crawler_role = CrawlerRole(self, "crawler-role", name=cfg.resource_name("crawler"),
-                                        clean_bucket_arn=clean_bucket.arn, kms_key_arn=self.key_arn)
+                                        clean_bucket_arn=clean_bucket.arn, kms_key_arn=self.key_arn, region=cfg.region,
+                                        account_id=cfg.account_id, database=self.clean_database_name,
+                                        security_configuration=secconf)
         self.crawlers = {s.name: DatasetCrawler(self, f"crawler-{s.name}", name=cfg.resource_name(s.name.replace("_", "-"), "crawler"),
                                                 database_name=self.databases.clean.name, dataset=s,
                                                 bucket_name=clean_bucket.bucket, role_arn=self.crawler_role.role.arn,
-                                                schedule=cfg.catalog.crawler_schedule or None)
+                                                schedule=cfg.catalog.crawler_schedule or None,
+                                                security_configuration=self.glue_encryption.configuration.name)
                          for s in self.specs}
         self.registry = SchemaRegistry(self, "schema-registry", name=registry_name(cfg.name_prefix), datasets=self.specs,
                                        ignore_tag_changes=cfg.on_emulator)
@@ -294,13 +323,16 @@ class PipelineStack(TerraformStack):
             artifacts_bucket = cfg.bucket_name("artifacts")
             role = self.etl_role = GlueJobRole(self, "etl-role", name=cfg.resource_name("etl"), clean_bucket_arn=clean_bucket.arn,
                                artifacts_bucket_arn=f"arn:aws:s3:::{artifacts_bucket}",
-                               artifact_keys=[script, library], kms_key_arns=[self.key_arn])
+                               artifact_keys=[script, library], kms_key_arns=[self.key_arn], region=cfg.region,
+                               account_id=cfg.account_id, security_configuration=secconf,
+                               bookmarks_kms_key_arn=self.bookmarks_key.key.arn)
             self.compaction = CompactionJob(
                 self, "etl", name=cfg.resource_name("compact-clean"), role_arn=role.role.arn,
                 script_bucket=artifacts_bucket, script_key=script, library_key=library, datasets=self.specs,
                 clean_bucket=clean_bucket.bucket, worker_type=cfg.catalog.etl_worker_type,
                 number_of_workers=cfg.catalog.etl_number_of_workers, timeout_minutes=cfg.catalog.etl_timeout_minutes,
                 schedule=cfg.catalog.etl_schedule or None,
+                security_configuration=self.glue_encryption.configuration.name,
                 # The emulator has no UpdateJob; on AWS a replaced job would lose its bookmark.
                 replace_on_change=cfg.on_emulator,
             )
@@ -320,28 +352,42 @@ class PipelineStack(TerraformStack):
             status_table=self.status_history_table.table.name if self.status_history_table else "file_status")
 
     def _network(self) -> None:
-        """The private network, when a private workload (Batch, Redshift, a data service) needs it."""
+        """The private network: the plug-in functions run in it (required in AWS environments),
+        and Batch, Redshift and the data services need it."""
         cfg = self.config
         self.network = None
         if not cfg.network.enabled:
             return
         self.network = PrivateNetwork(
             self, "network", name=cfg.name_prefix, cidr=cfg.network.cidr,
-            availability_zones=cfg.network.availability_zones, region=cfg.region, account_id=cfg.account_id,
+            availability_zones=cfg.network.availability_zones, zone_names=cfg.network.zones or None,
+            region=cfg.region, account_id=cfg.account_id,
             kms_key_arn=self.key_arn,
             flow_logs=FlowLogSettings(retention_days=cfg.log_retention_days, traffic_type=cfg.network.flow_log_traffic),
             # The emulator drops security group rule descriptions (a perpetual diff).
             rule_descriptions=not cfg.on_emulator,
             # Redshift Spectrum reads the Glue catalog: with no NAT, through a Glue endpoint.
             interface_services=self.interface_services(),
+            trusted_resources=self.endpoint_trusted_resources(),
         )
 
     def interface_services(self) -> tuple[str, ...]:
-        """The interface endpoints: the Batch jobs' set, plus Glue for Redshift Spectrum and
-        Secrets Manager for DMS (it reads the source's credentials from inside the VPC)."""
+        """The interface endpoints: the Batch jobs' set, what the plug-ins' functions call from the
+        private subnets (``interface_services_for``: SNS, Athena, Batch), Glue for Redshift
+        Spectrum and Secrets Manager for DMS (it reads the source's credentials from the VPC)."""
         cfg = self.config
+        functions = [s for p in self.plugins for s in interface_services_for(p, batch_enabled=cfg.batch.enabled)]
         extra = (("glue",) if cfg.redshift.enabled else ()) + (("secretsmanager",) if cfg.services.dms.enabled else ())
-        return (*DEFAULT_INTERFACE_SERVICES, *extra)
+        return tuple(dict.fromkeys((*DEFAULT_INTERFACE_SERVICES, *functions, *extra)))
+
+    def endpoint_trusted_resources(self) -> dict[str, list[str]]:
+        """Resources of another account the interface endpoints must still admit: the DMS source
+        secret when it is shared from another account."""
+        cfg = self.config
+        secret = cfg.services.dms.source_secret_arn if cfg.services.dms.enabled else ""
+        if secret and secret.split(":")[4:5] != [cfg.account_id]:
+            return {"secretsmanager": [secret]}
+        return {}
 
     def service_context(self) -> ServiceContext:
         """What an optional data service attaches to (see ``modules/services``)."""
@@ -365,6 +411,7 @@ class PipelineStack(TerraformStack):
             network=NetworkRefs(vpc_id=net.vpc.id, vpc_cidr=net.cidr, private_subnet_ids=net.private_subnet_ids,
                                 client_security_group_ids=net.client_security_group_ids) if net is not None else None,
             backup_tags=self.backup_tags,
+            glue_security_configuration=self.glue_encryption.configuration.name,
         )
 
     def _services(self) -> None:
@@ -471,7 +518,7 @@ class PipelineStack(TerraformStack):
                                   own_service_role=cfg.on_emulator)
         self.batch_alerts = JobFailureAlerts(self, "batch-failures", name=cfg.resource_name("batch-job-failed"),
                                              job_queue_arn=self.batch.job_queue.arn,
-                                             topic_arn=self.topics["alarms"].topic.arn, account_id=cfg.account_id)
+                                             topic=self.topics["alarms"], account_id=cfg.account_id)
         image = f"{self.image_repository.repository.repository_url}:{self.release_id}"
         sizing = JobSizing(vcpus=b.job_vcpus, memory_mb=b.job_memory_mb, timeout_minutes=b.job_timeout_minutes,
                            attempts=b.job_attempts)
@@ -540,15 +587,23 @@ class PipelineStack(TerraformStack):
         } if any(p.name == "validate" for p in self.plugins) else {}
 
     def _audit(self) -> None:
-        cfg = self.config
-        self.trail = None
-        if not cfg.audit.cloudtrail:
+        """The trail: data events on every bucket but its own, delivery to CloudWatch Logs, and
+        the CIS monitoring alarms on that log group into the alarms topic."""
+        cfg, a = self.config, self.config.audit
+        self.trail = self.security_alarms = None
+        if not a.cloudtrail:
             return
         audit = self.buckets["audit"]
-        data_buckets = [self.buckets[b].bucket.arn for b in ("landing", "clean")] if cfg.audit.data_events else []
+        data_buckets = [b.bucket.arn for k, b in self.buckets.items() if k != "audit"] if a.data_events else []
         self.trail = AuditTrail(self, "trail", name=self.trail_name, bucket_name=audit.bucket.bucket,
                                 bucket_arn=audit.bucket.arn, kms_key_arn=self.key_arn, account_id=cfg.account_id,
-                                region=cfg.region, data_event_bucket_arns=data_buckets, bucket_policy=audit.policy)
+                                region=cfg.region, data_event_bucket_arns=data_buckets, bucket_policy=audit.policy,
+                                cloudwatch_logs_retention_days=cfg.log_retention_days if a.cloudwatch_logs else None)
+        if a.security_alarms and self.trail.log_group is not None:
+            self.security_alarms = SecurityAlarms(
+                self, "security-alarms", name_prefix=cfg.name_prefix, log_group_name=self.trail.log_group.name,
+                namespace=f"{self.metrics_namespace}/Security", topic_arn=self.topics["alarms"].topic.arn,
+                period_seconds=cfg.alarms.period_seconds)
 
     def _backup(self) -> None:
         cfg = self.config
@@ -565,6 +620,13 @@ class PipelineStack(TerraformStack):
             # The emulator reads Backup tags back empty and has no backup selections.
             ignore_tag_drift=cfg.on_emulator, select_resources=not cfg.on_emulator,
             plan_name=b.plan_name,
+            # what carries the Backup tag; a restore writes into a new, environment-named table/bucket
+            protected=BackupScope(
+                table_arns=[self.status_table.table.arn, self.idempotency_table.table.arn],
+                bucket_arns=[self.buckets[p].bucket.arn for p in DATA_BUCKETS],
+                restore_table_arns=[f"arn:aws:dynamodb:{cfg.region}:{cfg.account_id}:table/{cfg.name_prefix}-*"],
+                restore_bucket_arns=[f"arn:aws:s3:::{cfg.name_prefix}-*-{cfg.account_id}"]),
+            region=cfg.region, account_id=cfg.account_id,
         )
 
     def parameter_name(self, name: str) -> str:
@@ -636,6 +698,12 @@ class PipelineStack(TerraformStack):
                 mapping_enabled=not cfg.on_emulator,
                 advanced_logging=not cfg.on_emulator,
                 reserved_concurrency=cfg.compute.lambda_reserved_concurrency,
+                # In the private subnets, behind the endpoints, whenever the network is on.
+                network=FunctionNetwork(subnet_ids=self.network.private_subnet_ids,
+                                        security_group_ids=[self.network.workloads.id],
+                                        vpc_id=self.network.vpc.id) if self.network is not None else None,
+                region=cfg.region,
+                account_id=cfg.account_id,
             )
 
     def resource_arns(self, plugins: Sequence[PluginManifest]) -> ResourceArns:
@@ -650,6 +718,7 @@ class PipelineStack(TerraformStack):
                         for p in params},
             queues={k: q.queue.arn for k, q in self.stage_queues.items()},
             kms_key=self.key.key.arn,
+            region=cfg.region,
             athena_workgroup=self.workgroup.workgroup.arn,
             glue_catalog=(f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog",
                           f"arn:aws:glue:{cfg.region}:{cfg.account_id}:database/{self.clean_database_name}",

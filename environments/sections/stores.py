@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from environments._fields import _between, _check, _matches
+from environments._fields import _between, _check, _matches, _one_of
 
 _CACHE_NODE_RE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
 _DB_CLASS_RE = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
@@ -105,11 +105,16 @@ class OpenSearchConfig:
     instance_count: int = field(default=1, metadata=_between(1, 20))
     #: gp3 EBS volume per data node (GiB).
     volume_size_gb: int = field(default=10, metadata=_between(10, 3072))
+    #: Dedicated master nodes (0, 3 or 5): AWS recommends three for production domains (cluster
+    #: state survives a data node's loss); the policy scan (checkov CKV_AWS_318) asks for them.
+    dedicated_master_count: int = field(default=0, metadata=_one_of(0, 3, 5))
+    dedicated_master_type: str = field(default="m6g.large.search",
+                                       metadata=_matches(_SEARCH_INSTANCE_RE, "an instance type such as 'm6g.large.search'"))
     #: The fine-grained access control master: an existing role; empty = the kit creates
     #: ``<prefix>-search-admin``, assumable by ``admin_role_arns``.
     master_role_arn: str = field(default="", metadata=_check(_optional_role_arn))
-    #: Roles that may assume the created master role (empty: any principal of the account that
-    #: an IAM policy lets assume it).
+    #: Roles that may assume the created master role: required when ``master_role_arn`` is empty
+    #: (the master role trusts these roles only, never the whole account).
     admin_role_arns: tuple[str, ...] = ()
     #: Roles the domain's access policy admits besides the master (their rights inside the
     #: domain come from fine-grained access control role mappings).
@@ -157,4 +162,8 @@ def cross_checks(section: StoreSection, *, env_name: str, network_enabled: bool,
         if section.master_role_arn and section.admin_role_arns:
             problems.append(("admin_role_arns", "only applies to the master role the kit creates: leave it empty "
                              "when master_role_arn names an existing role"))
+        if not section.master_role_arn and not section.admin_role_arns:
+            problems.append(("admin_role_arns", "must name the IAM role(s) that may assume the OpenSearch master "
+                             "role (or set master_role_arn to an existing role): the kit never lets the whole "
+                             "account assume it"))
     return problems

@@ -79,6 +79,9 @@ class ServiceContext:
     backup_tags: Mapping[str, str] = field(default_factory=dict)
     #: Roles that create and alter catalog tables (crawler, ETL job): Lake Formation grants them more.
     catalog_writer_role_arns: Sequence[str] = ()
+    #: The environment's Glue security configuration (its name), attached to every Glue job
+    #: (None: none, e.g. a stand-in pipeline in a test).
+    glue_security_configuration: str | None = None
 
     def resource_name(self, *parts: str) -> str:
         return "-".join((self.name_prefix, *parts))

@@ -27,15 +27,17 @@ def require_network(ctx: ServiceContext, service: str) -> NetworkRefs:
 
 class ServiceSecurityGroup(Construct):
     """A security group (``.group``) for one data store: ingress on ``port`` (TCP) from each of
-    ``client_security_group_ids`` (``.ingress``, one rule each) and nothing else, no CIDR rule.
-    No egress rule: the stores only answer (security groups are stateful); Terraform removes the
-    default allow-all egress rule AWS adds to a new group."""
+    ``client_security_group_ids`` (``.ingress``, one rule each, described) and nothing else, no
+    CIDR rule. No egress rule: the stores only answer (security groups are stateful); Terraform
+    removes the default allow-all egress rule AWS adds to a new group. ``rule_descriptions=False``
+    is for the emulator only: it drops rule descriptions (a perpetual diff)."""
 
     group: SecurityGroup
     ingress: list[VpcSecurityGroupIngressRule]
 
     def __init__(self, scope: Construct, id: str, *, name: str, description: str, vpc_id: str, port: int,
-                 client_security_group_ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
+                 client_security_group_ids: Sequence[str], tags: Mapping[str, str] | None = None,
+                 rule_descriptions: bool = True) -> None:
         super().__init__(scope, id)
         if not client_security_group_ids:
             raise ValueError(f"{name}: client_security_group_ids must name at least one security group")
@@ -49,7 +51,7 @@ class ServiceSecurityGroup(Construct):
                 security_group_id=self.group.id,
                 referenced_security_group_id=client,
                 ip_protocol="tcp", from_port=port, to_port=port,
-                # no description: the emulator drops it, which would leave a perpetual diff
+                description=f"{name}: TCP {port} from a client security group" if rule_descriptions else None,
                 tags=tags_with(tags),
             )
             for i, client in enumerate(client_security_group_ids)

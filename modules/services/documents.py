@@ -196,7 +196,8 @@ class NeptuneGraph(Construct):
     * ``deletion_protection``, final snapshot and ``prevent_destroy`` as for DocumentDB.
 
     ``iam_database_authentication=False`` is an emulator workaround only: moto refuses IAM
-    authentication on any non-Aurora cluster ("not supported by Multi-AZ DB clusters").
+    authentication on any non-Aurora cluster ("not supported by Multi-AZ DB clusters");
+    ``rule_descriptions=False`` too (it drops security group rule descriptions).
     """
 
     cluster: NeptuneCluster
@@ -226,12 +227,14 @@ class NeptuneGraph(Construct):
         deletion_protection: bool = True,
         prevent_destroy: bool = False,
         tags: Mapping[str, str] | None = None,
+        rule_descriptions: bool = True,
     ) -> None:
         super().__init__(scope, id)
         _check_cluster("neptune", name, subnet_ids, instance_count, backup_retention_days)
         self.security_group = ServiceSecurityGroup(
             self, "security-group", name=f"{name}-neptune", description=f"{name}: Neptune",
-            vpc_id=vpc_id, port=NEPTUNE_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
+            vpc_id=vpc_id, port=NEPTUNE_PORT, client_security_group_ids=client_security_group_ids, tags=tags,
+            rule_descriptions=rule_descriptions)
         self.subnet_group = NeptuneSubnetGroup(self, "subnet-group", name=name,
                                                description=f"{name}: private subnets",
                                                subnet_ids=list(subnet_ids), tags=tags_with(tags))
@@ -351,8 +354,9 @@ def wire_neptune(scope: Construct, section: NeptuneConfig, ctx: ServiceContext) 
         engine_version=section.engine_version,
         backup_retention_days=section.backup_retention_days,
         log_retention_days=ctx.log_retention_days,
-        # the emulator refuses IAM auth on Neptune; on AWS it is always on
+        # the emulator refuses IAM auth on Neptune and drops rule descriptions; on AWS both are on
         iam_database_authentication=not ctx.on_emulator,
+        rule_descriptions=not ctx.on_emulator,
         deletion_protection=ctx.deletion_protection,
         prevent_destroy=ctx.prevent_destroy,
         tags=ctx.backup_tags,

@@ -75,6 +75,7 @@ from constructs import Construct
 
 from environments.sections.governance import DataZoneConfig, LakeFormationConfig
 
+from ..kms import key_use_via
 from ..policy import Statement, policy_json
 from . import ServiceContext
 
@@ -275,10 +276,11 @@ def datazone_trust_policy(*, account_id: str, domain_execution: bool, domain_arn
                                   actions=["sts:AssumeRole"], conditions=conditions)])
 
 
-def datazone_key_statements(kms_key_arn: str) -> list[Statement]:
-    """The domain's metadata is encrypted with the environment key: the execution role uses it."""
-    return [Statement(sid="UseDomainKey", effect="Allow",
-                      actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], resources=[kms_key_arn])]
+def datazone_key_statements(kms_key_arn: str, region: str) -> list[Statement]:
+    """The domain's metadata is encrypted with the environment key: the execution role uses it,
+    through DataZone only (``kms:ViaService``)."""
+    return [key_use_via(sid="UseDomainKeyThroughDataZone", key_arn=kms_key_arn, region=region, services=["datazone"],
+                        actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"])]
 
 
 class DataZoneGovernance(Construct):
@@ -322,7 +324,7 @@ class DataZoneGovernance(Construct):
         attachment = IamRolePolicyAttachment(self, "execution-managed", role=self.execution_role.name,
                                              policy_arn=managed + DATAZONE_EXECUTION_POLICY)
         key_policy = IamRolePolicy(self, "execution-key", name=f"{name}-datazone-key", role=self.execution_role.id,
-                                   policy=policy_json(datazone_key_statements(kms_key_arn)))
+                                   policy=policy_json(datazone_key_statements(kms_key_arn, region)))
         self.domain = DatazoneDomain(
             self, "domain",
             name=name,

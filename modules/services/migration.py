@@ -54,6 +54,7 @@ from constructs import Construct
 
 from environments.sections.ingest import DmsConfig
 
+from ..kms import key_use_via
 from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement, policy_json
@@ -78,7 +79,7 @@ def dms_trust_policy(region: str | None = None) -> str:
                                   actions=["sts:AssumeRole"])])
 
 
-def dms_s3_statements(*, bucket_arn: str, prefix: str, kms_key_arn: str) -> list[Statement]:
+def dms_s3_statements(*, bucket_arn: str, prefix: str, kms_key_arn: str, region: str) -> list[Statement]:
     """What the S3 target needs: write (and replace) objects under ``<prefix>/`` only."""
     return [
         Statement(sid="ListLandingPrefix", effect="Allow", actions=["s3:ListBucket"], resources=[bucket_arn],
@@ -86,8 +87,8 @@ def dms_s3_statements(*, bucket_arn: str, prefix: str, kms_key_arn: str) -> list
         Statement(sid="WriteDatasetPrefix", effect="Allow",
                   actions=["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"],
                   resources=[f"{bucket_arn}/{prefix}/*"]),
-        Statement(sid="EncryptWithEnvironmentKey", effect="Allow", actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                  resources=[kms_key_arn]),
+        key_use_via(sid="EncryptThroughS3", key_arn=kms_key_arn, region=region, services=["s3"],
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"]),
     ]
 
 
@@ -276,7 +277,7 @@ class DatabaseMigration(Construct):
                                tags=tag_map)
         s3_policy = IamRolePolicy(self, "s3-policy", name=f"{name}-dms-s3", role=self.s3_role.id,
                                   policy=policy_json(dms_s3_statements(bucket_arn=landing_bucket_arn, prefix=dataset,
-                                                                       kms_key_arn=kms_key_arn)))
+                                                                       kms_key_arn=kms_key_arn, region=region)))
         self.target = DmsS3Endpoint(
             self, "target",
             endpoint_id=f"{name}-landing",

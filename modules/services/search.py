@@ -9,10 +9,11 @@ roles (never ``Principal: *``). Index slow, search slow, application (error) and
 to log groups encrypted with the key, which OpenSearch may write to through a CloudWatch Logs
 resource policy limited to this domain (``aws:SourceArn``) and account.
 
-The master role: by default the construct creates ``<name>-admin``, which operators assume
-(from ``admin_principal_arns``, or, when that is empty, any principal of the account whose own
-IAM policy allows ``sts:AssumeRole`` on it), and maps it to ``all_access`` through fine-grained
-access control; an existing role can be named with ``master_role_arn`` instead.
+The master role: by default the construct creates ``<name>-admin``, which only the roles named in
+``admin_principal_arns`` may assume (at least one is required: the role never trusts the account
+root, which would let any principal of the account whose IAM policy allows ``sts:AssumeRole``
+become the domain's master), and maps it to ``all_access`` through fine-grained access control;
+an existing role can be named with ``master_role_arn`` instead.
 
 A VPC domain needs the service-linked role ``AWSServiceRoleForAmazonOpenSearchService`` in the
 account (AWS creates it with the first VPC domain made in the console; with Terraform create it
@@ -84,7 +85,9 @@ class OpenSearchDomain(Construct):
 
     ``audit_log=False`` leaves out the audit log. ``short_timeouts`` sets 20 s create/update/delete
     timeouts (the emulator never ends a domain's processing state; on AWS a domain takes 15-30 min,
-    keep it off). ``prevent_destroy`` guards the domain; OpenSearch has no deletion protection.
+    keep it off). ``rule_descriptions=False`` leaves out the security group rules' descriptions (the
+    emulator drops them: a perpetual diff). ``prevent_destroy`` guards the domain; OpenSearch has no
+    deletion protection.
     """
 
     domain: OpensearchDomain
@@ -111,29 +114,35 @@ class OpenSearchDomain(Construct):
         instance_type: str = "t3.small.search",
         instance_count: int = 1,
         volume_size_gb: int = 10,
+        dedicated_master_count: int = 0,
+        dedicated_master_type: str = "m6g.large.search",
         master_role_arn: str | None = None,
         admin_principal_arns: Sequence[str] = (),
         client_role_arns: Sequence[str] = (),
         log_retention_days: int = 30,
         audit_log: bool = True,
         short_timeouts: bool = False,
+        rule_descriptions: bool = True,
         prevent_destroy: bool = False,
         partition: str = "aws",
         tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         zones = self._check(name, subnet_ids, instance_count, volume_size_gb, master_role_arn, admin_principal_arns)
+        if dedicated_master_count not in (0, 3, 5):
+            raise ValueError(f"OpenSearch {name}: dedicated_master_count must be 0, 3 or 5, got {dedicated_master_count}")
         domain_arn = f"arn:{partition}:es:{region}:{account_id}:domain/{name}"
 
         self.security_group = ServiceSecurityGroup(
             self, "security-group", name=f"{name}-opensearch", description=f"{name}: OpenSearch (HTTPS)",
-            vpc_id=vpc_id, port=HTTPS_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
+            vpc_id=vpc_id, port=HTTPS_PORT, client_security_group_ids=client_security_group_ids, tags=tags,
+            rule_descriptions=rule_descriptions)
 
         self.master_role = None
         if master_role_arn:
             self.master_role_arn = master_role_arn
         else:
-            trusted = list(admin_principal_arns) or [f"arn:{partition}:iam::{account_id}:root"]
+            trusted = list(admin_principal_arns)
             self.master_role = IamRole(
                 self, "master-role",
                 name=f"{name}-admin",
@@ -183,6 +192,9 @@ class OpenSearchDomain(Construct):
             cluster_config=OpensearchDomainClusterConfig(
                 instance_type=instance_type,
                 instance_count=instance_count,
+                dedicated_master_enabled=dedicated_master_count > 0,
+                dedicated_master_count=dedicated_master_count or None,
+                dedicated_master_type=dedicated_master_type if dedicated_master_count else None,
                 zone_awareness_enabled=zone_awareness,
                 zone_awareness_config=(OpensearchDomainClusterConfigZoneAwarenessConfig(availability_zone_count=zones)
                                        if zone_awareness else None),
@@ -236,6 +248,13 @@ class OpenSearchDomain(Construct):
         if master_role_arn and admin_principal_arns:
             raise ValueError(f"opensearch {name}: admin_principal_arns only apply to the master role the construct "
                              "creates; leave them empty with master_role_arn")
+        if not master_role_arn and not admin_principal_arns:
+            raise ValueError(f"opensearch {name}: admin_principal_arns must name the role(s) that may assume the "
+                             "master role (or give master_role_arn): it never trusts the whole account")
+        root = [a for a in admin_principal_arns if a.endswith(":root")]
+        if root:
+            raise ValueError(f"opensearch {name}: admin_principal_arns must name roles, not an account root "
+                             f"({', '.join(root)})")
         return zones
 
 
@@ -256,12 +275,15 @@ def wire_opensearch(scope: Construct, section: OpenSearchConfig, ctx: ServiceCon
         engine_version=section.engine_version,
         instance_type=section.instance_type,
         instance_count=section.instance_count,
+        dedicated_master_count=section.dedicated_master_count,
+        dedicated_master_type=section.dedicated_master_type,
         volume_size_gb=section.volume_size_gb,
         master_role_arn=section.master_role_arn or None,
         admin_principal_arns=section.admin_role_arns,
         client_role_arns=section.client_role_arns,
         log_retention_days=ctx.log_retention_days,
         short_timeouts=ctx.on_emulator,
+        rule_descriptions=not ctx.on_emulator,
         prevent_destroy=ctx.prevent_destroy,
     )
     TerraformOutput(scope, "opensearch_endpoint", value=search.domain.endpoint)

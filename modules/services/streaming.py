@@ -70,7 +70,15 @@ from constructs import Construct
 from environments.sections.ingest import StreamingConfig
 from glue.specs import DatasetSpec, specs_json
 
-from ..catalog import OPENX_JSON_SERDE, GlueServiceRole, tf_literal
+from ..catalog import (
+    OPENX_JSON_SERDE,
+    GlueServiceRole,
+    catalog_arns,
+    glue_database_name,
+    glue_runtime_statements,
+    tf_literal,
+)
+from ..kms import key_use_via
 from ..lifecycle import destroy_guard
 from ..logs import LogGroup
 from ..policy import Statement, policy_json
@@ -100,8 +108,9 @@ TOKENISATION_PARAMETER = "tokenisation-key"
 
 
 def firehose_statements(*, stream_arn: str, bucket_arn: str, data_prefix: str, error_prefix: str,
-                        kms_key_arn: str, log_group_arn: str) -> list[Statement]:
-    """Least privilege for the Firehose role: read the one stream, write the two prefixes."""
+                        kms_key_arn: str, log_group_arn: str, region: str) -> list[Statement]:
+    """Least privilege for the Firehose role: read the one stream, write the two prefixes; the
+    environment key only through Kinesis (the encrypted stream) and S3 (SSE-KMS objects)."""
     return [
         Statement(sid="ReadSourceStream", effect="Allow",
                   actions=["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator",
@@ -113,8 +122,8 @@ def firehose_statements(*, stream_arn: str, bucket_arn: str, data_prefix: str, e
         Statement(sid="DeliverToLanding", effect="Allow",
                   actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
                   resources=[f"{bucket_arn}/{data_prefix}*", f"{bucket_arn}/{error_prefix}*"]),
-        Statement(sid="UseEnvironmentKey", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                  resources=[kms_key_arn]),
+        key_use_via(sid="UseEnvironmentKeyThroughKinesisAndS3", key_arn=kms_key_arn, region=region,
+                    services=["kinesis", "s3"]),
         Statement(sid="WriteDeliveryLogs", effect="Allow", actions=["logs:PutLogEvents"],
                   resources=[f"{log_group_arn}:log-stream:*"]),
     ]
@@ -149,6 +158,7 @@ class StreamIngress(Construct):
         buffering_interval_seconds: int = 300,
         compression: str = "UNCOMPRESSED",
         ignore_tag_drift: bool = False,
+        region: str,
         tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -182,7 +192,8 @@ class StreamIngress(Construct):
         policy = IamRolePolicy(self, "policy", name=f"{name}-firehose", role=self.role.id, policy=policy_json(
             firehose_statements(stream_arn=self.stream.arn, bucket_arn=landing_bucket_arn,
                                 data_prefix=self.data_prefix, error_prefix=self.error_prefix,
-                                kms_key_arn=kms_key_arn, log_group_arn=self.log_group.log_group.arn)))
+                                kms_key_arn=kms_key_arn, log_group_arn=self.log_group.log_group.arn,
+                                region=region)))
         extension = ".jsonl.gz" if compression == "GZIP" else ".jsonl"
         self.firehose = KinesisFirehoseDeliveryStream(
             self, "firehose",
@@ -219,7 +230,7 @@ class StreamingCluster(Construct):
     encrypted at rest with ``kms_key_arn``, broker logs in ``.log_group`` (encrypted), no public
     access, security group ``.security_group`` admitting ``MSK_IAM_PORT`` from
     ``client_security_group_ids`` only. ``prevent_destroy`` guards the cluster (MSK has no
-    deletion protection of its own)."""
+    deletion protection of its own). ``rule_descriptions=False``: the emulator's workaround."""
 
     cluster: MskCluster
     security_group: ServiceSecurityGroup
@@ -242,6 +253,7 @@ class StreamingCluster(Construct):
         volume_gib: int = 10,
         prevent_destroy: bool = False,
         tags: Mapping[str, str] | None = None,
+        rule_descriptions: bool = True,
     ) -> None:
         super().__init__(scope, id)
         if len(subnet_ids) < 2:
@@ -253,7 +265,8 @@ class StreamingCluster(Construct):
             raise ValueError(f"msk {name}: client_security_group_ids is empty: nothing could reach the brokers")
         self.security_group = ServiceSecurityGroup(
             self, "sg", name=f"{name}-msk", description="MSK brokers: SASL/IAM over TLS from the client groups only",
-            vpc_id=vpc_id, port=MSK_IAM_PORT, client_security_group_ids=client_security_group_ids, tags=tags)
+            vpc_id=vpc_id, port=MSK_IAM_PORT, client_security_group_ids=client_security_group_ids, tags=tags,
+            rule_descriptions=rule_descriptions)
         self.log_group = LogGroup(self, "broker-logs", name=f"/aws/msk/{name}", retention_days=log_retention_days,
                                   kms_key_arn=kms_key_arn)
         self.cluster = MskCluster(
@@ -347,15 +360,22 @@ def stream_job_arguments(*, dataset: Any, database: str, table: str, clean_bucke
 
 def stream_job_statements(*, stream_arn: str, clean_bucket_arn: str, output_prefix: str, checkpoint_prefix: str,
                           artifacts_bucket_arn: str, artifact_keys: Sequence[str], kms_key_arn: str,
-                          tokenisation_parameter_arn: str, registry_arn: str, schema_arn: str) -> list[Statement]:
-    """Least privilege for the streaming job: read the stream and its registry schema, write
-    Parquet and checkpoints under their prefixes, read its artifacts and the tokenisation key."""
+                          tokenisation_parameter_arn: str, registry_arn: str, schema_arn: str, region: str,
+                          account_id: str, database: str, table: str, security_configuration: str | None,
+                          partition: str = "aws") -> list[Statement]:
+    """Least privilege for the streaming job: read the stream, its catalog table and its registry
+    schema, write Parquet and checkpoints under their prefixes, read its artifacts and the
+    tokenisation key; the environment key only through Kinesis, S3 and SSM; its own logs and
+    ``Glue`` metrics (no bookmarks: the Spark checkpoints hold the position)."""
     out, ckpt = output_prefix.strip("/"), checkpoint_prefix.strip("/")
     return [
         Statement(sid="ReadStream", effect="Allow",
                   actions=["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator",
                            "kinesis:GetRecords", "kinesis:ListShards"],
                   resources=[stream_arn]),
+        Statement(sid="ReadStreamTable", effect="Allow", actions=["glue:GetDatabase", "glue:GetTable"],
+                  resources=catalog_arns(region=region, account_id=account_id, database=database, tables=table,
+                                         partition=partition)),
         Statement(sid="ReadDatasetSchema", effect="Allow",
                   actions=["glue:GetSchema", "glue:GetSchemaVersion", "glue:GetSchemaByDefinition"],
                   resources=[registry_arn, schema_arn]),
@@ -368,22 +388,24 @@ def stream_job_statements(*, stream_arn: str, clean_bucket_arn: str, output_pref
                   resources=[f"{artifacts_bucket_arn}/{key}" for key in artifact_keys]),
         Statement(sid="ReadTokenisationKey", effect="Allow", actions=["ssm:GetParameter"],
                   resources=[tokenisation_parameter_arn]),
-        Statement(sid="UseEnvironmentKey", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                  resources=[kms_key_arn]),
+        key_use_via(sid="UseEnvironmentKeyThroughServices", key_arn=kms_key_arn, region=region,
+                    services=["kinesis", "s3", "ssm"]),
+        *glue_runtime_statements(region=region, account_id=account_id, security_configuration=security_configuration,
+                                 metrics=True, partition=partition),
     ]
 
 
 class StreamingEtlJob(Construct):
     """A Glue streaming job (``.job``, ``gluestreaming``, Glue 4.0, one concurrent run, no
     timeout so it keeps running) with ``default_arguments`` (``.default_arguments``), run as
-    ``role_arn``. Not started here."""
+    ``role_arn``, with the Glue ``security_configuration`` (by name) when given. Not started here."""
 
     job: GlueJob
     default_arguments: dict[str, str]
 
     def __init__(self, scope: Construct, id: str, *, name: str, role_arn: str, script_bucket: str, script_key: str,
                  default_arguments: Mapping[str, str], worker_type: str = "G.025X", number_of_workers: int = 2,
-                 glue_version: str = GLUE_VERSION) -> None:
+                 glue_version: str = GLUE_VERSION, security_configuration: str | None = None) -> None:
         super().__init__(scope, id)
         if worker_type not in STREAM_WORKER_TYPES:
             raise ValueError(f"job {name}: worker type {worker_type!r} cannot run a Glue streaming job "
@@ -405,6 +427,7 @@ class StreamingEtlJob(Construct):
             command=GlueJobCommand(name="gluestreaming", python_version="3",
                                    script_location=f"s3://{script_bucket}/{script_key}"),
             default_arguments=self.default_arguments,
+            security_configuration=security_configuration,
         )
 
 
@@ -456,7 +479,7 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
         log_retention_days=ctx.log_retention_days, stream_mode=section.stream_mode, shard_count=section.shard_count,
         retention_hours=section.retention_hours, buffering_size_mib=section.buffering_size_mib,
         buffering_interval_seconds=section.buffering_interval_seconds, compression=section.compression,
-        ignore_tag_drift=ctx.on_emulator)
+        ignore_tag_drift=ctx.on_emulator, region=ctx.region)
     TerraformOutput(scope, "stream_name", value=out.ingress.stream.name)
     TerraformOutput(scope, "stream_arn", value=out.ingress.stream.arn)
     TerraformOutput(scope, "firehose_name", value=out.ingress.firehose.name)
@@ -470,7 +493,8 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
             client_security_group_ids=list(network.client_security_group_ids),
             log_retention_days=ctx.log_retention_days, kafka_version=section.msk_kafka_version,
             instance_type=section.msk_instance_type, broker_count=section.msk_broker_count,
-            volume_gib=section.msk_volume_gib, prevent_destroy=ctx.prevent_destroy)
+            volume_gib=section.msk_volume_gib, prevent_destroy=ctx.prevent_destroy,
+            rule_descriptions=not ctx.on_emulator)
         TerraformOutput(scope, "msk_cluster_arn", value=out.cluster.cluster.arn)
         TerraformOutput(scope, "msk_bootstrap_brokers_iam", value=out.cluster.cluster.bootstrap_brokers_sasl_iam)
 
@@ -496,7 +520,11 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
         kms_key_arn=ctx.kms_key_arn,
         tokenisation_parameter_arn=f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{parameter}",
         registry_arn=f"arn:aws:glue:{ctx.region}:{ctx.account_id}:registry/{ctx.schema_registry_name}",
-        schema_arn=f"arn:aws:glue:{ctx.region}:{ctx.account_id}:schema/{ctx.schema_registry_name}/{spec.name}"))
+        schema_arn=f"arn:aws:glue:{ctx.region}:{ctx.account_id}:schema/{ctx.schema_registry_name}/{spec.name}",
+        # the literal name (ctx.glue_raw_database is a reference that orders the table after the database)
+        region=ctx.region, account_id=ctx.account_id, database=glue_database_name(ctx.name_prefix, "raw"),
+        table=table_name,
+        security_configuration=ctx.glue_security_configuration))
     out.job = StreamingEtlJob(
         out, "job", name=job_name, role_arn=out.job_role.role.arn, script_bucket=ctx.artifacts_bucket,
         script_key=script_key, worker_type=section.glue_worker_type, number_of_workers=section.glue_workers,
@@ -504,7 +532,8 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
             dataset=spec, database=ctx.glue_raw_database, table=table_name, clean_bucket=clean.name,
             script_bucket=ctx.artifacts_bucket, library_key=library_key, tokenisation_parameter=parameter,
             checkpoint_location=f"s3://{clean.name}/{checkpoint}/", window_seconds=section.glue_window_seconds,
-            starting_position=section.glue_starting_position))
+            starting_position=section.glue_starting_position),
+        security_configuration=ctx.glue_security_configuration)
     TerraformOutput(scope, "stream_etl_job", value=out.job.job.name,
                     description="start it with: aws glue start-job-run --job-name <this>")
     return out

@@ -34,6 +34,7 @@ from constructs import Construct
 
 from environments.sections.ingest import TimestreamConfig
 
+from ..kms import key_use_via
 from ..lifecycle import destroy_guard
 from ..policy import Statement
 from . import ServiceContext
@@ -108,9 +109,9 @@ class MetricsTimeseries(Construct):
 
 
 def timestream_writer_statements(*, table_arn: str, kms_key_arn: str, rejected_bucket_arn: str,
-                                 rejected_prefix: str) -> list[Statement]:
+                                 rejected_prefix: str, region: str) -> list[Statement]:
     """Least privilege to write points into the table (and have rejected magnetic-store records
-    reported under the prefix)."""
+    reported under the prefix); the environment key only through Timestream and S3."""
     return [
         # DescribeEndpoints has no resource-level permissions: the AWS API only accepts "*".
         Statement(sid="DiscoverTimestreamEndpoint", effect="Allow", actions=["timestream:DescribeEndpoints"],
@@ -118,8 +119,8 @@ def timestream_writer_statements(*, table_arn: str, kms_key_arn: str, rejected_b
         Statement(sid="WriteMetrics", effect="Allow", actions=["timestream:WriteRecords"], resources=[table_arn]),
         Statement(sid="ReportRejectedRecords", effect="Allow", actions=["s3:PutObject"],
                   resources=[f"{rejected_bucket_arn}/{rejected_prefix}*"]),
-        Statement(sid="UseEnvironmentKey", effect="Allow", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                  resources=[kms_key_arn]),
+        key_use_via(sid="UseEnvironmentKeyThroughTimestreamAndS3", key_arn=kms_key_arn, region=region,
+                    services=["timestream", "s3"]),
     ]
 
 

@@ -33,7 +33,8 @@ def _services_config() -> ServicesConfig:
                                           admins=(f"arn:aws:iam::{ACCOUNT}:role/pipeline-kit-admin",)),
         streaming=dataclasses.replace(base.streaming, enabled=True),
         neptune=dataclasses.replace(base.neptune, enabled=True),
-        opensearch=dataclasses.replace(base.opensearch, enabled=True),
+        opensearch=dataclasses.replace(base.opensearch, enabled=True,
+                                       admin_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/pipeline-kit-admin",)),
     )
 
 

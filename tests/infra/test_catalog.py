@@ -23,6 +23,7 @@ from modules.catalog import (  # noqa: E402
     CrawlerRole,
     DatasetCrawler,
     DatasetTable,
+    GlueEncryption,
     SchemaRegistry,
     csv_quote_risk,
     pattern_is_quote_free,
@@ -32,6 +33,10 @@ from modules.etl import CompactionJob, GlueJobRole  # noqa: E402
 from modules.providers import aws_provider, pin_aws_provider  # noqa: E402
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+BOOKMARKS_KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-1111-1111-111111111111"
+REGION, ACCOUNT = "eu-west-1", "111111111111"
+GLUE = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+SECCONF = "pk-dev-glue"
 CLEAN = "pk-dev-clean"
 CLEAN_ARN = f"arn:aws:s3:::{CLEAN}"
 ARTIFACTS = "pk-dev-artifacts"
@@ -45,21 +50,27 @@ def build_all(stack: TerraformStack, *, crawler_schedule: str | None = "cron(0 2
               etl_schedule: str | None = "cron(0 3 * * ? *)", emulator: bool = False) -> None:
     """Everything, wired the way the stack is expected to wire it."""
     dbs = CatalogDatabases(stack, "catalog", name_prefix="pk-dev")
+    encryption = GlueEncryption(stack, "glue-encryption", name=SECCONF, kms_key_arn=KEY_ARN,
+                                bookmarks_kms_key_arn=BOOKMARKS_KEY_ARN)
     crawler_role = CrawlerRole(stack, "crawler-role", name="pk-dev-crawler", clean_bucket_arn=CLEAN_ARN,
-                               kms_key_arn=KEY_ARN)
+                               kms_key_arn=KEY_ARN, region=REGION, account_id=ACCOUNT, database="pk_dev_clean",
+                               security_configuration=SECCONF)
     for spec in SPECS:
         DatasetTable(stack, f"table-{spec.name}", database_name=dbs.clean.name, dataset=spec, bucket_name=CLEAN)
         CompactedTable(stack, f"parquet-{spec.name}", database_name=dbs.clean.name, dataset=spec, bucket_name=CLEAN)
         DatasetCrawler(stack, f"crawler-{spec.name}", name=f"pk-dev-{spec.name}", database_name=dbs.clean.name,
-                       dataset=spec, bucket_name=CLEAN, role_arn=crawler_role.role.arn, schedule=crawler_schedule)
+                       dataset=spec, bucket_name=CLEAN, role_arn=crawler_role.role.arn, schedule=crawler_schedule,
+                       security_configuration=encryption.configuration.name)
     SchemaRegistry(stack, "registry", name=registry_name("pk-dev"), datasets=SPECS, ignore_tag_changes=emulator)
     job_role = GlueJobRole(stack, "job-role", name="pk-dev-compaction", clean_bucket_arn=CLEAN_ARN,
                            artifacts_bucket_arn=f"arn:aws:s3:::{ARTIFACTS}", artifact_keys=[SCRIPT_KEY, LIBRARY_KEY],
-                           kms_key_arns=[KEY_ARN])
+                           kms_key_arns=[KEY_ARN], region=REGION, account_id=ACCOUNT, security_configuration=SECCONF,
+                           bookmarks_kms_key_arn=BOOKMARKS_KEY_ARN)
     CompactionJob(stack, "compaction", name="pk-dev-compaction", role_arn=job_role.role.arn,
                   script_bucket=ARTIFACTS, script_key=SCRIPT_KEY, library_key=LIBRARY_KEY, datasets=SPECS,
                   clean_bucket=CLEAN, worker_type="G.2X", number_of_workers=10, timeout_minutes=90,
-                  schedule=etl_schedule, replace_on_change=emulator)
+                  schedule=etl_schedule, replace_on_change=emulator,
+                  security_configuration=encryption.configuration.name)
 
 
 
@@ -273,7 +284,7 @@ def test_the_job_runs_the_content_addressed_script_with_bookmarks(doc):
     assert args["--parquet-prefix"] == "parquet"
     assert args["--extra-py-files"] == f"s3://{ARTIFACTS}/{LIBRARY_KEY}"
     assert [d["name"] for d in json.loads(args["--dataset-specs"])] == DATASETS
-    assert "security_configuration" not in job
+    assert job["security_configuration"].startswith("${aws_glue_security_configuration.")
 
 
 def test_a_schedule_adds_a_scheduled_trigger(doc, unscheduled):
@@ -337,44 +348,110 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_roles_trust_glue_and_attach_the_glue_service_role(doc):
+def statements_of(doc: dict[str, Any], policy: str) -> dict[str, dict[str, Any]]:
+    return {st["Sid"]: st for st in inline_policies(doc)[policy]["Statement"]}
+
+
+def test_roles_trust_glue_and_hold_no_aws_managed_policy(doc):
     roles = by(doc, "aws_iam_role", "name")
     assert sorted(roles) == ["pk-dev-compaction", "pk-dev-crawler"]
     for role in roles.values():
         trust = json.loads(role["assume_role_policy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "glue.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
-    attachments = [a["policy_arn"] for a in resources(doc, "aws_iam_role_policy_attachment").values()]
-    assert attachments == ["arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"] * 2
+    assert resources(doc, "aws_iam_role_policy_attachment") == {}
 
 
-def test_inline_policies_have_no_wildcard_action_nor_star_resource(doc):
+#: Glue actions authorised on "*" only (Service Authorization Reference).
+STAR_ONLY = {"glue:GetSecurityConfiguration", "cloudwatch:PutMetricData"}
+
+
+def test_inline_policies_have_no_wildcard_action_and_star_only_for_star_only_actions(doc):
     policies = inline_policies(doc)
     assert sorted(policies) == ["pk-dev-compaction-least-privilege", "pk-dev-crawler-least-privilege"]
     for name, policy in policies.items():
         for statement in policy["Statement"]:
             for action in as_list(statement["Action"]):
                 assert "*" not in action, (name, action)
+            if "*" in as_list(statement["Resource"]):
+                assert set(as_list(statement["Action"])) <= STAR_ONLY, (name, statement)
             for resource in as_list(statement["Resource"]):
-                assert resource != "*" and not resource.startswith("arn:aws:s3:::*"), (name, resource)
+                assert not resource.startswith("arn:aws:s3:::*"), (name, resource)
 
 
-def test_crawler_role_reads_only_the_clean_datasets(doc):
-    statements = {s["Sid"]: s for s in inline_policies(doc)["pk-dev-crawler-least-privilege"]["Statement"]}
+def test_crawler_role_reads_only_the_clean_datasets_through_s3(doc):
+    statements = statements_of(doc, "pk-dev-crawler-least-privilege")
     assert statements["ReadCleanDatasets"]["Resource"] == f"{CLEAN_ARN}/dataset=*"
     assert statements["ReadCleanDatasets"]["Action"] == "s3:GetObject"
-    assert statements["DecryptWithEnvironmentKey"] == {"Sid": "DecryptWithEnvironmentKey", "Effect": "Allow",
-                                                       "Action": "kms:Decrypt", "Resource": KEY_ARN}
+    assert statements["DecryptThroughS3"] == {
+        "Sid": "DecryptThroughS3", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN,
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}}
+
+
+def test_crawler_role_reads_the_clean_database_and_writes_only_crawled_tables(doc):
+    statements = statements_of(doc, "pk-dev-crawler-least-privilege")
+    reads, writes = statements["ReadCleanCatalog"], statements["WriteCrawledTables"]
+    assert reads["Resource"] == [f"{GLUE}:catalog", f"{GLUE}:database/pk_dev_clean", f"{GLUE}:table/pk_dev_clean/*"]
+    assert writes["Resource"] == [f"{GLUE}:catalog", f"{GLUE}:database/pk_dev_clean",
+                                  f"{GLUE}:table/pk_dev_clean/crawled_*"]
+    assert "glue:CreateTable" in writes["Action"] and "glue:BatchCreatePartition" in writes["Action"]
+    # LOG/LOG: the crawler never deletes, and it cannot touch databases or other tables
+    assert not [a for st in statements.values() for a in as_list(st["Action"])
+                if a.startswith("glue:Delete") or a.startswith("glue:BatchDelete") or a.endswith("Database")
+                and a != "glue:GetDatabase"]
+
+
+def test_glue_roles_write_only_their_encrypted_log_groups(doc):
+    for policy in ("pk-dev-crawler-least-privilege", "pk-dev-compaction-least-privilege"):
+        logs = statements_of(doc, policy)["WriteGlueLogs"]
+        assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/*{SECCONF}*"
+        assert "logs:AssociateKmsKey" in logs["Action"]
+
+
+def test_only_the_job_publishes_metrics_and_only_in_the_glue_namespace(doc):
+    metrics = statements_of(doc, "pk-dev-compaction-least-privilege")["PublishGlueMetrics"]
+    assert (metrics["Action"], metrics["Resource"]) == ("cloudwatch:PutMetricData", "*")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
+    assert "PublishGlueMetrics" not in statements_of(doc, "pk-dev-crawler-least-privilege")
 
 
 def test_job_role_writes_only_under_the_parquet_prefix_and_reads_its_artifacts(doc):
-    statements = {s["Sid"]: s for s in inline_policies(doc)["pk-dev-compaction-least-privilege"]["Statement"]}
+    statements = statements_of(doc, "pk-dev-compaction-least-privilege")
     assert statements["WriteCompactedParquet"]["Resource"] == f"{CLEAN_ARN}/parquet/*"
     assert set(statements["WriteCompactedParquet"]["Action"]) == {"s3:PutObject", "s3:DeleteObject",
                                                                   "s3:AbortMultipartUpload"}
     assert statements["ReadJobArtifacts"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/{SCRIPT_KEY}",
                                                           f"arn:aws:s3:::{ARTIFACTS}/{LIBRARY_KEY}"]
     assert statements["ReadCleanDatasets"]["Resource"] == [f"{CLEAN_ARN}/dataset=*", f"{CLEAN_ARN}/parquet/*"]
-    assert statements["UseBucketKeys"]["Resource"] == KEY_ARN
+    assert not [st for st in statements.values() if any(a.startswith("glue:") and a != "glue:GetSecurityConfiguration"
+                                                        for a in as_list(st["Action"]))]
+
+
+def test_job_role_uses_the_environment_key_through_s3_and_the_bookmark_key_alone_directly(doc):
+    statements = statements_of(doc, "pk-dev-compaction-least-privilege")
+    assert statements["UseBucketKeyThroughS3"]["Resource"] == KEY_ARN
+    assert statements["UseBucketKeyThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
+    direct = [st for st in statements.values() if any(a.startswith("kms:") for a in as_list(st["Action"]))
+              and "Condition" not in st]
+    assert [st["Resource"] for st in direct] == [BOOKMARKS_KEY_ARN]
+
+
+def test_the_security_configuration_encrypts_s3_logs_and_bookmarks(doc):
+    (conf,) = resources(doc, "aws_glue_security_configuration").values()
+    enc = conf["encryption_configuration"]
+    assert conf["name"] == SECCONF
+    assert enc["s3_encryption"] == {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": KEY_ARN}
+    assert enc["cloudwatch_encryption"] == {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": KEY_ARN}
+    assert enc["job_bookmarks_encryption"] == {"job_bookmarks_encryption_mode": "CSE-KMS",
+                                               "kms_key_arn": BOOKMARKS_KEY_ARN}
+
+
+def test_every_crawler_and_the_job_run_with_the_security_configuration(doc):
+    conf_id = next(iter(resources(doc, "aws_glue_security_configuration")))
+    name = "${aws_glue_security_configuration.%s.name}" % conf_id
+    runners = [*resources(doc, "aws_glue_crawler").values(), *resources(doc, "aws_glue_job").values()]
+    assert len(runners) == len(SPECS) + 1
+    assert {r.get("security_configuration") for r in runners} == {name}
 
 
 # ======================================================================================

@@ -81,6 +81,7 @@ HOLDS_NO_DATA = {
     # so its next run reprocesses: nothing is lost)
     "aws_glue_crawler": "a schedule and targets",
     "aws_glue_job": "a script from the release",
+    "aws_glue_security_configuration": "which (gated) keys Glue encrypts with",
     "aws_glue_trigger": "a schedule",
     # IAM
     "aws_iam_role": "permissions",

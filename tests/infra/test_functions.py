@@ -100,14 +100,78 @@ def test_validate_mapping_uses_the_manifest_batch_size(stacks):
     assert mapping["batch_size"] == validate.runtime.batch_size
 
 
+def _as_list(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
 @pytest.mark.parametrize("plugin", QUEUE_PLUGINS)
-def test_role_policies_have_no_wildcard_action_and_no_star_resource(stacks, env, plugin):
+def test_role_policies_have_no_wildcard_action_and_star_only_for_actions_that_take_nothing_else(stacks, env, plugin):
+    from kit.policy_scan import NO_RESOURCE_LEVEL_ACTIONS
+
     for statement in role_policy(stacks[env], env, plugin)["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] != "Allow":
+            continue
+        actions, res = _as_list(statement["Action"]), _as_list(statement["Resource"])
         assert not [a for a in actions if "*" in a], statement
-        assert "*" not in res, statement
+        assert "*" not in res or set(actions) <= NO_RESOURCE_LEVEL_ACTIONS, statement
+
+
+def _attachments_of(stack: dict[str, Any], env: str, plugin: str) -> list[str]:
+    role = ref(stack, "aws_iam_role", "name", f"pk-{env}-{plugin}-role", out="name")
+    return [a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values() if a["role"] == role]
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_functions_trace_through_their_own_inline_statement_not_a_managed_policy(stacks, env):
+    for plugin in PLUGINS:
+        assert _attachments_of(stacks[env], env, plugin) == []
+        (traces,) = [s for s in role_policy(stacks[env], env, plugin)["Statement"] if s["Sid"] == "WriteTraces"]
+        assert traces["Resource"] == "*" and {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= set(
+            traces["Action"])
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_every_plugin_function_runs_in_the_private_subnets_with_the_workloads_group(stacks, env):
+    """Every environment with the network (every AWS one, by the config's rule; local too: the
+    emulator accepts it)."""
+    assert load_environment(env).network.enabled
+    subnets = sorted("${aws_subnet.%s.id}" % lid for lid in resources(stacks[env], "aws_subnet"))
+    workloads = ref(stacks[env], "aws_security_group", "name", f"pk-{env}-workloads", out="id")
+    for plugin in (m.name for m in discover_plugins()):
+        vpc = function(stacks[env], env, plugin)["vpc_config"]
+        assert sorted(vpc["subnet_ids"]) == subnets and vpc["security_group_ids"] == [workloads]
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_functions_in_the_vpc_may_attach_to_it_and_their_code_may_not(stacks, env):
+    cfg = load_environment(env)
+    vpc = ref(stacks[env], "aws_vpc", "cidr_block", cfg.network.cidr, out="id")
+    for plugin in PLUGINS:
+        statements = {s["Sid"]: s for s in role_policy(stacks[env], env, plugin)["Statement"]}
+        attach = statements["AttachToTheVpc"]
+        assert attach["Condition"] == {"ArnEqualsIfExists": {
+            "ec2:Vpc": f"arn:aws:ec2:{cfg.region}:{cfg.account_id}:vpc/{vpc}"}}
+        deny = statements["NotFromTheFunctionsOwnCode"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"ArnEquals": {
+            "lambda:SourceFunctionArn": f"arn:aws:lambda:{cfg.region}:{cfg.account_id}:function:pk-{env}-{plugin}"}}
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_a_function_is_created_after_and_removed_before_its_role_policy(stacks, env):
+    for plugin in PLUGINS:
+        (lid,) = [lid for lid, p in resources(stacks[env], "aws_iam_role_policy").items()
+                  if p["name"] == f"pk-{env}-{plugin}-least-privilege"]
+        assert function(stacks[env], env, plugin)["depends_on"] == [f"aws_iam_role_policy.{lid}"]
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_the_environment_key_is_used_only_through_the_regions_services(stacks, env):
+    region = load_environment(env).region
+    for plugin in PLUGINS:
+        (key,) = [s for s in role_policy(stacks[env], env, plugin)["Statement"] if s["Sid"] == "UseEnvironmentKey"]
+        services = _as_list(key["Condition"]["StringEquals"]["kms:ViaService"])
+        assert services and all(v.endswith(f".{region}.amazonaws.com") for v in services)
 
 
 def _actions(policy: dict[str, Any]) -> set[str]:

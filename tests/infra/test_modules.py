@@ -91,8 +91,16 @@ def statements(policy: str) -> list[dict[str, Any]]:
     return doc["Statement"]
 
 
+def environment_key(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The environment's key (``<stack>/key/key``): the stack's other key is the Glue bookmark key."""
+    found = [(rid, r) for rid, r in resources(doc, KmsKey.TF_RESOURCE_TYPE).items()
+             if r["//"]["metadata"]["path"].endswith("/key/key")]
+    assert len(found) == 1, f"expected one environment key, found {[rid for rid, _ in found]}"
+    return found[0]
+
+
 def key_arn(doc: dict[str, Any]) -> str:
-    rid, _ = only(doc, KmsKey.TF_RESOURCE_TYPE)
+    rid, _ = environment_key(doc)
     return ref(KmsKey.TF_RESOURCE_TYPE, rid, "arn")
 
 
@@ -384,7 +392,7 @@ def test_idempotency_table_layout() -> None:
 
 
 def test_topic_is_encrypted() -> None:
-    text, _ = synth_construct(lambda s: Topic(s, "t", name="pk-x-alarms", kms_key_arn=KEY_ARN))
+    text, _ = synth_construct(lambda s: Topic(s, "t", name="pk-x-alarms", kms_key_arn=KEY_ARN, account_id="111111111111"))
     assert CdkTesting.to_have_resource_with_properties(text, SnsTopic.TF_RESOURCE_TYPE,
                                                     {"name": "pk-x-alarms", "kms_master_key_id": KEY_ARN})
 
@@ -426,18 +434,20 @@ def test_pin_aws_provider_overrides_the_bindings_version() -> None:
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
-def test_one_kms_key_with_rotation_and_configured_deletion_window(stacks, configs, env: str) -> None:
-    _, key = only(stacks[env], KmsKey.TF_RESOURCE_TYPE)
-    assert (key["enable_key_rotation"], key["deletion_window_in_days"]) == (
-        True, configs[env].protection.kms_deletion_window_days)
+def test_two_kms_keys_with_rotation_and_configured_deletion_window(stacks, configs, env: str) -> None:
+    """The environment key, and the Glue job bookmarks' own key (client-side encryption)."""
+    keys = resources(stacks[env], KmsKey.TF_RESOURCE_TYPE).values()
+    assert len(keys) == 2
+    assert {(k["enable_key_rotation"], k["deletion_window_in_days"]) for k in keys} == {
+        (True, configs[env].protection.kms_deletion_window_days)}
 
 
 @pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
 def test_kms_alias_names_the_environment_key(stacks, configs, env: str) -> None:
-    key_id, _ = only(stacks[env], KmsKey.TF_RESOURCE_TYPE)
-    _, alias = only(stacks[env], KmsAlias.TF_RESOURCE_TYPE)
-    assert (alias["name"], alias["target_key_id"]) == (
-        f"alias/{configs[env].name_prefix}-data", ref(KmsKey.TF_RESOURCE_TYPE, key_id, "key_id"))
+    key_id, _ = environment_key(stacks[env])
+    aliases = {a["name"]: a["target_key_id"] for a in resources(stacks[env], KmsAlias.TF_RESOURCE_TYPE).values()}
+    assert aliases[f"alias/{configs[env].name_prefix}-data"] == ref(KmsKey.TF_RESOURCE_TYPE, key_id, "key_id")
+    assert sorted(aliases) == [f"alias/{configs[env].name_prefix}-data", f"alias/{configs[env].name_prefix}-glue-bookmarks"]
 
 
 # -- buckets ---------------------------------------------------------------------------
@@ -551,7 +561,8 @@ def test_prevent_destroy_on_every_data_store(stacks, configs, plugins, env: str)
     seen = {(rtype, rid): r["lifecycle"]["prevent_destroy"]
             for rtype in _DATA_STORES for rid, r in resources(stacks[env], rtype).items()}
     n = configs[env].notifications  # + a delivery DLQ per topic with subscribers
-    assert len(seen) == 1 + len(BUCKETS) + 2 + 2 * len(plugins) + bool(n.alarms) + bool(n.events)
+    # two keys: the environment's and the Glue bookmarks'
+    assert len(seen) == 2 + len(BUCKETS) + 2 + 2 * len(plugins) + bool(n.alarms) + bool(n.events)
     assert set(seen.values()) == {PROTECTED[env]}
 
 

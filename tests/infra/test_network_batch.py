@@ -64,9 +64,20 @@ def test_one_private_subnet_per_zone_and_none_public(net_doc) -> None:
     subnets = resources(net_doc, "aws_subnet")
     assert len(subnets) == 3
     assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
-    zones = next(iter(net_doc["data"]["aws_availability_zones"]))
-    assert [s["availability_zone"] for s in subnets.values()] == [
-        "${element(data.aws_availability_zones.%s.names, %d)}" % (zones, i) for i in range(3)]
+    assert [s["availability_zone"] for s in subnets.values()] == [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
+
+
+def test_subnet_zones_are_pinned_by_name_not_looked_up(net_doc) -> None:
+    """No aws_availability_zones lookup: a new zone, or one reported unavailable for a while,
+    never moves a subnet (checkov CKV_AWS_394)."""
+    assert "aws_availability_zones" not in net_doc.get("data", {})
+    doc = synth_construct(lambda s: _network(s, availability_zones=2, zone_names=[f"{REGION}b", f"{REGION}c"]))
+    assert [s["availability_zone"] for s in resources(doc, "aws_subnet").values()] == [f"{REGION}b", f"{REGION}c"]
+
+
+def test_zone_names_must_be_one_distinct_zone_per_subnet() -> None:
+    with pytest.raises(ValueError, match=r"network pk-x: needs 2 distinct zone names, got \['eu-west-1a', 'eu-west-1a'\]"):
+        synth_construct(lambda s: _network(s, availability_zones=2, zone_names=[f"{REGION}a", f"{REGION}a"]))
 
 
 def test_no_internet_or_nat_gateway_and_no_default_route(net_doc) -> None:
@@ -138,6 +149,62 @@ def test_rule_descriptions_can_be_left_out_for_the_emulator() -> None:
 def test_bad_flow_log_traffic_is_refused() -> None:
     with pytest.raises(ValueError, match="flow log traffic type must be ACCEPT, REJECT or ALL, got 'SOME'"):
         synth_construct(lambda s: _network(s, flow_logs=FlowLogSettings(retention_days=1, traffic_type="SOME")))
+
+
+def _endpoint_statements(doc: dict[str, Any], service: str) -> dict[str, dict[str, Any]]:
+    (endpoint,) = [e for e in resources(doc, "aws_vpc_endpoint").values()
+                   if e["service_name"] == f"com.amazonaws.{REGION}.{service}"]
+    return {s["Sid"]: s for s in json.loads(endpoint["policy"])["Statement"]}
+
+
+def test_every_endpoint_has_a_policy(net_doc) -> None:
+    endpoints = resources(net_doc, "aws_vpc_endpoint")
+    assert endpoints and all(json.loads(e["policy"])["Statement"] for e in endpoints.values())
+
+
+def test_dynamodb_endpoint_admits_this_accounts_principals_on_this_accounts_tables_only(net_doc) -> None:
+    (statement,) = _endpoint_statements(net_doc, "dynamodb").values()
+    assert statement["Principal"] == "*" and statement["Effect"] == "Allow"
+    assert statement["Resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/*"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+    assert "*" not in statement["Action"] and {"dynamodb:GetItem", "dynamodb:PutItem"} <= set(statement["Action"])
+
+
+@pytest.mark.parametrize("service", DEFAULT_INTERFACE_SERVICES)
+def test_interface_endpoints_admit_this_accounts_principals_on_this_accounts_resources(net_doc, service) -> None:
+    statements = _endpoint_statements(net_doc, service)
+    own = statements["OwnAccountPrincipalsOwnAccountResources"]
+    assert own["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT}}
+    # every statement pins the calling account
+    assert all(s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == ACCOUNT for s in statements.values())
+
+
+@pytest.mark.parametrize(("service", "actions"), [("ecr.api", "ecr:GetAuthorizationToken"),
+                                                  ("sts", "sts:GetCallerIdentity")])
+def test_resourceless_calls_are_admitted_by_calling_account_alone(net_doc, service, actions) -> None:
+    statement = _endpoint_statements(net_doc, service)["OwnAccountPrincipalsResourcelessActions"]
+    assert statement["Action"] == actions and statement["Resource"] == "*"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+
+
+def test_other_interface_endpoints_have_no_resourceless_exception(net_doc) -> None:
+    for service in ("sqs", "ssm", "kms", "logs", "ecr.dkr"):
+        assert set(_endpoint_statements(net_doc, service)) == {"OwnAccountPrincipalsOwnAccountResources"}
+
+
+def test_a_trusted_resource_of_another_account_is_admitted_through_its_endpoint_only() -> None:
+    secret = "arn:aws:secretsmanager:eu-west-1:999999999999:secret:source-AbCdEf"
+    doc = synth_construct(lambda s: _network(s, interface_services=("secretsmanager", "sqs"),
+                                             trusted_resources={"secretsmanager": [secret]}))
+    trusted = _endpoint_statements(doc, "secretsmanager")["OwnAccountPrincipalsTrustedResources"]
+    assert trusted["Resource"] == secret
+    assert trusted["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+    assert "OwnAccountPrincipalsTrustedResources" not in _endpoint_statements(doc, "sqs")
+
+
+def test_a_trusted_resource_for_a_service_without_endpoint_is_refused() -> None:
+    with pytest.raises(ValueError, match="trusted_resources names athena, which has no interface endpoint here"):
+        synth_construct(lambda s: _network(s, trusted_resources={"athena": ["arn:aws:athena:x"]}))
 
 
 # ======================================================================================
@@ -269,6 +336,33 @@ def test_every_environment_has_a_private_network_and_batch(stacks, env) -> None:
     assert len(res["aws_subnet"]) == expected_zones
 
 
+@pytest.mark.parametrize("env", ["local", "dev", "test", "staging", "prod"])
+def test_the_stack_has_an_interface_endpoint_for_everything_a_plugin_calls(stacks, env) -> None:
+    from environments import load_environment
+    from modules.functions import interface_services_for
+    from modules.plugins import discover_plugins
+
+    cfg = load_environment(env)
+    wanted = {s for m in discover_plugins() for s in interface_services_for(m, batch_enabled=cfg.batch.enabled)}
+    present = {e["service_name"].split(".", 3)[3] for e in stacks[env]["resource"]["aws_vpc_endpoint"].values()}
+    assert wanted and wanted <= present
+    assert {"sns", "athena", "batch"} <= present  # notify publishes; the API queries Athena; stages route to Batch
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "test", "staging", "prod"])
+def test_every_endpoint_of_every_environment_is_limited_to_its_account(stacks, env) -> None:
+    from environments import load_environment
+
+    account = load_environment(env).account_id
+    for endpoint in stacks[env]["resource"]["aws_vpc_endpoint"].values():
+        statements = json.loads(endpoint["policy"])["Statement"]
+        for st in statements:
+            pinned = st.get("Condition", {}).get("StringEquals", {})
+            assert pinned.get("aws:PrincipalAccount") == account or pinned.get("s3:ResourceAccount") == account or (
+                st["Resource"].startswith("arn:aws:s3:::prod-") and st["Resource"].endswith("-starport-layer-bucket/*")
+            ), (endpoint["service_name"], st)
+
+
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
 def test_validate_and_cleanse_functions_know_where_large_objects_go(stacks, env) -> None:
     fns = stacks[env]["resource"]["aws_lambda_function"]
@@ -289,17 +383,44 @@ def test_job_definitions_run_the_release_image_of_this_environment(stacks, env) 
 
 def test_a_failed_job_alerts_the_alarms_topic_and_only_eventbridge_for_that_rule_may_publish() -> None:
     from modules.batch import JobFailureAlerts
+    from modules.topics import Topic
 
-    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:pk-x-alarms"
     queue = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/pk-x-batch"
-    doc = synth_construct(lambda s: JobFailureAlerts(s, "alerts", name="pk-x-batch-job-failed", job_queue_arn=queue,
-                                                     topic_arn=topic, account_id=ACCOUNT))
-    pattern = json.loads(only(doc, "aws_cloudwatch_event_rule")[1]["event_pattern"])
-    assert pattern == {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
-                       "detail": {"status": ["FAILED"], "jobQueue": [queue]}}
-    assert only(doc, "aws_cloudwatch_event_target")[1]["arn"] == topic
+
+    def build(s):
+        topic = Topic(s, "alarms", name="pk-x-alarms", kms_key_arn=KEY_ARN, account_id=ACCOUNT)
+        JobFailureAlerts(s, "alerts", name="pk-x-batch-job-failed", job_queue_arn=queue, topic=topic,
+                         account_id=ACCOUNT)
+
+    doc = synth_construct(build)
+    topic_id, _ = only(doc, "aws_sns_topic")
+    rule_id, rule = only(doc, "aws_cloudwatch_event_rule")
+    assert json.loads(rule["event_pattern"]) == {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+                                                 "detail": {"status": ["FAILED"], "jobQueue": [queue]}}
+    assert only(doc, "aws_cloudwatch_event_target")[1]["arn"] == "${aws_sns_topic.%s.arn}" % topic_id
     statements = {s["Sid"]: s for s in json.loads(only(doc, "aws_sns_topic_policy")[1]["policy"])["Statement"]}
+    assert sorted(statements) == ["AccountPrincipals", "BatchFailuresFromEventBridge"]
     events = statements["BatchFailuresFromEventBridge"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
-    assert "aws_cloudwatch_event_rule" in events["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert statements["AccountPrincipals"]["Condition"] == {"StringEquals": {"AWS:SourceOwner": ACCOUNT}}
+    assert events["Condition"] == {"ArnLike": {"aws:SourceArn": "${aws_cloudwatch_event_rule.%s.arn}" % rule_id},
+                                   "StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert statements["AccountPrincipals"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert not [s for s in statements.values() if s["Principal"] in ("*", {"AWS": "*"})]
+
+
+
+@pytest.mark.parametrize(("secret_account", "expected"), [("999999999999", True), ("333333333333", False)])
+def test_a_dms_source_secret_of_another_account_is_trusted_through_the_secrets_manager_endpoint(
+        secret_account, expected) -> None:
+    import dataclasses
+    from types import SimpleNamespace
+
+    from environments import load_environment
+    from modules.stack import PipelineStack
+
+    cfg = load_environment("prod")
+    secret = f"arn:aws:secretsmanager:{cfg.region}:{secret_account}:secret:pk-shop-source-AbCdEf"
+    dms = dataclasses.replace(cfg.services.dms, enabled=True, source_secret_arn=secret)
+    cfg = dataclasses.replace(cfg, services=dataclasses.replace(cfg.services, dms=dms))
+    trusted = PipelineStack.endpoint_trusted_resources(SimpleNamespace(config=cfg))
+    assert trusted == ({"secretsmanager": [secret]} if expected else {})

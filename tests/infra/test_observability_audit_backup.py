@@ -17,8 +17,16 @@ from cdktf import Testing as CdkTesting  # aliased: pytest would try to collect 
 from synth_helpers import only, ref, resources, synth_construct  # noqa: E402
 
 import modules  # noqa: F401  -- installs the lazy loader before any AWS binding is imported
-from modules.audit import AuditTrail, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
-from modules.backup import DAILY_SCHEDULE, WEEKLY_SCHEDULE, BackupProtection
+from modules.audit import (
+    CIS_SECURITY_EVENTS,
+    AuditTrail,
+    SecurityAlarms,
+    SecurityEvent,
+    cloudtrail_bucket_statements,
+    cloudtrail_key_statements,
+    trail_arn,
+)
+from modules.backup import DAILY_SCHEDULE, DISCOVERY_ACTIONS, WEEKLY_SCHEDULE, BackupProtection, BackupScope
 from modules.observability import (
     ERROR_LOG_PATTERN,
     FILE_METRICS,
@@ -93,11 +101,19 @@ def _trail(stack: TerraformStack, **overrides: Any) -> AuditTrail:
     return AuditTrail(stack, "trail", **props)
 
 
+STATUS_TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/pk-x-status"
+RESTORE_TABLES = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/pk-x-*"
+RESTORE_BUCKETS = f"arn:aws:s3:::pk-x-*-{ACCOUNT}"
+BACKUP_SCOPE = BackupScope(table_arns=[STATUS_TABLE_ARN], bucket_arns=[LANDING_ARN, CLEAN_ARN],
+                           restore_table_arns=[RESTORE_TABLES], restore_bucket_arns=[RESTORE_BUCKETS])
+
+
 def _backup(stack: TerraformStack, **overrides: Any) -> BackupProtection:
     props: dict[str, Any] = dict(name="pk-x", kms_key_arn=KEY_ARN, daily_retention_days=35,
                                  weekly_retention_days=365, selection_tag_key="Backup",
                                  selection_tag_value="pk-x", vault_lock=False, vault_lock_min_retention_days=7,
-                                 vault_lock_max_retention_days=36500)
+                                 vault_lock_max_retention_days=36500, protected=BACKUP_SCOPE, region=REGION,
+                                 account_id=ACCOUNT)
     props.update(overrides)
     return BackupProtection(stack, "backup", **props)
 
@@ -402,6 +418,120 @@ def test_cloudtrail_key_statements_narrow_to_the_named_trails() -> None:
     assert s["CloudTrailEncryptLogs"]["Condition"]["StringEquals"] == {"aws:SourceArn": arn}
 
 
+def _trail_to_logs(stack: TerraformStack) -> AuditTrail:
+    return _trail(stack, cloudwatch_logs_retention_days=90)
+
+
+def test_trail_delivers_to_an_encrypted_log_group_with_retention() -> None:
+    doc = synth_construct(_trail_to_logs)
+    (gid, group), (_, trail) = only(doc, "aws_cloudwatch_log_group"), only(doc, "aws_cloudtrail")
+    assert group["name"] == "/aws/cloudtrail/pk-x-trail"
+    assert (group["kms_key_id"], group["retention_in_days"]) == (KEY_ARN, 90)
+    assert trail["cloud_watch_logs_group_arn"] == ref("aws_cloudwatch_log_group", gid, "arn") + ":*"
+
+
+def test_trail_delivery_role_is_cloudtrails_and_writes_only_its_streams_of_the_group() -> None:
+    doc = synth_construct(_trail_to_logs)
+    (rid, role), (gid, _) = only(doc, "aws_iam_role"), only(doc, "aws_cloudwatch_log_group")
+    trust = json.loads(role["assume_role_policy"])["Statement"]
+    assert [(t["Principal"], t["Action"]) for t in trust] == [({"Service": "cloudtrail.amazonaws.com"},
+                                                              "sts:AssumeRole")]
+    (pid, policy) = only(doc, "aws_iam_role_policy")
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert set(statement["Action"]) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert statement["Resource"] == ref("aws_cloudwatch_log_group", gid, "arn") + f":log-stream:{ACCOUNT}_CloudTrail_*"
+    trail = only(doc, "aws_cloudtrail")[1]
+    assert trail["cloud_watch_logs_role_arn"] == ref("aws_iam_role", rid, "arn")
+    assert f"aws_iam_role_policy.{pid}" in trail["depends_on"]  # CreateTrail checks the role can write
+
+
+def test_trail_without_log_delivery_has_no_group_and_no_role() -> None:
+    doc = synth_construct(_trail)
+    assert not resources(doc, "aws_cloudwatch_log_group") and not resources(doc, "aws_iam_role")
+    assert "cloud_watch_logs_group_arn" not in only(doc, "aws_cloudtrail")[1]
+
+
+def test_trail_refuses_a_non_positive_log_retention() -> None:
+    assert _refused(lambda s: _trail(s, cloudwatch_logs_retention_days=0)) == (
+        "trail pk-x-trail: cloudwatch_logs_retention_days must be positive, got 0")
+
+
+def _security(stack: TerraformStack, **overrides: Any) -> SecurityAlarms:
+    props: dict[str, Any] = dict(name_prefix="pk-x", log_group_name="/aws/cloudtrail/pk-x-trail",
+                                 namespace="PipelineKit/pk-x/Security", topic_arn=TOPIC_ARN)
+    props.update(overrides)
+    return SecurityAlarms(stack, "security", **props)
+
+
+def test_cis_security_events_are_the_benchmarks_monitoring_set_but_organizations() -> None:
+    import re
+
+    refs = [re.search(r"CIS (4\.\d+)", e.description).group(1) for e in CIS_SECURITY_EVENTS]
+    assert refs == [f"4.{i}" for i in range(1, 15)]
+
+
+def test_each_security_event_has_a_filter_on_the_trail_group_and_an_alarm_into_the_topic() -> None:
+    doc = synth_construct(_security)
+    filters = {f["name"]: f for f in resources(doc, "aws_cloudwatch_log_metric_filter").values()}
+    alarms = {a["alarm_name"]: a for a in resources(doc, "aws_cloudwatch_metric_alarm").values()}
+    names = {f"pk-x-security-{e.slug}" for e in CIS_SECURITY_EVENTS}
+    assert set(filters) == set(alarms) == names
+    for event in CIS_SECURITY_EVENTS:
+        f, a = filters[f"pk-x-security-{event.slug}"], alarms[f"pk-x-security-{event.slug}"]
+        assert f["log_group_name"] == "/aws/cloudtrail/pk-x-trail" and f["pattern"] == event.pattern
+        assert f["metric_transformation"] == {"name": event.metric, "namespace": "PipelineKit/pk-x/Security",
+                                              "value": "1"}
+        assert (a["namespace"], a["metric_name"], a["statistic"]) == ("PipelineKit/pk-x/Security", event.metric,
+                                                                      "Sum")
+        assert (a["threshold"], a["comparison_operator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert a["alarm_actions"] == [TOPIC_ARN] and a["treat_missing_data"] == "notBreaching"
+
+
+def test_the_root_account_alarm_watches_root_use_not_aws_services_acting_for_it() -> None:
+    root = next(e for e in CIS_SECURITY_EVENTS if e.slug == "root-account-usage")
+    assert '$.userIdentity.type = "Root"' in root.pattern and "$.userIdentity.invokedBy NOT EXISTS" in root.pattern
+    assert '$.eventType != "AwsServiceEvent"' in root.pattern
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"period_seconds": 30}, "security alarms: period_seconds must be a multiple of 60, got 30"),
+    ({"events": [CIS_SECURITY_EVENTS[0], CIS_SECURITY_EVENTS[0]]},
+     "security alarms: duplicate events in unauthorized-api-calls, unauthorized-api-calls"),
+    ({"events": [SecurityEvent("long", "Long", "{ " + "x" * 1030 + " }", "too long")]},
+     "security alarms: the long pattern is 1034 characters (CloudWatch Logs takes at most 1024)"),
+])
+def test_security_alarms_refuse_what_cloudwatch_refuses(overrides: dict[str, Any], message: str) -> None:
+    assert _refused(lambda s: _security(s, **overrides)) == message
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "test", "staging", "prod"])
+def test_the_environments_trail_records_object_access_on_every_bucket_but_its_own(stacks, env) -> None:
+    res = stacks[env]["resource"]
+    (trail,) = res["aws_cloudtrail"].values()
+    (selector,) = trail["event_selector"]
+    (data,) = selector["data_resource"]
+    buckets = {lid: b["bucket"] for lid, b in res["aws_s3_bucket"].items()}
+    expected = {ref("aws_s3_bucket", lid, "arn") + "/" for lid, name in buckets.items() if "-audit-" not in name}
+    assert data["type"] == "AWS::S3::Object" and set(data["values"]) == expected
+    purposes = {name.split("-")[2] for name in buckets.values()}
+    assert {"landing", "clean", "quarantine", "archive"} <= purposes  # raw PII everywhere it lands
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "test", "staging", "prod"])
+def test_the_environments_trail_goes_to_cloudwatch_logs_with_the_cis_alarms_on_the_alarms_topic(stacks, env) -> None:
+    res = stacks[env]["resource"]
+    (gid,) = [lid for lid, g in res["aws_cloudwatch_log_group"].items() if g["name"] == f"/aws/cloudtrail/pk-{env}-trail"]
+    (trail,) = res["aws_cloudtrail"].values()
+    assert trail["cloud_watch_logs_group_arn"] == ref("aws_cloudwatch_log_group", gid, "arn") + ":*"
+    topic = next(ref("aws_sns_topic", lid, "arn") for lid, t in res["aws_sns_topic"].items()
+                 if t["name"] == f"pk-{env}-alarms")
+    alarms = {a["alarm_name"]: a for a in res["aws_cloudwatch_metric_alarm"].values()
+              if a["alarm_name"].startswith(f"pk-{env}-security-")}
+    assert set(alarms) == {f"pk-{env}-security-{e.slug}" for e in CIS_SECURITY_EVENTS}
+    assert all(a["alarm_actions"] == [topic] for a in alarms.values())
+    assert all(a["namespace"] == f"PipelineKit/pk-{env}/Security" for a in alarms.values())
+
+
 def test_cloudtrail_statement_sids_do_not_clash_with_the_existing_policies() -> None:
     existing = {"DenyInsecureTransport", "AccountAdministration", "AwsServicesUseKey", "CloudWatchLogsUseKey"}
     ours = [st.sid for st in cloudtrail_bucket_statements(bucket_arn=AUDIT_ARN, account_id=ACCOUNT, region=REGION,
@@ -443,8 +573,7 @@ def test_backup_selection_picks_resources_by_tag_with_the_backup_role() -> None:
     assert selection["plan_id"] == ref("aws_backup_plan", plan_id, "id")
     assert selection["iam_role_arn"] == ref("aws_iam_role", role_id, "arn")
     assert "resources" not in selection
-    assert sorted(selection["depends_on"]) == sorted(
-        f"aws_iam_role_policy_attachment.{rid}" for rid in resources(doc, "aws_iam_role_policy_attachment"))
+    assert selection["depends_on"] == [f"aws_iam_role_policy.{rid}" for rid in resources(doc, "aws_iam_role_policy")]
 
 
 def test_backup_selection_left_out_when_asked() -> None:
@@ -455,20 +584,64 @@ def test_backup_selection_left_out_when_asked() -> None:
     assert len(resources(doc, "aws_backup_plan")) == 1
 
 
-def test_backup_role_is_assumed_by_backup_with_the_dynamodb_and_s3_managed_policies() -> None:
+def _backup_statements(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    _, policy = only(doc, "aws_iam_role_policy")
+    return {st["Sid"]: st for st in json.loads(policy["policy"])["Statement"]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_backup_role_is_assumed_by_backup_and_holds_no_aws_managed_policy() -> None:
     doc = synth_construct(_backup)
     role_id, role = only(doc, "aws_iam_role")
     trust = json.loads(role["assume_role_policy"])["Statement"]
     assert trust == [{"Sid": "BackupAssumeRole", "Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
                       "Action": "sts:AssumeRole"}]
-    attachments = resources(doc, "aws_iam_role_policy_attachment").values()
-    assert {a["role"] for a in attachments} == {ref("aws_iam_role", role_id, "name")}
-    assert sorted(a["policy_arn"] for a in attachments) == [
-        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
-        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
-        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
-        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
-    ]
+    assert resources(doc, "aws_iam_role_policy_attachment") == {}
+    assert only(doc, "aws_iam_role_policy")[1]["role"] == ref("aws_iam_role", role_id, "id")
+
+
+def test_backup_role_backs_up_exactly_the_protected_tables_and_buckets() -> None:
+    st = _backup_statements(synth_construct(_backup))
+    assert _list(st["BackUpTables"]["Resource"]) == [STATUS_TABLE_ARN]
+    assert _list(st["TableBackups"]["Resource"]) == [f"{STATUS_TABLE_ARN}/backup/*"]
+    assert _list(st["BackUpBuckets"]["Resource"]) == [LANDING_ARN, CLEAN_ARN]
+    assert _list(st["BackUpObjects"]["Resource"]) == [f"{LANDING_ARN}/*", f"{CLEAN_ARN}/*"]
+    assert "dynamodb:StartAwsBackupJob" in st["BackUpTables"]["Action"]
+
+
+def test_backup_role_restores_only_into_environment_named_tables_and_buckets() -> None:
+    st = _backup_statements(synth_construct(_backup))
+    assert _list(st["RestoreTables"]["Resource"]) == [RESTORE_TABLES]
+    assert _list(st["RestoreBuckets"]["Resource"]) == [RESTORE_BUCKETS]
+    assert _list(st["RestoreObjects"]["Resource"]) == [f"{RESTORE_BUCKETS}/*"]
+
+
+def test_backup_role_uses_the_key_through_dynamodb_and_s3_and_writes_only_its_vault() -> None:
+    doc = synth_construct(_backup)
+    st = _backup_statements(doc)
+    vault_id, _ = only(doc, "aws_backup_vault")
+    assert st["IntoTheVault"]["Resource"] == ref("aws_backup_vault", vault_id, "arn")
+    assert st["EnvironmentKeyThroughDynamoDbAndS3"]["Condition"] == {"StringEquals": {"kms:ViaService": [
+        f"dynamodb.{REGION}.amazonaws.com", f"s3.{REGION}.amazonaws.com"]}}
+    assert st["GrantsForAwsResources"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    direct = [s for s in st.values() if any(a.startswith("kms:") for a in _list(s["Action"])) and "Condition" not in s]
+    assert [(s["Action"], s["Resource"]) for s in direct] == [("kms:DescribeKey", KEY_ARN)]
+
+
+def test_backup_role_names_star_only_for_the_discovery_actions() -> None:
+    st = _backup_statements(synth_construct(_backup))
+    star = {sid: s for sid, s in st.items() if "*" in _list(s["Resource"])}
+    assert list(star) == ["Discovery"]
+    assert sorted(star["Discovery"]["Action"]) == sorted(DISCOVERY_ACTIONS)
+    assert not [a for s in st.values() for a in _list(s["Action"]) if "*" in a]
+
+
+def test_backup_role_needs_something_to_protect() -> None:
+    message = _refused(lambda s: _backup(s, protected=BackupScope(table_arns=[], bucket_arns=[])))
+    assert message == "backup role: the scope names no table and no bucket"
 
 
 def test_backup_without_vault_lock_has_no_lock() -> None:
@@ -542,7 +715,8 @@ def test_backup_lock_bounds_are_not_checked_without_a_lock() -> None:
 
 def _all_constructs(stack: TerraformStack) -> None:
     """What the stack will hold: key and audit bucket policies with the CloudTrail statements
-    merged in, the trail, the dashboard, an error-log filter, a rejected-rows alarm, backups."""
+    merged in, the trail (into CloudWatch Logs too) and its security alarms, the dashboard, an
+    error-log filter, a rejected-rows alarm, backups."""
     from cdktf_cdktf_provider_aws.kms_key import KmsKey
     from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
     from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
@@ -564,9 +738,12 @@ def _all_constructs(stack: TerraformStack) -> None:
         *cloudtrail_bucket_statements(bucket_arn=audit.arn, account_id=ACCOUNT, region=REGION,
                                       trail_name="pk-x-trail"),
     ]))
-    AuditTrail(stack, "trail", name="pk-x-trail", bucket_name=audit.bucket, bucket_arn=audit.arn,
-               kms_key_arn=key.arn, account_id=ACCOUNT, region=REGION,
-               data_event_bucket_arns=[LANDING_ARN, CLEAN_ARN], bucket_policy=policy)
+    trail = AuditTrail(stack, "trail", name="pk-x-trail", bucket_name=audit.bucket, bucket_arn=audit.arn,
+                       kms_key_arn=key.arn, account_id=ACCOUNT, region=REGION,
+                       data_event_bucket_arns=[LANDING_ARN, CLEAN_ARN], bucket_policy=policy,
+                       cloudwatch_logs_retention_days=365)
+    SecurityAlarms(stack, "security", name_prefix="pk-x", log_group_name=trail.log_group.name,
+                   namespace="PipelineKit/pk-x/Security", topic_arn=TOPIC_ARN)
     _dashboard(stack)
     _error_filter(stack)
     RejectedRowsAlarm(stack, "rejected", name="pk-x-orders-rejected", dataset="orders", service="validate",
@@ -586,3 +763,16 @@ def test_terraform_validate_accepts_all_the_constructs(tmp_path: Path) -> None:
     result = tf.validate()
     assert result.returncode == 0, f"terraform validate failed:\n{result.stdout}\n{result.stderr}"
     assert "Success" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_environments_backup_role_covers_exactly_what_carries_the_backup_tag(stacks, env) -> None:
+    doc = stacks[env]
+    tagged = {rtype: sorted("${%s.%s.arn}" % (rtype, rid) for rid, body in resources(doc, rtype).items()
+                            if (body.get("tags") or {}).get("Backup") == f"pk-{env}")
+              for rtype in ("aws_dynamodb_table", "aws_s3_bucket")}
+    [policy] = [p for p in resources(doc, "aws_iam_role_policy").values() if p["name"] == f"pk-{env}-backup"]
+    st = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+    assert sorted(_list(st["BackUpTables"]["Resource"])) == tagged["aws_dynamodb_table"]
+    assert sorted(_list(st["BackUpBuckets"]["Resource"])) == tagged["aws_s3_bucket"]
+    assert len(tagged["aws_dynamodb_table"]) == 2 and len(tagged["aws_s3_bucket"]) == 4

@@ -19,9 +19,13 @@ from glue.specs import ColumnSpec, DatasetSpec
 from modules.redshift import (
     BATCH_EXECUTE_TARGET,
     DEFAULT_CONFIG_PARAMETERS,
+    LOADER_ROLE,
     Warehouse,
     curated_columns,
+    ensure_role_sql,
+    iam_role_db_user,
     load_statements,
+    loader_grant_statements,
     redshift_type,
 )
 
@@ -219,8 +223,14 @@ def test_spectrum_role_reads_only_the_clean_catalog_bucket_and_key(doc: dict[str
         "ReadCleanCatalog": sorted([f"{glue}:catalog", f"{glue}:database/{GLUE_DB}", f"{glue}:table/{GLUE_DB}/*"]),
         "ListCleanBucket": [CLEAN_ARN],
         "ReadCleanObjects": [f"{CLEAN_ARN}/*"],
-        "DecryptWithEnvironmentKey": [KEY_ARN],
+        "DecryptThroughS3": [KEY_ARN],
     }
+
+
+def test_spectrum_role_decrypts_only_through_s3(doc: dict[str, Any]) -> None:
+    decrypt = statements_by_sid(policy_of(doc, "pk-x-warehouse-spectrum"))["DecryptThroughS3"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
 
 
 def test_spectrum_role_only_reads(doc: dict[str, Any]) -> None:
@@ -235,14 +245,31 @@ def test_no_policy_has_a_wildcard_action_or_resource(doc: dict[str, Any]) -> Non
             assert not any(a.endswith(":*") for a in as_list(s["Action"])), s
 
 
-def test_scheduler_role_runs_statements_on_this_workgroup_with_its_admin_secret(doc: dict[str, Any]) -> None:
+def test_scheduler_role_runs_statements_on_this_workgroup_as_its_own_database_user(doc: dict[str, Any]) -> None:
     wg_id, _ = only(doc, "aws_redshiftserverless_workgroup")
-    ns_id, _ = only(doc, "aws_redshiftserverless_namespace")
+    wg_arn = ref("aws_redshiftserverless_workgroup", wg_id, "arn")
     by_sid = statements_by_sid(policy_of(doc, "pk-x-warehouse-load-scheduler"))
-    assert (by_sid["RunLoadStatements"]["Action"], by_sid["RunLoadStatements"]["Resource"]) == (
-        "redshift-data:BatchExecuteStatement", ref("aws_redshiftserverless_workgroup", wg_id, "arn"))
-    assert by_sid["ReadAdminSecret"]["Resource"] == ref("aws_redshiftserverless_namespace", ns_id,
-                                                        "admin_password_secret_arn")
+    assert {sid: (s["Action"], s["Resource"]) for sid, s in by_sid.items()} == {
+        "RunLoadStatements": ("redshift-data:BatchExecuteStatement", wg_arn),
+        "SignInAsItsOwnDatabaseUser": ("redshift-serverless:GetCredentials", wg_arn),
+        "DecryptScheduleInput": ("kms:Decrypt", KEY_ARN),
+    }
+
+
+def test_scheduler_role_cannot_read_the_admin_secret_and_decrypts_only_through_scheduler(doc: dict[str, Any]) -> None:
+    statements = policy_of(doc, "pk-x-warehouse-load-scheduler")["Statement"]
+    assert not [a for s in statements for a in as_list(s["Action"]) if a.startswith("secretsmanager:")]
+    [kms] = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"scheduler.{REGION}.amazonaws.com"}}
+
+
+def test_the_schedules_input_is_encrypted_with_the_environment_key(doc: dict[str, Any]) -> None:
+    assert {s["kms_key_arn"] for s in resources(doc, "aws_scheduler_schedule").values()} == {KEY_ARN}
+
+
+def test_scheduler_role_gets_the_loader_database_role_at_sign_in(doc: dict[str, Any]) -> None:
+    role = next(r for r in resources(doc, "aws_iam_role").values() if r["name"] == "pk-x-warehouse-load-scheduler")
+    assert role["tags"]["RedshiftDbRoles"] == LOADER_ROLE
 
 
 def test_scheduler_role_trusts_the_scheduler_of_this_account_only(doc: dict[str, Any]) -> None:
@@ -257,7 +284,7 @@ def test_scheduler_role_trusts_the_scheduler_of_this_account_only(doc: dict[str,
 # ======================================================================================
 
 
-def test_statements_authenticate_with_the_managed_admin_secret(doc: dict[str, Any]) -> None:
+def test_deploy_time_statements_authenticate_with_the_managed_admin_secret(doc: dict[str, Any]) -> None:
     ns_id, _ = only(doc, "aws_redshiftserverless_namespace")
     wg_id, _ = only(doc, "aws_redshiftserverless_workgroup")
     statements = resources(doc, "aws_redshiftdata_statement").values()
@@ -276,9 +303,50 @@ def test_external_schema_is_over_the_clean_glue_database(doc: dict[str, Any]) ->
 
 def test_every_terraform_statement_is_idempotent(doc: dict[str, Any]) -> None:
     sqls = [s["sql"] for s in resources(doc, "aws_redshiftdata_statement").values()]
-    assert len(sqls) == 4  # external schema, curated schema, two tables
-    assert all(sql.startswith("CREATE ") and " IF NOT EXISTS " in sql for sql in sqls), sqls
-    assert not any(word in sql.upper() for sql in sqls for word in ("DROP ", "DELETE ", "TRUNCATE ")), sqls
+    creates = [sql for sql in sqls if sql.startswith(("CREATE SCHEMA ", "CREATE EXTERNAL SCHEMA ", "CREATE TABLE "))
+               and " IF NOT EXISTS " in sql]
+    assert len(creates) == 4  # external schema, curated schema, two tables
+    others = sorted(set(sqls) - set(creates))
+    # the loader: a procedure replaced in place, a CALL that creates the role once, and GRANTs
+    assert [sql.split(" ")[0] for sql in others] == ["CALL", "CREATE", "GRANT", "GRANT", "GRANT", "GRANT"]
+    assert [sql for sql in others if sql.startswith("CREATE ")] == [ensure_role_sql()]
+    assert not any(sql.upper().startswith(("DROP ", "DELETE ", "TRUNCATE ")) for sql in sqls), sqls
+
+
+def test_the_role_procedure_creates_a_role_only_when_it_does_not_exist() -> None:
+    sql = ensure_role_sql()
+    assert sql.startswith('CREATE OR REPLACE PROCEDURE "public"."pipeline_kit_ensure_role"(p_role VARCHAR(127))')
+    assert "IF NOT EXISTS (SELECT 1 FROM svv_roles WHERE role_name = p_role) THEN " in sql
+    assert "EXECUTE 'CREATE ROLE ' || quote_ident(p_role);" in sql
+    assert "${" not in sql  # Terraform would read it as an interpolation
+
+
+def test_the_loader_is_granted_the_curated_schema_its_tables_and_copy_only() -> None:
+    grants = loader_grant_statements(role="loader", schema="curated", tables=["orders", "events"],
+                                     spectrum_role_arn="arn:aws:iam::1:role/spectrum")
+    assert grants == {
+        "loader-role": 'CALL public."pipeline_kit_ensure_role"(\'loader\')',
+        "loader-schema": 'GRANT USAGE, CREATE ON SCHEMA "curated" TO ROLE "loader"',
+        "loader-copy-role": "GRANT ASSUMEROLE ON 'arn:aws:iam::1:role/spectrum' TO ROLE \"loader\" FOR COPY",
+        "loader-table-orders": 'GRANT SELECT, INSERT, DELETE, DROP ON TABLE "curated"."orders" TO ROLE "loader"',
+        "loader-table-events": 'GRANT SELECT, INSERT, DELETE, DROP ON TABLE "curated"."events" TO ROLE "loader"',
+    }
+
+
+def test_the_loader_grants_run_after_the_role_and_the_tables_exist(doc: dict[str, Any]) -> None:
+    by_name = {s["statement_name"]: (rid, s) for rid, s in resources(doc, "aws_redshiftdata_statement").items()}
+    role_id, _ = by_name["pk-x-warehouse-loader-role"]
+    table_id, _ = by_name["pk-x-warehouse-table-orders"]
+    _, grant = by_name["pk-x-warehouse-loader-table-orders"]
+    assert f"aws_redshiftdata_statement.{role_id}" in grant["depends_on"]
+    assert f"aws_redshiftdata_statement.{table_id}" in grant["depends_on"]
+
+
+def test_the_load_runs_as_the_scheduler_roles_database_user() -> None:
+    built: list[Warehouse] = []
+    synth_construct(lambda s: built.append(_warehouse(s)))
+    assert built[0].loader_db_user == iam_role_db_user("pk-x-warehouse-load-scheduler") == \
+        "IAMR:pk-x-warehouse-load-scheduler"
 
 
 def test_statements_wait_for_the_workgroup(doc: dict[str, Any]) -> None:
@@ -288,7 +356,8 @@ def test_statements_wait_for_the_workgroup(doc: dict[str, Any]) -> None:
 
 
 def test_a_curated_table_per_dataset_with_the_contract_columns(doc: dict[str, Any]) -> None:
-    [sql] = [s["sql"] for s in resources(doc, "aws_redshiftdata_statement").values() if '"orders"' in s["sql"]]
+    [sql] = [s["sql"] for s in resources(doc, "aws_redshiftdata_statement").values()
+             if s["sql"].startswith("CREATE TABLE") and "\"orders\"" in s["sql"]]
     assert sql == ('CREATE TABLE IF NOT EXISTS "curated"."orders" ("order_id" VARCHAR(80), "email" VARCHAR(64), '
                    '"amount" DECIMAL(38,9), "order_date" DATE, "quantity" BIGINT, "paid" BOOLEAN, '
                    '"created_at" TIMESTAMP)')
@@ -325,18 +394,27 @@ def test_one_schedule_per_dataset_calls_the_data_api_batch(doc: dict[str, Any]) 
         (BATCH_EXECUTE_TARGET, "cron(30 4 * * ? *)")}
 
 
-def test_the_scheduled_load_reads_the_orders_parquet_with_the_admin_secret(doc: dict[str, Any]) -> None:
-    ns_id, _ = only(doc, "aws_redshiftserverless_namespace")
+def test_the_scheduled_load_reads_the_orders_parquet_without_any_secret(doc: dict[str, Any]) -> None:
     [schedule] = [s for s in resources(doc, "aws_scheduler_schedule").values() if s["name"].endswith("orders")]
     payload = json.loads(schedule["target"]["input"])
-    assert payload["SecretArn"] == ref("aws_redshiftserverless_namespace", ns_id, "admin_password_secret_arn")
+    # no SecretArn, no DbUser: the Data API uses temporary credentials of the caller's IAM identity
+    assert sorted(payload) == ["Database", "Sqls", "StatementName", "WithEvent", "WorkgroupName"]
     assert f"FROM 's3://{CLEAN_BUCKET}/parquet/dataset=orders/'" in payload["Sqls"][2]
 
 
-def test_no_schedule_and_no_scheduler_role_without_a_load_schedule() -> None:
+def test_the_schedules_wait_for_the_loader_grants(doc: dict[str, Any]) -> None:
+    grants = {f"aws_redshiftdata_statement.{rid}" for rid, s in resources(doc, "aws_redshiftdata_statement").items()
+              if s["statement_name"].startswith("pk-x-warehouse-loader-")}
+    assert len(grants) == 6
+    for schedule in resources(doc, "aws_scheduler_schedule").values():
+        assert grants <= set(schedule["depends_on"])
+
+
+def test_no_schedule_no_scheduler_role_and_no_loader_without_a_load_schedule() -> None:
     doc = synth_construct(lambda s: _warehouse(s, load_schedule=""))
     assert resources(doc, "aws_scheduler_schedule") == {}
     assert [r["name"] for r in resources(doc, "aws_iam_role").values()] == ["pk-x-warehouse-spectrum"]
+    assert not [s for s in resources(doc, "aws_redshiftdata_statement").values() if "loader" in s["statement_name"]]
 
 
 def test_outputs_name_the_endpoint_namespace_and_secret_arn(doc: dict[str, Any]) -> None:

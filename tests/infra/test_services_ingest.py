@@ -41,7 +41,8 @@ def context(**overrides: Any) -> ServiceContext:
         tables={}, glue_clean_database="pk_x_clean", glue_raw_database="pk_x_raw",
         schema_registry_name="pk-x-datasets", catalog_reader_role_arns=(), datasets=("customers", "events", "orders"),
         artifacts_bucket=f"pk-x-artifacts-{ACCOUNT}", artifact_keys=dict(ARTIFACT_KEYS),
-        alarm_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:pk-x-alarms", network=NETWORK)
+        alarm_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:pk-x-alarms", network=NETWORK,
+        glue_security_configuration="pk-x-glue")
     return replace(base, **overrides)
 
 
@@ -223,7 +224,7 @@ def test_stream_is_kms_encrypted_and_on_demand_by_default(streaming_doc):
 def test_provisioned_stream_takes_its_shards_from_the_config():
     doc = synth_construct(lambda s: StreamIngress(s, "i", name="st", kms_key_arn=KEY_ARN, landing_bucket_arn="arn:aws:s3:::l",
                                                   dataset="events", log_retention_days=7, stream_mode="PROVISIONED",
-                                                  shard_count=3))
+                                                  shard_count=3, region=REGION))
     assert only(doc, "aws_kinesis_stream")[1]["shard_count"] == 3
 
 
@@ -263,10 +264,36 @@ def test_firehose_role_writes_only_the_data_and_error_prefixes(streaming_doc):
                                                    f"{bucket}/_errors/firehose/pk-x-stream-events/*"]
 
 
+#: What the streaming job may do on "*" (the only resource these actions accept).
+STAR_ONLY = {"glue:GetSecurityConfiguration", "cloudwatch:PutMetricData"}
+
+
 def test_no_policy_of_the_streaming_services_grants_a_wildcard(streaming_doc):
     for policy in resources(streaming_doc, "aws_iam_role_policy").values():
         for st in statements(policy["policy"]).values():
-            assert "*" not in as_list(st["Action"]) and "*" not in as_list(st.get("Resource", [])), st["Sid"]
+            assert not [a for a in as_list(st["Action"]) if "*" in a], st["Sid"]
+            if "*" in as_list(st.get("Resource", [])):
+                assert set(as_list(st["Action"])) <= STAR_ONLY, st["Sid"]
+
+
+def test_streaming_roles_use_the_key_only_through_the_services_that_encrypt_for_them(streaming_doc):
+    firehose = policy_of(streaming_doc, "ingress_policy")["UseEnvironmentKeyThroughKinesisAndS3"]
+    job = policy_of(streaming_doc, "job-role_policy")["UseEnvironmentKeyThroughServices"]
+    assert firehose["Condition"] == {"StringEquals": {"kms:ViaService": [
+        f"kinesis.{REGION}.amazonaws.com", f"s3.{REGION}.amazonaws.com"]}}
+    assert job["Condition"] == {"StringEquals": {"kms:ViaService": [
+        f"kinesis.{REGION}.amazonaws.com", f"s3.{REGION}.amazonaws.com", f"ssm.{REGION}.amazonaws.com"]}}
+
+
+def test_stream_job_runs_with_the_security_configuration_and_reads_only_its_stream_table(streaming_doc):
+    _, job = only(streaming_doc, "aws_glue_job")
+    assert job["security_configuration"] == "pk-x-glue"
+    sts = policy_of(streaming_doc, "job-role_policy")
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    assert sts["ReadStreamTable"]["Resource"] == [f"{glue}:catalog", f"{glue}:database/pk_x_raw",
+                                                  f"{glue}:table/pk_x_raw/events_stream"]
+    assert sts["WriteGlueLogs"]["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/*pk-x-glue*"
+    assert resources(streaming_doc, "aws_iam_role_policy_attachment") == {}
 
 
 def test_streaming_refuses_a_csv_dataset():

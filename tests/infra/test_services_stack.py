@@ -4,7 +4,6 @@ none, and the config rules that tie a service to the network."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,23 +12,19 @@ from typing import Any
 import pytest
 
 from environments import ConfigError, load_environment
-from environments.sections.services import VPC_SERVICES, ServicesConfig
+from environments.sections.services import VPC_SERVICES
 
 ALL = ("elasticache", "memorydb", "documentdb", "neptune", "opensearch", "timestream", "dms", "streaming",
        "appsync", "lakeformation", "datazone")
 
 
 def all_services_on(env: str = "prod"):
-    cfg = load_environment(env)
-    s = cfg.services
-    on = {name: dataclasses.replace(getattr(s, name), enabled=True) for name in ALL}
-    on["dms"] = dataclasses.replace(
-        on["dms"], database_name="shop", table_name="orders", dataset="orders",
-        source_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:{cfg.account_id}:secret:pk-shop-source-AbCdEf")
-    on["lakeformation"] = dataclasses.replace(
-        on["lakeformation"], admins=(f"arn:aws:iam::{cfg.account_id}:role/pipeline-kit-deploy-{env}",))
-    on["streaming"] = dataclasses.replace(on["streaming"], msk_enabled=True, msk_broker_count=3)
-    return dataclasses.replace(cfg, services=ServicesConfig(**on))
+    """What `make policy-scan` scans as prod+services (one definition: kit/policy_scan.py)."""
+    from kit.policy_scan import every_service_on
+
+    cfg = every_service_on(env)
+    assert set(cfg.services.enabled()) == set(ALL), "a service was added: list it in ALL"
+    return cfg
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +115,8 @@ def test_terraform_validate_accepts_prod_with_every_service(everything, tmp_path
 def test_a_vpc_service_needs_the_network(service: str, tmp_path: Path) -> None:
     from environments.config import ENVIRONMENTS_DIR, load_environment_file
 
-    text = (ENVIRONMENTS_DIR / "dev.toml").read_text(encoding="utf-8")
+    # An AWS environment cannot switch the network off at all (the functions run in it): local can.
+    text = (ENVIRONMENTS_DIR / "local.toml").read_text(encoding="utf-8")
     text = text.replace("[network]\n", "[network_off]\n").replace("[batch]\n", "[batch_off]\n")
     text = text.replace("[network_off]", "[network]\nenabled = false\n[network_ignored]")
     text = text.replace("[batch_off]", "[batch]\nenabled = false\n[batch_ignored]")
@@ -131,7 +127,7 @@ def test_a_vpc_service_needs_the_network(service: str, tmp_path: Path) -> None:
             skip = line in ("[network_ignored]", "[batch_ignored]")
         if not skip:
             out.append(line)
-    path = tmp_path / "dev.toml"
+    path = tmp_path / "local.toml"
     path.write_text("\n".join(out) + f"\n\n[services.{service}]\nenabled = true\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_environment_file(path)

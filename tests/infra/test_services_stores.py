@@ -94,6 +94,8 @@ def _neptune(stack: Construct, **overrides: Any) -> NeptuneGraph:
 def _search(stack: Construct, **overrides: Any) -> OpenSearchDomain:
     props: dict[str, Any] = dict(name="pk-x-search", kms_key_arn=KEY_ARN, region=REGION, account_id=ACCOUNT,
                                  log_retention_days=30, **NET)
+    if "master_role_arn" not in overrides:
+        props["admin_principal_arns"] = [ADMIN_ROLE]
     props.update(overrides)
     return OpenSearchDomain(stack, "search", **props)
 
@@ -185,6 +187,19 @@ def test_every_log_group_is_encrypted_with_the_key(all_doc: dict[str, Any]) -> N
     groups = resources(all_doc, "aws_cloudwatch_log_group").values()
     assert len(groups) == 2 + 2 + 2 + 4
     assert all(g["kms_key_id"] == KEY_ARN and g["retention_in_days"] == 30 for g in groups)
+
+
+def test_every_store_ingress_rule_is_described(all_doc: dict[str, Any]) -> None:
+    rules = resources(all_doc, "aws_vpc_security_group_ingress_rule").values()
+    assert rules and all(r.get("description", "").endswith("from a client security group") for r in rules)
+
+
+def test_on_the_emulator_the_services_it_applies_leave_rule_descriptions_out(wired_doc: dict[str, Any]) -> None:
+    described = {r["security_group_id"].split(".")[1].split("_")[0]: "description" in r
+                 for r in resources(wired_doc, "aws_vpc_security_group_ingress_rule").values()}
+    # neptune and opensearch apply on the emulator (it drops descriptions); the others never do
+    assert described == {"elasticache": True, "memorydb": True, "documentdb": True, "neptune": False,
+                         "opensearch": False}
 
 
 def test_a_security_group_without_client_groups_is_refused() -> None:
@@ -444,11 +459,27 @@ def test_opensearch_master_role_is_assumed_by_the_admin_principals(search_doc: d
     assert [s["Principal"] for s in trust] == [{"AWS": [ADMIN_ROLE]}]
 
 
-def test_opensearch_master_role_defaults_to_the_account() -> None:
+def test_opensearch_master_role_trusts_only_the_named_admin_roles() -> None:
     doc = synth_construct(_search)
     _, role = only(doc, "aws_iam_role")
-    trust = json.loads(role["assume_role_policy"])["Statement"]
-    assert trust[0]["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"AWS": [ADMIN_ROLE]}
+    assert trust["Action"] == "sts:AssumeRole"
+
+
+def test_opensearch_refuses_a_master_role_nobody_is_named_to_assume() -> None:
+    with pytest.raises(ValueError) as info:
+        synth_construct(lambda s: _search(s, admin_principal_arns=[]))
+    assert str(info.value) == ("opensearch pk-x-search: admin_principal_arns must name the role(s) that may assume "
+                               "the master role (or give master_role_arn): it never trusts the whole account")
+
+
+def test_opensearch_refuses_an_account_root_as_admin() -> None:
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    with pytest.raises(ValueError) as info:
+        synth_construct(lambda s: _search(s, admin_principal_arns=[root]))
+    assert str(info.value) == (f"opensearch pk-x-search: admin_principal_arns must name roles, not an account root "
+                               f"({root})")
 
 
 def test_opensearch_existing_master_role_creates_none() -> None:
@@ -520,7 +551,7 @@ def _wire_all(stack: TerraformStack, ctx: ServiceContext) -> None:
     wire_memorydb(stack, MemoryDbConfig(enabled=True), ctx)
     wire_documentdb(stack, DocumentDbConfig(enabled=True), ctx)
     wire_neptune(stack, NeptuneConfig(enabled=True), ctx)
-    wire_opensearch(stack, OpenSearchConfig(enabled=True, instance_count=2), ctx)
+    wire_opensearch(stack, OpenSearchConfig(enabled=True, instance_count=2, admin_role_arns=(ADMIN_ROLE,)), ctx)
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def test_config_error_carries_path_field_and_problem(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write_env(tmp_path, "prod", setter("colour", "blue"))
-    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, audit, backup, batch, catalog, compute,")
+    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, audit, backup, batch, catalog, ci, compute,")
 
 
 def test_unknown_nested_key(tmp_path: Path) -> None:
@@ -470,7 +470,8 @@ def test_with_emulator_port_refuses_aws_environments() -> None:
 
 
 def test_batch_needs_the_private_network(tmp_path: Path) -> None:
-    path = write_env(tmp_path, "dev", setter("network.enabled", False))
+    # local: an AWS environment refuses a disabled network before it gets to Batch
+    path = write_env(tmp_path, "local", setter("network.enabled", False))
     expect_error(path, "batch.enabled", "needs [network] enabled = true (Batch jobs run in the private subnets)")
 
 

@@ -212,3 +212,71 @@ def test_staging_and_prod_need_an_alarm_subscriber(tmp_path, env):
 def test_other_environments_may_have_no_alarm_subscriber(tmp_path, env):
     path = shipped_with(tmp_path, env, "notifications.https_retries", "3")
     assert accepted(path).notifications.alarms == ()
+
+
+# -- audit.data_events / audit.cloudwatch_logs: every AWS environment; security_alarms needs the logs
+
+
+@pytest.mark.parametrize("env", AWS)
+@pytest.mark.parametrize(("flag", "why"), [("data_events", "every object access to the data is recorded"),
+                                           ("cloudwatch_logs", "the trail is searchable and alarmed on")])
+def test_trail_data_events_and_log_delivery_are_required_in_every_aws_environment(tmp_path, env, flag, why):
+    path = shipped_with(tmp_path, env, f"audit.{flag}", "false")
+    assert refused(path) == f"{path}: audit.{flag}: must be true in {env} ({why} in every AWS environment)"
+
+
+@pytest.mark.parametrize("env", EMULATOR)
+def test_trail_data_events_and_log_delivery_are_optional_on_the_emulator(tmp_path, env):
+    path = shipped_with(tmp_path, env, "audit.data_events", "false")
+    path.write_text(override(override(path.read_text(), "audit.cloudwatch_logs", "false"),
+                             "audit.security_alarms", "false"))
+    cfg = accepted(path)
+    assert (cfg.audit.data_events, cfg.audit.cloudwatch_logs, cfg.audit.security_alarms) == (False, False, False)
+
+
+@pytest.mark.parametrize("env", EMULATOR)
+def test_security_alarms_need_the_trail_in_cloudwatch_logs(tmp_path, env):
+    path = shipped_with(tmp_path, env, "audit.cloudwatch_logs", "false")
+    assert refused(path) == (f"{path}: audit.security_alarms: needs audit.cloudwatch_logs = true (the alarms read "
+                             "the trail's CloudWatch Logs group)")
+
+
+@pytest.mark.parametrize("env", AWS)
+def test_security_alarms_may_be_left_off_in_an_aws_environment(tmp_path, env):
+    """dev and test may share an account, whose events both trails see: one set of alarms is enough."""
+    assert accepted(shipped_with(tmp_path, env, "audit.security_alarms", "false")).audit.security_alarms is False
+
+
+# -- network.enabled: every AWS environment (the plug-in functions run in the private subnets)
+
+
+@pytest.mark.parametrize("env", AWS)
+def test_the_network_is_required_in_every_aws_environment(tmp_path, env):
+    path = shipped_with(tmp_path, env, "network.enabled", "false")
+    assert refused(path) == (f"{path}: network.enabled: must be true in an AWS environment (the plug-in functions "
+                             "run in the private subnets)")
+
+
+@pytest.mark.parametrize("env", EMULATOR)
+def test_the_network_is_optional_on_the_emulator(tmp_path, env):
+    path = shipped_with(tmp_path, env, "network.enabled", "false")
+    path.write_text(override(path.read_text(), "batch.enabled", "false"))  # Batch needs the network
+    assert accepted(path).network.enabled is False
+
+
+# -- network.zones: pinned zone names, one per subnet, of the region
+
+
+def test_network_zones_pin_the_subnets_zones(tmp_path):
+    cfg = accepted(shipped_with(tmp_path, "dev", "network.zones", '["eu-west-1b", "eu-west-1c"]'))
+    assert cfg.network.zones == ("eu-west-1b", "eu-west-1c")
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ('["eu-west-1a"]', "must name network.availability_zones (2) zones, got 1"),
+    ('["eu-west-1a", "us-east-1b"]', "must be zones of eu-west-1 (eu-west-1a, eu-west-1b, ...), got 'us-east-1b'"),
+    ('["eu-west-1a", "eu-west-1a"]', "must be distinct, got ['eu-west-1a', 'eu-west-1a']"),
+])
+def test_network_zones_must_be_distinct_zones_of_the_region_one_per_subnet(tmp_path, value, problem):
+    path = shipped_with(tmp_path, "dev", "network.zones", value)
+    assert refused(path) == f"{path}: network.zones: {problem}"

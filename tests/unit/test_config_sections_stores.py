@@ -129,13 +129,42 @@ def test_a_disabled_store_has_no_problems(key: str) -> None:
                                           ("documentdb", "DocumentDB"), ("neptune", "Neptune"),
                                           ("opensearch", "OpenSearch")])
 def test_an_enabled_store_needs_the_network(key: str, service: str) -> None:
-    assert checks(SECTIONS[key](enabled=True), network_enabled=False) == [
+    section = SECTIONS[key](enabled=True)
+    if key == "opensearch":
+        section = dataclasses.replace(section, admin_role_arns=(ROLE,))
+    assert checks(section, network_enabled=False) == [
         ("enabled", f"needs [network] enabled = true ({service} lives in the private subnets)")]
 
 
 @pytest.mark.parametrize("key", sorted(SECTIONS))
 def test_an_enabled_store_with_the_network_passes(key: str) -> None:
-    assert checks(SECTIONS[key](enabled=True)) == []
+    section = SECTIONS[key](enabled=True)
+    if key == "opensearch":  # its master role needs someone named to assume it
+        section = dataclasses.replace(section, admin_role_arns=(ROLE,))
+    assert checks(section) == []
+
+
+OPENSEARCH_ADMINS = ("admin_role_arns", "must name the IAM role(s) that may assume the OpenSearch master role (or "
+                     "set master_role_arn to an existing role): the kit never lets the whole account assume it")
+
+
+def test_opensearch_without_admin_roles_nor_an_existing_master_is_refused() -> None:
+    assert checks(OpenSearchConfig(enabled=True)) == [OPENSEARCH_ADMINS]
+
+
+def test_opensearch_with_an_existing_master_needs_no_admin_roles() -> None:
+    assert checks(OpenSearchConfig(enabled=True, master_role_arn=ROLE)) == []
+
+
+def test_an_environment_file_switching_opensearch_on_without_admins_names_the_field(tmp_path: Path) -> None:
+    from environments.config import ENVIRONMENTS_DIR, load_environment_file
+
+    path = tmp_path / "dev.toml"
+    path.write_text((ENVIRONMENTS_DIR / "dev.toml").read_text(encoding="utf-8")
+                    + "\n[services.opensearch]\nenabled = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_environment_file(path)
+    assert str(info.value).endswith(f"services.opensearch.admin_role_arns: {OPENSEARCH_ADMINS[1]}")
 
 
 def test_elasticache_replicas_need_two_zones() -> None:
@@ -144,12 +173,12 @@ def test_elasticache_replicas_need_two_zones() -> None:
 
 
 def test_opensearch_count_must_fit_the_zones() -> None:
-    assert checks(OpenSearchConfig(enabled=True, instance_count=3), az_count=2) == [
+    assert checks(OpenSearchConfig(enabled=True, instance_count=3, admin_role_arns=(ROLE,)), az_count=2) == [
         ("instance_count", "must be 1 or a multiple of the availability zones the domain spreads over (2), got 3")]
 
 
 def test_opensearch_three_nodes_fit_three_zones() -> None:
-    assert checks(OpenSearchConfig(enabled=True, instance_count=3), az_count=3) == []
+    assert checks(OpenSearchConfig(enabled=True, instance_count=3, admin_role_arns=(ROLE,)), az_count=3) == []
 
 
 def test_opensearch_admin_roles_conflict_with_an_existing_master() -> None:

@@ -131,3 +131,144 @@ def test_wildcards_stay_inside_a_named_resource(name, consumes, produces, perms)
     inside = (f"{LOG_GROUP}:log-stream:*", *(f"{b}/*" for b in ARNS.buckets.values()),
               *(f"{t}/index/*" for t in ARNS.tables.values()))
     assert {r for _, r in found if "*" in r} <= set(inside)
+
+
+# -- the environment key: only through the services that encrypt what the plug-in touches --------
+
+KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+def key_statements(m: PluginManifest, *, input_queue: str | None = ARNS.queues["alpha"],
+                   arns: ResourceArns = ARNS) -> list:
+    return [s for s in policy_statements(m, arns, input_queue_arn=input_queue, log_group_arn=LOG_GROUP)
+            if arns.kms_key in s.resources]
+
+
+def via(statement) -> set[str]:
+    (operator,) = statement.conditions
+    assert operator == "StringEquals"
+    values = statement.conditions[operator]["kms:ViaService"]
+    return {values} if isinstance(values, str) else set(values)
+
+
+@CASES
+def test_the_key_is_used_only_through_aws_services_of_the_region(name, consumes, produces, perms):
+    (statement,) = key_statements(manifest(name, consumes, produces, perms))
+    assert set(statement.actions) == set(KEY_ACTIONS)
+    assert statement.resources == [ARNS.kms_key]
+    assert via(statement) and all(v.endswith(f".{REGION}.amazonaws.com") for v in via(statement))
+
+
+@pytest.mark.parametrize(("perms", "produces", "services"), [
+    (Permissions(read_buckets=("landing",)), (), {"s3", "sqs"}),
+    (Permissions(write_buckets=("clean",)), (), {"s3", "sqs"}),
+    (Permissions(publish_topics=("pipeline-events",)), (), {"sns", "sqs"}),
+    (Permissions(tables=("status",)), (), {"dynamodb", "sqs"}),
+    (Permissions(parameters=("tokenisation-key",)), (), {"ssm", "sqs"}),
+    (Permissions(), ("beta",), {"sqs"}),
+    (Permissions(delete_buckets=("landing",)), (), {"sqs"}),  # deleting an object needs no key
+], ids=["read", "write", "publish", "tables", "parameters", "produces", "delete-only"])
+def test_each_declaration_adds_the_service_that_encrypts_for_it(perms, produces, services):
+    (statement,) = key_statements(manifest("p", ("alpha",), produces, perms))
+    assert via(statement) == {f"{s}.{REGION}.amazonaws.com" for s in services}
+
+
+def test_a_plugin_that_touches_nothing_encrypted_gets_no_key():
+    assert key_statements(manifest("api", ("api",), (), Permissions()), input_queue=None) == []
+
+
+def test_the_region_of_the_key_services_may_be_given_apart_from_the_key_arn():
+    import dataclasses
+
+    arns = dataclasses.replace(ARNS, kms_key="${aws_kms_key.key.arn}", region="us-east-2")
+    (statement,) = key_statements(manifest("p", ("alpha",), (), Permissions()), arns=arns)
+    assert via(statement) == {"sqs.us-east-2.amazonaws.com"}
+
+
+def test_a_key_reference_without_a_region_is_refused():
+    import dataclasses
+
+    arns = dataclasses.replace(ARNS, kms_key="${aws_kms_key.key.arn}")
+    with pytest.raises(ValueError, match=r"ResourceArns.region is required when kms_key is not a literal KMS key ARN"):
+        key_statements(manifest("p", ("alpha",), (), Permissions()), arns=arns)
+
+
+# -- tracing and the VPC attachment (the function role's statements beyond the manifest) --------
+
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:pk-x-alpha"
+VPC_ID = "vpc-0abc"
+
+
+def _no_resource_level() -> frozenset[str]:
+    from kit.policy_scan import NO_RESOURCE_LEVEL_ACTIONS
+
+    return frozenset(NO_RESOURCE_LEVEL_ACTIONS)
+
+
+def test_tracing_is_xrays_star_only_actions_alone_in_their_statement():
+    from modules.functions import tracing_statements
+
+    (statement,) = tracing_statements()
+    assert statement.effect == "Allow" and list(statement.resources) == ["*"]
+    assert set(statement.actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                                      "xray:GetSamplingTargets"}
+    assert set(statement.actions) <= _no_resource_level()
+
+
+def _network_statements():
+    from modules.functions import network_interface_statements
+
+    return {s.sid: s for s in network_interface_statements(function_arn=FUNCTION_ARN, vpc_id=VPC_ID, region=REGION,
+                                                           account_id=ACCOUNT)}
+
+
+def test_lambda_may_manage_network_interfaces_of_this_account_and_region_in_the_vpc_only():
+    allowed = [s for s in _network_statements().values() if s.effect == "Allow" and "*" not in s.resources]
+    (statement,) = allowed
+    assert set(statement.actions) == {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                                      "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+    assert all(r.startswith(f"arn:aws:ec2:{REGION}:{ACCOUNT}:") and r.endswith("/*") for r in statement.resources)
+    assert statement.conditions == {"ArnEqualsIfExists": {"ec2:Vpc": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{VPC_ID}"}}
+
+
+def test_only_the_describe_actions_that_accept_star_alone_are_granted_on_star():
+    starred = [s for s in _network_statements().values() if s.effect == "Allow" and "*" in s.resources]
+    (statement,) = starred
+    assert list(statement.resources) == ["*"]
+    assert set(statement.actions) == {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}
+    assert set(statement.actions) <= _no_resource_level()
+
+
+def test_the_functions_own_code_may_use_none_of_the_network_permissions():
+    statements = _network_statements().values()
+    (deny,) = [s for s in statements if s.effect == "Deny"]
+    granted = {a for s in statements if s.effect == "Allow" for a in s.actions}
+    assert set(deny.actions) == granted
+    assert deny.conditions == {"ArnEquals": {"lambda:SourceFunctionArn": FUNCTION_ARN}}
+
+
+# -- the interface endpoints a plug-in's function calls from the private subnets ---------------
+
+
+@pytest.mark.parametrize(("perms", "produces", "batch", "endpoints"), [
+    (Permissions(read_buckets=("landing",), write_buckets=("clean",), tables=("status",)), (), True, set()),
+    (Permissions(), ("beta",), False, {"sqs"}),
+    (Permissions(publish_topics=("pipeline-events",)), (), False, {"sns"}),
+    (Permissions(parameters=("tokenisation-key",)), (), False, {"ssm"}),
+    (Permissions(athena=True), (), False, {"athena"}),
+], ids=["gateways-only", "produces", "publishes", "parameters", "athena"])
+def test_a_plugin_calls_the_endpoints_of_what_it_declares(perms, produces, batch, endpoints):
+    from modules.functions import interface_services_for
+
+    assert set(interface_services_for(manifest("p", ("alpha",), produces, perms), batch_enabled=batch)) == endpoints
+
+
+@pytest.mark.parametrize(("runtime_batch", "enabled", "expected"), [(True, True, ["batch"]), (True, False, []),
+                                                                    (False, True, [])])
+def test_a_batch_capable_plugin_calls_batch_only_where_batch_is_on(runtime_batch, enabled, expected):
+    from modules.functions import interface_services_for
+
+    m = PluginManifest(name="big", directory=Path("/nowhere/big"), description="big",
+                       handler="handler.lambda_handler", consumes=("alpha",), produces=(), permissions=Permissions(),
+                       runtime=Runtime(batch=runtime_batch))
+    assert interface_services_for(m, batch_enabled=enabled) == expected
