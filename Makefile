@@ -21,7 +21,7 @@ CHECKOV := $(CHECKOV_VENV)/.installed-$(shell cat .tools/checkov-requirements.tx
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools checkov actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
+.PHONY: help venv tools checkov actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate openapi lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
@@ -122,6 +122,9 @@ validate: $(STAMP) ## terraform validate every environment (no credentials neede
 
 schema-check: $(STAMP) ## Check dataset contract changes against schemas.lock.json (BACKWARD); UPDATE=1 records them
 	@$(PY) -m kit.schema_check $(if $(UPDATE),--update-lock,)
+
+openapi: $(STAMP) ## Write docs/openapi.json from the API plug-in's routes; CHECK=1 only fails when it is stale
+	@$(PY) -m kit.openapi $(if $(CHECK),--check,)
 
 lint: $(STAMP) ## ruff over the repository
 	@$(PY) -m ruff check .

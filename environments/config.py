@@ -24,6 +24,7 @@ from .sections import ci as _ci
 from .sections import notifications as _notifications
 from .sections import services as _services
 from .sections import warehouse
+from .sections.api import ApiConfig
 from .sections.ci import CiConfig
 from .sections.notifications import NotificationsConfig
 from .sections.services import ServicesConfig
@@ -324,6 +325,8 @@ class EnvironmentConfig:
     services: ServicesConfig = field(default_factory=ServicesConfig)
     #: Subscribers of the alarms and pipeline-events topics (``[notifications]``).
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    #: Limits of the REST API's submission and download routes (``[api]``, issue 14).
+    api: ApiConfig = field(default_factory=ApiConfig)
     #: The GitHub repository and workflows whose OIDC tokens may assume this environment's deploy
     #: and read-only roles (``[ci]``, AWS environments only; ``make bootstrap`` creates the roles).
     ci: CiConfig | None = None

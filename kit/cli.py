@@ -287,24 +287,169 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``--body-file`` extension → Content-Type (``--content-type`` overrides).
+_BODY_TYPES = {".json": "application/json", ".csv": "text/csv", ".jsonl": "application/x-ndjson",
+               ".ndjson": "application/x-ndjson"}
+#: A file's final statuses (pipeline_shared.messages.FINAL_STATUSES).
+_FINAL_STATUSES = ("processed", "quarantined", "gone")
+
+
+def _api_print(response: dict) -> dict | None:
+    """Print ``HTTP <code>`` and the body (pretty JSON when it is JSON); returns the parsed body."""
+    import json as _json
+
+    print(f"HTTP {response.get('statusCode')}", flush=True)
+    body = response.get("body") or ""
+    try:
+        parsed = _json.loads(body)
+    except ValueError:
+        print(body, flush=True)
+        return None
+    print(_json.dumps(parsed, indent=2, sort_keys=True), flush=True)
+    return parsed
+
+
+def _api_http(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None,
+              what: str) -> bytes:
+    """One plain HTTP request to a presigned URL; a refusal is one clear line."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            return resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:300].decode("utf-8", "replace").replace("\n", " ")
+        raise KitError(f"{what}: HTTP {exc.code} {exc.reason}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise KitError(f"{what}: {exc.reason}") from None
+
+
+def _api_upload(t, args, invoke) -> int:
+    """POST /datasets/<name>/files for ``--upload``, PUT the file with the returned headers, run
+    the local pipeline, follow GET /files/<id> to a final status, ``--download`` its outputs."""
+    import json as _json
+    import re
+    import time
+    from urllib.parse import urlsplit
+
+    from .runner import run
+
+    if args.method != "POST" or not re.fullmatch(r"/datasets/[^/]+/files", args.path):
+        raise KitError(f"--upload goes with POST /datasets/<name>/files, not {args.method} {args.path}")
+    path = Path(args.upload)
+    if not path.is_file():
+        raise KitError(f"--upload {args.upload}: no such file")
+    data = path.read_bytes()
+    if not data:
+        raise KitError(f"--upload {args.upload}: the file is empty")
+    request = {"filename": path.name, "size": len(data)}
+    if args.content_type:
+        request["content_type"] = args.content_type
+    created = _api_print(invoke(args.method, args.path, body=_json.dumps(request)))
+    if not isinstance(created, dict) or "upload" not in created:
+        return 1
+    upload, file_id = created["upload"], created["file_id"]
+    emulator = urlsplit(t.emulator.url)
+    target = urlsplit(upload["url"])
+    if (target.scheme, target.netloc) != (emulator.scheme, emulator.netloc):
+        raise KitError(f"the upload URL points at {target.scheme}://{target.netloc}, not the emulator at "
+                       f"{t.emulator.url}: is AWS_ENDPOINT_URL set in the API function's environment?")
+    step(f"PUT {len(data)} bytes of {path.name} to the presigned URL (s3 key {created['key']})")
+    _api_http(upload["url"], method=upload.get("method", "PUT"), data=data, headers=upload["headers"],
+              what="the presigned PUT was refused")
+    step("run the local pipeline (what `make run DRAIN_ONLY=1` does)")
+    deadline = time.monotonic() + args.timeout
+    view: dict | None = None
+    while True:
+        outcome = run(t.cfg, t.emulator, samples=None, state_dir=state_root(),
+                      timeout=max(deadline - time.monotonic(), 1.0), quiet=True)
+        response = invoke("GET", f"/files/{file_id}")
+        try:
+            view = _json.loads(response.get("body") or "{}")
+        except ValueError:
+            view = None
+        if int(response.get("statusCode", 500)) != 200 or not isinstance(view, dict):
+            _api_print(response)
+            raise KitError(f"GET /files/{file_id} answered HTTP {response.get('statusCode')}")
+        if view.get("status") in _FINAL_STATUSES or time.monotonic() >= deadline:
+            break
+        time.sleep(1.0)
+    step(f"GET /files/{file_id}")
+    _api_print({"statusCode": 200, "body": _json.dumps(view)})
+    for problem in outcome.problems(redrive=f"make redrive ENV={t.name}"):
+        warn(problem)
+    status = view.get("status")
+    if status not in _FINAL_STATUSES:
+        raise KitError(f"file {file_id} is still {status!r} after {args.timeout:g}s (--timeout); "
+                       f"see `make status ENV={t.name} FILE={file_id}`")
+    if args.download:
+        folder = Path(args.download)
+        downloads = view.get("downloads") or {}
+        entries = [*(downloads.get("clean") or [])] + [downloads[k] for k in ("quarantine_report", "rejected_rows")
+                                                       if downloads.get(k)]
+        if not entries:
+            warn(f"file {file_id} is {status}: nothing to download")
+        for entry in entries:
+            out = folder / entry["key"]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(_api_http(entry["url"], what=f"the download of {entry['key']} was refused"))
+            note(f"downloaded {out}")
+    if status != "processed":
+        print(f"error: file {file_id} ended {status}: {view.get('reason') or 'see its status above'}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
-    """Call one route of the deployed REST API through the local runner (emulator only)."""
+    """Call a route of the deployed REST API through the local runner (emulator only); with
+    ``--upload``, the whole presigned upload flow (see ``_api_upload``)."""
     import json as _json
 
     from .runner import invoke_api
 
+    if args.timeout <= 0:
+        raise KitError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    bad = [q for q in args.query or [] if "=" not in q]
+    if bad:
+        raise KitError(f"--query {bad[0]!r}: write key=value")
+    query = dict(q.split("=", 1) for q in args.query or [])
+    given = [name for name, value in (("--body", args.body), ("--body-file", args.body_file),
+                                      ("--upload", args.upload)) if value is not None]
+    if len(given) > 1:
+        raise KitError(f"{' and '.join(given)} cannot be combined: give one request body")
+    if args.download and args.upload is None:
+        raise KitError("--download goes with --upload (it fetches the uploaded file's outputs)")
     t = resolve(args.env, args.target)
     if t.emulator is None or not t.emulator.is_running():
         raise KitError("`kit api` answers through the local runner on a running emulator: run `make deploy` first")
-    query = dict(q.split("=", 1) for q in args.query or [])
-    response = invoke_api(t.cfg, t.emulator, args.method, args.path, body=args.body, query=query or None,
-                          state_dir=state_root())
-    print(f"HTTP {response.get('statusCode')}")
-    body = response.get("body") or ""
-    try:
-        print(_json.dumps(_json.loads(body), indent=2, sort_keys=True))
-    except ValueError:
-        print(body)
+
+    def invoke(method: str, path: str, *, body=None, content_type: str = "application/json") -> dict:
+        return invoke_api(t.cfg, t.emulator, method, path, body=body, query=query or None,
+                          state_dir=state_root(), content_type=content_type)
+
+    if args.upload is not None:
+        return _api_upload(t, args, invoke)
+    body: str | bytes | None = args.body
+    content_type = args.content_type or "application/json"
+    if args.body is not None and args.content_type is None:
+        try:
+            _json.loads(args.body)
+        except ValueError as exc:
+            raise KitError(f"--body is not valid JSON ({exc}); use --body-file with --content-type for other data") from None
+    if args.body_file is not None:
+        path = Path(args.body_file)
+        if not path.is_file():
+            raise KitError(f"--body-file {args.body_file}: no such file")
+        suffix = path.suffix.lower()
+        if args.content_type is None and suffix not in _BODY_TYPES:
+            raise KitError(f"--body-file {path.name}: say its type with --content-type "
+                           f"(known extensions: {', '.join(_BODY_TYPES)})")
+        content_type = args.content_type or _BODY_TYPES[suffix]
+        body = path.read_bytes()
+    response = invoke(args.method, args.path, body=body, content_type=content_type)
+    _api_print(response)
     return 0 if int(response.get("statusCode", 500)) < 400 else 1
 
 
@@ -485,6 +630,19 @@ def build_parser() -> argparse.ArgumentParser:
     api_parser.add_argument("method", choices=("GET", "POST", "PUT", "DELETE", "PATCH"))
     api_parser.add_argument("path", help="e.g. /files/<file_id>")
     api_parser.add_argument("--body", default=None, help="a JSON request body")
+    api_parser.add_argument("--body-file", default=None, metavar="PATH",
+                            help="the request body from a file (e.g. POST /datasets/<name>/cleanse); its type "
+                                 "from the extension (.json, .csv, .jsonl) or --content-type")
+    api_parser.add_argument("--content-type", default=None,
+                            help="Content-Type of --body/--body-file; with --upload, the upload's content_type")
+    api_parser.add_argument("--upload", default=None, metavar="PATH",
+                            help="with POST /datasets/<name>/files: request a presigned URL, PUT this file with "
+                                 "the returned headers, run the local pipeline, follow GET /files/<id>")
+    api_parser.add_argument("--download", default=None, metavar="DIR",
+                            help="with --upload: fetch the clean output (or quarantine report) into DIR "
+                                 "through the returned presigned GET URLs")
+    api_parser.add_argument("--timeout", type=float, default=300.0,
+                            help="with --upload: seconds to wait for the pipeline and a final status (default 300)")
     api_parser.add_argument("--query", action="append", help="key=value query string parameter (repeatable)")
     command("image-build", cmd_image_build, "build the Batch container image of a release (needs docker)",
             target=False, release=True)

@@ -675,14 +675,25 @@ def run(cfg, emulator, *, samples: Path | None = SAMPLES, state_dir: Path, timeo
     return RunOutcome(rows=rows, dlq=dlq, dlq_names=runner.dlq_names())
 
 
-def api_event(method: str, path: str, *, body: str | None = None, query: dict[str, str] | None = None,
-              stage: str = "v1", account: str = "123456789012") -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event, as API Gateway sends it to an AWS_PROXY integration."""
+def api_event(method: str, path: str, *, body: str | bytes | None = None, query: dict[str, str] | None = None,
+              stage: str = "v1", account: str = "123456789012", content_type: str = "application/json",
+              binary_media_types: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as API Gateway sends it to an AWS_PROXY integration:
+    a body whose Content-Type is one of the API's ``binary_media_types`` arrives base64-encoded
+    (``isBase64Encoded``), any other as text."""
+    import base64
+
     request_id = str(uuid.uuid4())
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    encoded = body is not None and media_type in {t.lower() for t in binary_media_types}
+    if encoded:
+        body = base64.b64encode(body if isinstance(body, bytes) else body.encode("utf-8")).decode("ascii")
+    elif isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")  # API Gateway hands a non-binary body on as text
     return {
         "resource": path, "path": path, "httpMethod": method.upper(),
-        "headers": {"Content-Type": "application/json", "Accept": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"], "Accept": ["application/json"]},
+        "headers": {"Content-Type": content_type, "Accept": "application/json"},
+        "multiValueHeaders": {"Content-Type": [content_type], "Accept": ["application/json"]},
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
         "pathParameters": None, "stageVariables": None,
@@ -693,12 +704,25 @@ def api_event(method: str, path: str, *, body: str | None = None, query: dict[st
                          "caller": "local-runner", "user": "local-runner"},
             "requestTimeEpoch": int(time.time() * 1000),
         },
-        "body": body, "isBase64Encoded": False,
+        "body": body, "isBase64Encoded": encoded,
     }
 
 
-def invoke_api(cfg, emulator, method: str, path: str, *, body: str | None = None,
-               query: dict[str, str] | None = None, state_dir: Path) -> dict[str, Any]:
+def deployed_binary_media_types(cfg, emulator) -> tuple[str, ...]:
+    """The binary media types of the deployed REST API (what API Gateway would base64-encode)."""
+    try:
+        apis = emulator.client("apigateway", cfg.region).get_rest_apis(limit=500).get("items", [])
+    except Exception:  # noqa: BLE001 - no API deployed: plain text bodies
+        return ()
+    for api in apis:
+        if api.get("name") == cfg.resource_name("api"):
+            return tuple(api.get("binaryMediaTypes") or ())
+    return ()
+
+
+def invoke_api(cfg, emulator, method: str, path: str, *, body: str | bytes | None = None,
+               query: dict[str, str] | None = None, state_dir: Path,
+               content_type: str = "application/json") -> dict[str, Any]:
     """Answer one API route through the deployed API plug-in, in-process (the emulator runs no
     Lambda code): its deployed zip and environment, a real REST proxy event."""
     sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
@@ -719,5 +743,7 @@ def invoke_api(cfg, emulator, method: str, path: str, *, body: str | None = None
         stage = Stage(name=plugin.name, function_name=fn_name, queue_url="", queue_arn="", dlq_url="",
                       batch_size=1, timeout=conf["Timeout"], environment=env)
         with _captured_stdout(state_dir / "api.log"):
-            return handler(api_event(method, path, body=body, query=query, account=cfg.account_id),
-                           LambdaContext(stage, cfg.region, cfg.account_id))
+            event = api_event(method, path, body=body, query=query, account=cfg.account_id,
+                              content_type=content_type,
+                              binary_media_types=deployed_binary_media_types(cfg, emulator))
+            return handler(event, LambdaContext(stage, cfg.region, cfg.account_id))

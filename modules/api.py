@@ -9,6 +9,12 @@ integrations, models or gateway responses change (``triggers``), a stage with JS
 and X-Ray, method settings for every method (throttling, metrics, execution logging), and the
 Lambda permissions that let exactly this API's stage and routes invoke the function.
 
+**Binary media types.** ``binary_media_types`` (e.g. ``text/csv``, ``application/x-ndjson``) are
+the request content types API Gateway hands to the function byte for byte, base64-encoded with
+``isBase64Encoded: true`` in the proxy event (other bodies arrive as text, and API Gateway decodes
+them as UTF-8 itself, so a function cannot tell a body that was not UTF-8). They are a setting of
+the API that takes effect with a new deployment, so they are part of the deployment's triggers.
+
 **CloudWatch role.** Execution logging (``execution_logging_level`` INFO/ERROR) *and* access
 logging need the account-level API Gateway setting "CloudWatch log role ARN" (one per account and
 region); without it, applying the stage fails with "CloudWatch Logs role ARN must be set in account
@@ -57,6 +63,7 @@ MAX_INTEGRATION_TIMEOUT_MS = 29_000
 _STATIC_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _PARAM_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _STAGE_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*/[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*$")
 
 #: One JSON object per request in the access log group. ``$context.error.messageString`` is
 #: already a quoted JSON string; the other values are quoted here.
@@ -158,6 +165,7 @@ class RestApi(Construct):
         xray_tracing_enabled: bool = True,
         integration_timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS,
         description: str | None = None,
+        binary_media_types: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         routes = [(m.upper(), p) for m, p in routes]
@@ -185,6 +193,10 @@ class RestApi(Construct):
                 f"REST API {name}: throttling needs a rate limit > 0 and a burst limit >= 1, "
                 f"got {throttling_rate_limit} / {throttling_burst_limit}"
             )
+        binary_media_types = list(dict.fromkeys(binary_media_types))
+        for media_type in binary_media_types:
+            if not _MEDIA_TYPE_RE.fullmatch(media_type):
+                raise ValueError(f"REST API {name}: binary media type {media_type!r} must look like type/subtype")
         if not _STAGE_RE.fullmatch(stage_name):
             raise ValueError(f"REST API {name}: stage name {stage_name!r} must be 1-128 of A-Z, a-z, 0-9, '_', '-'")
         if not 50 <= integration_timeout_ms <= MAX_INTEGRATION_TIMEOUT_MS:
@@ -198,6 +210,7 @@ class RestApi(Construct):
             name=name,
             description=description or f"{name} (Lambda proxy, {authorization} authorisation)",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            binary_media_types=binary_media_types or None,
             # A replaced API (new name or endpoint type) is up before the old one goes: callers
             # keep an API to reach (checkov CKV_AWS_237).
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
@@ -304,6 +317,7 @@ class RestApi(Construct):
                 "models": {f"{m} {p}": s for (m, p), s in sorted(request_models.items())},
                 "gateway_responses": GATEWAY_RESPONSES,
                 "integration_timeout_ms": integration_timeout_ms,
+                "binary_media_types": sorted(binary_media_types),
             },
             sort_keys=True,
         )

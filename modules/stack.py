@@ -552,7 +552,11 @@ class PipelineStack(TerraformStack):
         self.api = RestApi(
             self, "api", name=cfg.resource_name("api"), function_arn=fn.arn, function_name=fn.function_name,
             function_invoke_arn=fn.invoke_arn, routes=core.ROUTES,
-            request_models={("POST", "/queries"): core.QUERY_REQUEST_SCHEMA},
+            request_models={("POST", "/queries"): core.QUERY_REQUEST_SCHEMA,
+                            ("POST", "/datasets/{name}/files"): core.UPLOAD_REQUEST_SCHEMA},
+            # The cleanse route's text bodies (CSV, JSON Lines) reach the function byte for byte
+            # (base64, ``isBase64Encoded``): it checks the UTF-8 itself and answers 400, never 500.
+            binary_media_types=sorted(set(core.FORMAT_CONTENT_TYPES.values())),
             throttling_rate_limit=cfg.query.api_throttling_rate_limit,
             throttling_burst_limit=cfg.query.api_throttling_burst_limit,
             access_log_group_arn=access_logs.log_group.arn)
@@ -764,6 +768,9 @@ class PipelineStack(TerraformStack):
             env["PIPELINE_ATHENA_WORKGROUP"] = self.workgroup.workgroup.name
             env["PIPELINE_GLUE_DATABASE"] = self.databases.clean.name
             env["PIPELINE_ATHENA_CLEAN_TABLE"] = "{dataset}"
+        if plugin.consumes_api:  # the limits of the API's submission routes ([api]); the key uploads
+            env.update(cfg.api.environment())  # are signed with (SSE-KMS in the presigned PUT)
+            env["PIPELINE_KMS_KEY_ARN"] = self.key_arn
         env.update(plugin.environment)
         return env
 
@@ -812,7 +819,7 @@ def _plugin_core(plugin: PluginManifest):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
-    for attr in ("ROUTES", "QUERY_REQUEST_SCHEMA"):
+    for attr in ("ROUTES", "QUERY_REQUEST_SCHEMA", "UPLOAD_REQUEST_SCHEMA", "FORMAT_CONTENT_TYPES"):
         if not hasattr(module, attr):
             raise ValueError(f"{plugin.directory / 'core.py'}: an API plug-in's core must define {attr}")
     return module

@@ -10,6 +10,12 @@ Routes (API Gateway notation, also what the ``RestApi`` construct is given)::
     GET  /datasets/{name}/stats    counts by status and row totals over the last ``days`` (query string)
     POST /queries                  start an allow-listed Athena query → 202 {"id": ...}
     GET  /queries/{id}             its state; when SUCCEEDED a page of rows (+ next_token)
+    POST /datasets/{name}/files    a presigned S3 PUT into landing → 201 {"file_id", "key", "upload", ...};
+                                   the file then flows through the stages; GET /files/{id} follows it
+                                   and, once processed/quarantined, adds presigned GET "downloads"
+    POST /datasets/{name}/cleanse  a small body (JSON array, CSV, JSON Lines) validated, cleansed and
+                                   tokenised with the stages' code → 200 clean records + rejections;
+                                   413 above [api] sync_max_bytes / sync_max_rows (use the upload)
 
 **No SQL from the caller, ever.** ``POST /queries`` names a query from ``QUERIES`` and a dataset; the
 SQL is built here from fixed text, identifiers that come from the deployment (database, tables:
@@ -44,6 +50,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/datasets/{name}/stats"),
     ("POST", "/queries"),
     ("GET", "/queries/{id}"),
+    ("POST", "/datasets/{name}/files"),
+    ("POST", "/datasets/{name}/cleanse"),
 )
 
 
@@ -164,7 +172,7 @@ def date_literal(day: date) -> str:
 #: Status-item fields returned (the item layout is notify's, see lambdas/notify/core.py).
 FILE_FIELDS = (
     "file_id", "dataset", "status", "updated_at", "received_at", "reason", "counts", "locations",
-    "bucket", "key", "size", "etag", "version_id", "environment",
+    "bucket", "key", "size", "etag", "version_id", "environment", "upload_expires_at",
 )
 
 
@@ -667,3 +675,596 @@ def result_page(results: Mapping[str, Any], *, first_page: bool) -> dict[str, An
             names = [c["name"] for c in columns]
         rows.append({c["name"]: convert_cell(v, c["type"]) for c, v in zip(columns, cells)})
     return {"columns": columns, "rows": rows, "next_token": results.get("NextToken")}
+
+
+# ------------------------------------------------------------------------------------------------
+# the submission routes: limits ([api] in the environment file, PIPELINE_API_* in the function)
+# ------------------------------------------------------------------------------------------------
+
+
+class PayloadTooLarge(ApiError):
+    """413, pointing the caller to the presigned upload route."""
+
+    status_code = 413
+
+    def __init__(self, message: str, *, upload_route: str) -> None:
+        super().__init__(message)
+        self.upload_route = upload_route
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "upload_route": self.upload_route}
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
+#: ``PIPELINE_API_*`` variable → (field, default, minimum, maximum): defaults and bounds of ``[api]``.
+_LIMIT_VARIABLES = {
+    "PIPELINE_API_SYNC_MAX_BYTES": ("sync_max_bytes", 1024 * 1024, 1024, 4 * 1024 * 1024),
+    "PIPELINE_API_SYNC_MAX_ROWS": ("sync_max_rows", 10_000, 1, 100_000),
+    "PIPELINE_API_PRESIGN_EXPIRY_SECONDS": ("presign_expiry_seconds", 900, 60, 3600),
+    "PIPELINE_API_UPLOAD_MAX_BYTES": ("upload_max_bytes", 1024**3, 1, 5 * 1024**3),
+}
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """The ``[api]`` limits, as the stack passes them (``PIPELINE_API_*``)."""
+
+    sync_max_bytes: int = 1024 * 1024
+    sync_max_rows: int = 10_000
+    presign_expiry_seconds: int = 900
+    upload_max_bytes: int = 1024**3
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> ApiLimits:
+        """From ``PIPELINE_API_*`` (an unset variable takes ``[api]``'s default); ``ValueError``
+        naming the variable when one is not a whole number within ``[api]``'s bounds."""
+        values: dict[str, int] = {}
+        for name, (attribute, default, low, high) in _LIMIT_VARIABLES.items():
+            raw = environ.get(name, "").strip()
+            if not raw:
+                values[attribute] = default
+                continue
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise ValueError(f"environment variable {name} must be a whole number from {low} to {high}, got {raw!r}")
+            values[attribute] = int(raw)
+        return cls(**values)
+
+
+def upload_route(dataset: str) -> str:
+    return f"/datasets/{dataset}/files"
+
+
+# ------------------------------------------------------------------------------------------------
+# POST /datasets/{name}/files: a presigned PUT into landing
+# ------------------------------------------------------------------------------------------------
+
+#: Status of an upload handed out and not (yet) seen by the pipeline.
+AWAITING_UPLOAD = "awaiting_upload"
+UPLOAD_FIELDS = ("filename", "size", "content_type")
+MAX_FILENAME = 200
+FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CONTENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(; ?charset=[A-Za-z0-9_-]+)?$")
+#: The content type a file of each dataset format gets when the request names none.
+FORMAT_CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+GZIP_CONTENT_TYPE = "application/gzip"
+#: Server-side encryption every upload must ask for (with the environment key).
+SSE_KMS = "aws:kms"
+
+#: ``POST /datasets/{name}/files``: the body as a JSON Schema (draft-04, an API Gateway model); the
+#: gateway checks the shape, ``parse_upload_request`` everything (extension, size limit, type).
+UPLOAD_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "UploadRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["filename", "size"],
+    "properties": {
+        "filename": {"type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "pattern": FILENAME_RE.pattern},
+        "size": {"type": "integer", "minimum": 1},
+        "content_type": {"type": "string", "minLength": 3, "maxLength": 100, "pattern": CONTENT_TYPE_RE.pattern},
+    },
+}
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    filename: str
+    size: int
+    content_type: str
+
+
+def _json_object(body: str | bytes | None, *, example: str, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    if body is None or (isinstance(body, (str, bytes)) and not body.strip()):
+        raise BadRequest(f"a JSON request body is required, e.g. {example}")
+    if len(body.encode("utf-8") if isinstance(body, str) else body) > max_bytes:
+        raise BadRequest(f"the request body is larger than {max_bytes} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON ({exc}); expected e.g. {example}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"the request body must be a JSON object, got {type(data).__name__}; e.g. {example}")
+    return data
+
+
+def parse_upload_request(body: str | bytes | None, *, dataset: str, file_format: str, max_bytes: int) -> UploadRequest:
+    """The body of ``POST /datasets/{name}/files``: ``{"filename": "a.csv", "size": 1234,
+    "content_type": "text/csv"}``. ``filename``: letters, digits, '.', '_' and '-', ending in the
+    dataset format's extension (``.csv`` / ``.jsonl``), optionally ``.gz``; ``size``: the exact
+    byte count the client will PUT, 1..``max_bytes``; ``content_type`` (optional): the format's
+    (``text/csv``, ``application/x-ndjson``; ``application/gzip`` for ``.gz``)."""
+    extension = f".{file_format}"
+    example = f'{{"filename": "data{extension}", "size": 1234}}'
+    data = _json_object(body, example=example)
+    unknown = sorted(set(data) - set(UPLOAD_FIELDS))
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s) {', '.join(_show(u, 40) for u in unknown)} (allowed: {', '.join(UPLOAD_FIELDS)})"
+        )
+    filename = data.get("filename")
+    if filename is None:
+        raise BadRequest(f"field 'filename' is required, e.g. {example}")
+    if (
+        not isinstance(filename, str)
+        or not 1 <= len(filename) <= MAX_FILENAME
+        or not FILENAME_RE.fullmatch(filename)
+        or ".." in filename
+    ):
+        raise BadRequest(
+            f"field 'filename' {_show(filename)} is not valid: 1-{MAX_FILENAME} letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (no path)"
+        )
+    lowered = filename.lower()
+    compressed = lowered.endswith(".gz")
+    stem = lowered[:-3] if compressed else lowered
+    if not stem.endswith(extension) or len(stem) == len(extension):
+        raise BadRequest(
+            f"field 'filename' {_show(filename)} must end in {extension} or {extension}.gz "
+            f"(dataset {dataset} is {file_format})"
+        )
+    size = data.get("size")
+    if size is None:
+        raise BadRequest(f"field 'size' is required: the file's exact size in bytes (1 to {max_bytes})")
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= max_bytes:
+        raise BadRequest(
+            f"field 'size' must be the file's exact size in bytes, a whole number from 1 to {max_bytes}, got {_show(size)}"
+        )
+    content_type = data.get("content_type")
+    if content_type is None:
+        content_type = GZIP_CONTENT_TYPE if compressed else FORMAT_CONTENT_TYPES.get(file_format, "application/octet-stream")
+    elif not isinstance(content_type, str) or len(content_type) > 100 or not CONTENT_TYPE_RE.fullmatch(content_type):
+        raise BadRequest(f"field 'content_type' {_show(content_type)} is not a media type such as text/csv")
+    return UploadRequest(filename=filename, size=size, content_type=content_type)
+
+
+def parse_upload_id(raw: str) -> str:
+    if not FILE_ID_RE.fullmatch(raw):
+        raise ValueError(f"an upload id is 32 hexadecimal characters, got {raw!r}")
+    return raw.lower()
+
+
+def upload_key(dataset: str, upload_id: str, filename: str, *, now: datetime) -> str:
+    """``<dataset>/api/<yyyy>/<mm>/<dd>/<upload id>/<filename>``: the dataset prefix validate reads
+    the contract from, and one folder per upload (two clients' ``a.csv`` never collide)."""
+    return f"{dataset}/api/{now.astimezone(UTC):%Y/%m/%d}/{parse_upload_id(upload_id)}/{filename}"
+
+
+@dataclass(frozen=True)
+class PresignedPut:
+    """What the handler signs (``params`` of S3 PutObject) and what the client must send
+    (``headers``: the same values under their HTTP names, each one signed)."""
+
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+def presigned_put(request: UploadRequest, *, bucket: str, key: str, kms_key_id: str) -> PresignedPut:
+    """The PutObject parameters whose headers the presigned URL signs: ``Content-Type``, the exact
+    ``Content-Length`` (S3 refuses a PUT of another size: the signature no longer matches) and
+    SSE-KMS with the environment key (a PUT without them, or with another key, is refused too)."""
+    if not kms_key_id:
+        raise ValueError("the environment's KMS key is not known: cannot sign an upload with SSE-KMS")
+    params = {
+        "Bucket": bucket,
+        "Key": key,
+        "ContentType": request.content_type,
+        "ContentLength": request.size,
+        "ServerSideEncryption": SSE_KMS,
+        "SSEKMSKeyId": kms_key_id,
+    }
+    headers = {
+        "Content-Type": request.content_type,
+        "Content-Length": str(request.size),
+        "x-amz-server-side-encryption": SSE_KMS,
+        "x-amz-server-side-encryption-aws-kms-key-id": kms_key_id,
+    }
+    return PresignedPut(params=params, headers=headers)
+
+
+def upload_item(
+    *,
+    upload_id: str,
+    dataset: str,
+    bucket: str,
+    key: str,
+    request: UploadRequest,
+    now: datetime,
+    expiry_seconds: int,
+    ttl_days: int,
+    environment: str,
+) -> dict[str, Any]:
+    """The status item of an upload handed out (notify's layout; ``status`` awaiting_upload):
+    it lives until the URL expired plus the status TTL days, as a file's item does."""
+    url_expires = now + timedelta(seconds=expiry_seconds)
+    return {
+        "file_id": parse_upload_id(upload_id),
+        "status": AWAITING_UPLOAD,
+        "dataset": dataset,
+        "bucket": bucket,
+        "key": key,
+        "size": request.size,
+        "updated_at": iso(now),
+        "received_at": iso(now),
+        "upload_expires_at": iso(url_expires),
+        "expires_at": int((url_expires + timedelta(days=ttl_days)).timestamp()),
+        "environment": environment,
+    }
+
+
+def upload_response(*, upload_id: str, key: str, url: str, put: PresignedPut, expires_at: str) -> dict[str, Any]:
+    """The 201 body of ``POST /datasets/{name}/files``."""
+    return {
+        "file_id": upload_id,
+        "key": key,
+        "upload": {"method": "PUT", "url": url, "headers": dict(put.headers)},
+        "expires_at": expires_at,
+        "status_url": f"/files/{upload_id}",
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# GET /files/{id}: an upload followed to its pipeline records; download URLs
+# ------------------------------------------------------------------------------------------------
+
+#: How far ``GET /files/{id}`` reads the by-dataset index to follow one upload (items).
+MAX_FOLLOW_ITEMS = 5_000
+
+
+def follow_upload(item: Mapping[str, Any], records: Iterable[Mapping[str, Any]], *, now: datetime) -> dict[str, Any]:
+    """The answer for an ``awaiting_upload`` item (plain values, not expired), given the status
+    items of its dataset updated since (the by-dataset index): the newest pipeline record of the
+    upload's key with ``upload_id`` and ``files`` (every file id of that key since, oldest first),
+    or the upload item itself when the pipeline has not seen the file yet."""
+    upload_id = item["file_id"]
+    seen: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        fid = record.get("file_id")
+        if (
+            record.get("key") != item.get("key")
+            or fid == upload_id
+            or record.get("status") == AWAITING_UPLOAD
+            or not isinstance(fid, str)
+            or file_status(record, now=now) is None
+        ):
+            continue
+        if fid not in seen or str(record.get("updated_at", "")) > str(seen[fid].get("updated_at", "")):
+            seen[fid] = record
+    if not seen:
+        return file_status(item, now=now) or {}
+    ordered = sorted(seen.values(), key=lambda r: (str(r.get("updated_at", "")), str(r.get("file_id"))))
+    view = file_status(ordered[-1], now=now) or {}
+    view["upload_id"] = upload_id
+    view["files"] = [str(r["file_id"]) for r in ordered]
+    return view
+
+
+def split_s3_uri(uri: Any) -> tuple[str, str] | None:
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        return None
+    bucket, sep, key = uri[5:].partition("/")
+    return (bucket, key) if bucket and sep and key else None
+
+
+def downloads(
+    view: Mapping[str, Any], *, clean_bucket: str, quarantine_bucket: str, presign: Callable[[str, str], str]
+) -> dict[str, Any] | None:
+    """Presigned GETs (``presign(bucket, key)``) of what a file's ``locations`` name: when it is
+    processed, its clean outputs (``clean``); when it is quarantined or had rows rejected, its
+    quarantine report (``quarantine_report``) and rejected rows (``rejected_rows``). Only objects
+    of the environment's clean and quarantine buckets are signed. None when there is nothing."""
+    locations = view.get("locations") or {}
+    status = view.get("status")
+    out: dict[str, Any] = {}
+
+    def entry(uri: Any, bucket: str) -> dict[str, str] | None:
+        found = split_s3_uri(uri)
+        if found is None or found[0] != bucket:
+            return None
+        return {"key": found[1], "url": presign(found[0], found[1])}
+
+    if status == "processed":
+        clean = locations.get("clean") or []
+        entries = [e for e in (entry(u, clean_bucket) for u in (clean if isinstance(clean, list) else [clean])) if e]
+        if entries:
+            out["clean"] = entries
+    if status in ("processed", "quarantined"):
+        for name, location in (("quarantine_report", "quarantine_report"), ("rejected_rows", "quarantine_rows")):
+            found = entry(locations.get(location), quarantine_bucket)
+            if found:
+                out[name] = found
+    return out or None
+
+
+# ------------------------------------------------------------------------------------------------
+# POST /datasets/{name}/cleanse: a small body through the stages' own check and cleansing
+# ------------------------------------------------------------------------------------------------
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv"
+NDJSON_TYPE = "application/x-ndjson"
+#: Media types of a cleanse body per dataset format (JSON: an array of records, always accepted).
+BODY_TYPES = {"csv": (JSON_TYPE, CSV_TYPE), "jsonl": (JSON_TYPE, NDJSON_TYPE)}
+
+
+@dataclass(frozen=True)
+class CleanseInput:
+    """A cleanse body as the dataset's file format: ``data`` (UTF-8 bytes of a CSV file with its
+    header or of JSON Lines), ``rows`` (the 1-based request row of each data row of ``data``),
+    ``rows_in`` (records in the request) and ``rejections`` found before (JSON records that cannot
+    be written as a CSV row: not an object, an unknown column, a nested value)."""
+
+    media_type: str
+    data: bytes
+    rows: tuple[int, ...] | None
+    rows_in: int
+    rejections: tuple[dict[str, Any], ...] = ()
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    if not content_type or not content_type.strip():
+        return "", None
+    main, *params = (p.strip() for p in content_type.split(";"))
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return main.lower(), charset
+
+
+def _rejection(row: int, column: str | None, rule: str, message: str) -> dict[str, Any]:
+    return {"row": row, "column": column, "rule": rule, "message": message}
+
+
+def _data_lines(text: str) -> int:
+    return sum(1 for line in text.split("\n") if line.strip())
+
+
+def _csv_cell(value: Any) -> str | None:
+    """A JSON value as the text of a CSV cell, None for an array or an object."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return None
+
+
+def _records_as_csv(records: list[Any], contract: Any) -> tuple[bytes, tuple[int, ...], list[dict[str, Any]]]:
+    import csv
+    import io
+
+    names = list(contract.column_names)
+    known = set(names)
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=contract.delimiter, quotechar=contract.quote_char, lineterminator="\n")
+    writer.writerow(names)
+    rows: list[int] = []
+    rejections: list[dict[str, Any]] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            rejections.append(_rejection(number, None, "json_object", f"expected a JSON object, got {_json_type(record)}"))
+            continue
+        unknown = [k for k in record if k not in known]
+        if unknown:
+            rejections.append(_rejection(
+                number, unknown[0], "column",
+                f"unknown column(s) {', '.join(_show(u, 40) for u in unknown)} "
+                f"(the {contract.name} contract has: {', '.join(names)})",
+            ))
+            continue
+        cells = []
+        for name in names:
+            cell = _csv_cell(record.get(name))
+            if cell is None:
+                rejections.append(_rejection(
+                    number, name, "type", f"{name}: a JSON {_json_type(record[name])} is not a {contract.column(name).type} value"
+                ))
+                break
+            cells.append(cell)
+        else:
+            writer.writerow(cells)
+            rows.append(number)
+    return text.getvalue().encode("utf-8"), tuple(rows), rejections
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def parse_cleanse_body(
+    body: bytes | None, content_type: str | None, *, contract: Any, max_bytes: int, max_rows: int
+) -> CleanseInput:
+    """Check a ``POST /datasets/{name}/cleanse`` body before any row is read: its size (413 above
+    ``max_bytes``, pointing to the upload route), media type (415 unless one the dataset's format
+    takes: ``application/json`` always, ``text/csv`` for a CSV dataset, ``application/x-ndjson``
+    for a JSON Lines one; charset UTF-8 if named), UTF-8 text, JSON (an array of records) and the
+    row count (413 above ``max_rows``)."""
+    dataset, file_format = contract.name, contract.format
+    route = upload_route(dataset)
+    accepted = BODY_TYPES.get(file_format, (JSON_TYPE,))
+    body = body or b""
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(
+            f"the body is {len(body)} bytes, more than the {max_bytes} this route cleanses synchronously; "
+            f"use POST {route} (presigned upload) for larger data",
+            upload_route=route,
+        )
+    media, charset = _media_type(content_type)
+    if media not in accepted:
+        shown = f"Content-Type {_show(content_type)}" if media else "a request without Content-Type"
+        raise UnsupportedMediaType(
+            f"{shown} is not accepted for dataset {dataset} ({file_format}): send {' or '.join(accepted)}"
+        )
+    if charset not in (None, "utf-8", "utf8"):
+        raise UnsupportedMediaType(f"charset {charset!r} is not accepted: the body must be UTF-8 (charset=utf-8)")
+    if not body.strip():
+        raise BadRequest(f"the request body is empty: send {' or '.join(accepted)} data of dataset {dataset}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the request body is not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+    def too_many(rows: int) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"the body holds {rows} rows, more than the {max_rows} this route cleanses synchronously; "
+            f"use POST {route} (presigned upload) for larger data",
+            upload_route=route,
+        )
+
+    if media == JSON_TYPE:
+        try:
+            records = json.loads(text)
+        except ValueError as exc:
+            raise BadRequest(f"the request body is not valid JSON ({exc}); send a JSON array of records") from None
+        if not isinstance(records, list):
+            raise BadRequest(f"the request body must be a JSON array of records, got a JSON {_json_type(records)}")
+        if not records:
+            raise BadRequest("the request body is an empty JSON array: send at least one record")
+        if len(records) > max_rows:
+            raise too_many(len(records))
+        if file_format == "csv":
+            data, rows, rejections = _records_as_csv(records, contract)
+            return CleanseInput(media, data, rows, len(records), tuple(rejections))
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        return CleanseInput(media, lines.encode("utf-8"), None, len(records))
+    rows = _data_lines(text) - (1 if media == CSV_TYPE else 0)
+    if rows > max_rows:
+        raise too_many(rows)
+    return CleanseInput(media, body, None, rows)
+
+
+def _clean_records(sink: bytes, contract: Any) -> list[dict[str, Any]]:
+    import csv
+    import io
+
+    text = sink.decode("utf-8")
+    if contract.format == "jsonl":
+        return [json.loads(line) for line in text.split("\n") if line]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    return [{n: (v if v != "" else None) for n, v in zip(header, row)} for row in reader]
+
+
+def cleanse_records(
+    request: CleanseInput, *, contract: Any, tokenise: Callable[[str], str] | None, today: date
+) -> dict[str, Any]:
+    """Validate and cleanse a checked body with the stages' own code (``pipeline_shared.validation``
+    and ``pipeline_shared.cleansing``): the 200 body ``{"dataset", "rows_in", "valid", "rejected",
+    "duplicates", "accepted", "records", "rejections"}``. ``records``: the clean rows as the clean
+    bucket would hold them (tokenised; for a CSV dataset the standardised text, null for empty),
+    grouped by clean partition; ``rejections``: every broken rule, ``row`` counted from 1 over the
+    request's records (JSON) or data rows (CSV without its header, blank lines not counted);
+    ``accepted`` false (with ``reason``) when the pipeline would quarantine the data as a file
+    (more rejected rows than the contract's max_rejected_fraction). Nothing is written anywhere."""
+    import io
+
+    from pipeline_shared.cleansing import cleanse_stream
+    from pipeline_shared.validation import validate_stream
+
+    key = f"{contract.name}/api/request.{contract.extension}"
+    rejections = list(request.rejections)
+    valid = duplicates = 0
+    records: list[dict[str, Any]] = []
+    if request.rows is None or request.rows:
+        checked = validate_stream(
+            io.BytesIO(request.data), key=key, contract=contract, max_bytes=len(request.data) + 1,
+            max_violations=len(request.data) + 1,
+        )
+        if checked.reason is not None and checked.rule != "threshold":
+            raise BadRequest(f"the body cannot be read as {contract.name} data ({contract.format}): {checked.reason}")
+        valid = checked.valid
+        for violation in checked.violations:
+            row = request.rows[violation.row - 1] if request.rows is not None else violation.row
+            rejections.append(_rejection(row, violation.column, violation.rule, violation.message))
+        sinks: dict[date, io.BytesIO] = {}
+
+        def open_partition(partition: date) -> io.BytesIO:
+            sinks[partition] = io.BytesIO()
+            return sinks[partition]
+
+        cleansed = cleanse_stream(
+            io.BytesIO(request.data), key=key, contract=contract, max_bytes=len(request.data) + 1,
+            tokenise=tokenise, default_partition=today, open_partition=open_partition,
+        )
+        duplicates = cleansed.duplicates
+        for sink in sinks.values():
+            records.extend(_clean_records(sink.getvalue(), contract))
+        if request.rows is None:
+            rows_in = checked.records_in
+        else:
+            rows_in = request.rows_in
+    else:
+        rows_in = request.rows_in
+    rejections.sort(key=lambda r: r["row"])
+    rejected = rows_in - valid
+    answer: dict[str, Any] = {
+        "dataset": contract.name,
+        "rows_in": rows_in,
+        "valid": valid,
+        "rejected": rejected,
+        "duplicates": duplicates,
+        "accepted": True,
+        "records": records,
+        "rejections": rejections,
+    }
+    share = rejected / rows_in if rows_in else 0.0
+    if share > contract.max_rejected_fraction:
+        answer["accepted"] = False
+        answer["reason"] = (
+            f"{rejected} of {rows_in} rows ({share:.1%}) break the {contract.name} contract, more than its "
+            f"max_rejected_fraction of {contract.max_rejected_fraction:.1%}: as a file, the pipeline would "
+            "quarantine it whole"
+        )
+    return answer
+
+
+def to_attribute_value(value: Any) -> dict[str, Any]:
+    """A Python value in DynamoDB's wire format (notify's ``to_attribute_value``)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute_value(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [to_attribute_value(v) for v in value]}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: to_attribute_value(v) for k, v in values.items()}

@@ -7,12 +7,26 @@ Routes (Powertools ``APIGatewayRestResolver``; validation, SQL and response shap
     POST /queries                 → 202 {"id", "state": "QUEUED", ...} (allow-listed query, Athena) · 400 · 429
     GET  /queries/{id}            → 200 {"state", ...}; SUCCEEDED: {"columns", "rows", "next_token"}
                                     (``?max_results=100&next_token=...``); FAILED/CANCELLED: "reason" · 404
+    POST /datasets/{name}/files   → 201 {"file_id", "key", "upload": {"method": "PUT", "url", "headers"},
+                                    "expires_at", "status_url"} · 400 · 404 unknown dataset
+    POST /datasets/{name}/cleanse → 200 {"dataset", "rows_in", "valid", "rejected", "duplicates", "accepted",
+                                    "records", "rejections"} · 400 · 404 · 413 (too large: use the upload) · 415
+
+``GET /files/{id}`` of an upload (``awaiting_upload``) answers the newest pipeline record of its key
+once the pipeline has seen the file (with ``upload_id`` and ``files``); a processed or quarantined
+file gets ``downloads``: presigned GETs of its clean outputs, quarantine report and rejected rows.
+Presigned URLs are signed with the function role's credentials (Signature Version 4): an upload
+URL signs Content-Type, the exact Content-Length and SSE-KMS with the environment key.
 
 Errors are ``{"message": "..."}`` with 400/404/405/429; anything unexpected is logged and answered
 500 ``{"message": "internal error (request id ...)"}``. Queries run asynchronously because API
 Gateway gives an integration 29-30 s at most: the caller polls ``GET /queries/{id}``.
 
 Environment: PIPELINE_TABLE_STATUS, PIPELINE_ATHENA_WORKGROUP, PIPELINE_GLUE_DATABASE, PIPELINE_ENV,
+PIPELINE_BUCKET_LANDING (uploads), PIPELINE_BUCKET_CLEAN / _QUARANTINE (downloads),
+PIPELINE_KMS_KEY_ARN (the environment key uploads are encrypted with), PIPELINE_PARAM_TOKENISATION_KEY,
+PIPELINE_STATUS_TTL_DAYS, the ``[api]`` limits PIPELINE_API_SYNC_MAX_BYTES, PIPELINE_API_SYNC_MAX_ROWS,
+PIPELINE_API_PRESIGN_EXPIRY_SECONDS, PIPELINE_API_UPLOAD_MAX_BYTES (unset: ``[api]``'s defaults),
 optional PIPELINE_ATHENA_CLEAN_TABLE (template with ``{dataset}``, default ``clean_{dataset}``),
 PIPELINE_ATHENA_REPORTS_TABLE (default ``quarantine_reports``), PIPELINE_ATHENA_STATUS_TABLE
 (default ``file_status``), POWERTOOLS_*. (PIPELINE_BUCKET_ATHENA_RESULTS is set by the wiring; the
@@ -21,10 +35,14 @@ workgroup enforces the result location, so the code does not read it.)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
+import uuid
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import core
@@ -42,9 +60,15 @@ STATUS_INDEX = "by-dataset"
 #: the workgroup) a query of another workgroup.
 _NO_SUCH_QUERY = ("InvalidRequestException", "ResourceNotFoundException", "AccessDeniedException")
 
+#: Where the dataset contracts are read (None: the ones packaged with ``pipeline_shared``).
+CONTRACTS_DIR: Path | None = None
+#: Pages of the by-dataset index read to follow one upload at most.
+MAX_FOLLOW_PAGES = 20
+
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
+_keys: dict[str, bytes] = {}
 # Most requests emit no metric of their own (API Gateway counts them): that is not worth a warning.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
@@ -65,12 +89,73 @@ def tables() -> core.Tables:
     return core.Tables.from_environment(os.environ, database=database)
 
 
-@functools.cache
 def known_datasets() -> tuple[str, ...]:
     """Datasets with a contract (packaged with ``pipeline_shared``), read once per container."""
+    return _known_in(CONTRACTS_DIR)
+
+
+@functools.cache
+def _known_in(directory: Path | None) -> tuple[str, ...]:
     from pipeline_shared.contracts import known_datasets as from_contracts
 
-    return from_contracts()
+    return from_contracts(directory)
+
+
+def dataset_contract(name: str) -> Any:
+    """The contract of the dataset in the path: 400 malformed, 404 unknown."""
+    from pipeline_shared.contracts import load_contract
+
+    dataset = core.parse_dataset(name, known_datasets(), field="dataset", unknown=core.NotFound)
+    return load_contract(dataset, CONTRACTS_DIR)
+
+
+def limits() -> core.ApiLimits:
+    try:
+        return core.ApiLimits.from_environment(os.environ)
+    except ValueError as exc:
+        raise env.ConfigurationError(str(exc)) from None
+
+
+def kms_key_id() -> str:
+    return _required("PIPELINE_KMS_KEY_ARN", "the environment's KMS key: uploads are signed with SSE-KMS under it")
+
+
+def tokenisation_key() -> bytes:
+    """The HMAC key from the SecureString parameter (GetParameter WithDecryption), once per container."""
+    from pipeline_shared.cleansing import key_from_parameter
+
+    name = env.parameter("tokenisation-key")
+    key = _keys.get(name)
+    if key is None:
+        value = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        key = _keys[name] = key_from_parameter(value, name)
+    return key
+
+
+def raw_body() -> bytes:
+    """The request body as bytes (API Gateway base64-encodes binary media types)."""
+    event = app.current_event
+    body = event.body
+    if body is None:
+        return b""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise core.BadRequest("the request body is marked base64-encoded but is not valid base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise core.BadRequest("the request body is not UTF-8 text") from None
+
+
+def presign_get(expiry_seconds: int) -> Any:
+    def _sign(bucket: str, key: str) -> str:
+        return aws.client(aws.PRESIGN).generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry_seconds
+        )
+
+    return _sign
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -86,11 +171,101 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 @tracer.capture_method
 def get_file(file_id: str) -> Response:
     fid = core.parse_file_id(file_id)
+    now = datetime.now(UTC)
     found = aws.client("dynamodb").get_item(TableName=env.table("status"), Key={"file_id": {"S": fid}})
-    view = core.file_status(core.from_item(found["Item"]) if "Item" in found else None, now=datetime.now(UTC))
-    if view is None:
+    item = core.from_item(found["Item"]) if "Item" in found else None
+    view = core.file_status(item, now=now)
+    if view is None or item is None:
         raise core.NotFound(f"no status for file {fid} (unknown, or expired)")
+    if item.get("status") == core.AWAITING_UPLOAD:
+        view = core.follow_upload(item, _records_since(item), now=now)
+    if view.get("status") in ("processed", "quarantined"):
+        links = core.downloads(
+            view, clean_bucket=env.bucket("clean"), quarantine_bucket=env.bucket("quarantine"),
+            presign=presign_get(limits().presign_expiry_seconds),
+        )
+        if links:
+            view["downloads"] = links
     return _json(200, view)
+
+
+def _records_since(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Status items of the upload's dataset updated since it was handed out, of its key."""
+    client = aws.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": env.table("status"),
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": "#d = :d AND #u >= :u",
+        "FilterExpression": "#k = :k",
+        "ExpressionAttributeNames": {"#d": "dataset", "#u": "updated_at", "#k": "key"},
+        "ExpressionAttributeValues": {
+            ":d": {"S": str(item["dataset"])}, ":u": {"S": str(item["updated_at"])}, ":k": {"S": str(item["key"])},
+        },
+    }
+    records: list[dict[str, Any]] = []
+    for _ in range(MAX_FOLLOW_PAGES):
+        page = client.query(**request)
+        records.extend(core.from_item(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page or len(records) >= core.MAX_FOLLOW_ITEMS:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return records
+
+
+@app.post("/datasets/<name>/files")
+@tracer.capture_method
+def request_upload(name: str) -> Response:
+    contract = dataset_contract(name)
+    api = limits()
+    request = core.parse_upload_request(
+        raw_body(), dataset=contract.name, file_format=contract.format, max_bytes=api.upload_max_bytes
+    )
+    bucket, key_id, table = env.bucket("landing"), kms_key_id(), env.table("status")
+    ddb = aws.client("dynamodb")
+    for attempt in range(3):
+        now = datetime.now(UTC)
+        upload_id = uuid.uuid4().hex
+        key = core.upload_key(contract.name, upload_id, request.filename, now=now)
+        item = core.upload_item(
+            upload_id=upload_id, dataset=contract.name, bucket=bucket, key=key, request=request, now=now,
+            expiry_seconds=api.presign_expiry_seconds, ttl_days=env.status_ttl_days(),
+            environment=env.environment_name(),
+        )
+        try:
+            ddb.put_item(TableName=table, Item=core.to_item(item), ConditionExpression="attribute_not_exists(file_id)")
+            break
+        except Exception as exc:  # a random 128-bit id already taken: draw another
+            if aws.error_code(exc) != "ConditionalCheckFailedException" or attempt == 2:
+                raise
+    put = core.presigned_put(request, bucket=bucket, key=key, kms_key_id=key_id)
+    url = aws.client(aws.PRESIGN).generate_presigned_url(
+        "put_object", Params=put.params, ExpiresIn=api.presign_expiry_seconds
+    )
+    metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("upload handed out", extra={"upload_id": upload_id, "key": key, "size": request.size})
+    return _json(201, core.upload_response(
+        upload_id=upload_id, key=key, url=url, put=put, expires_at=item["upload_expires_at"]
+    ))
+
+
+@app.post("/datasets/<name>/cleanse")
+@tracer.capture_method
+def cleanse(name: str) -> Response:
+    contract = dataset_contract(name)
+    api = limits()
+    request = core.parse_cleanse_body(
+        raw_body(), app.current_event.headers.get("Content-Type"), contract=contract,
+        max_bytes=api.sync_max_bytes, max_rows=api.sync_max_rows,
+    )
+    tokenise = None
+    if contract.pii_columns:
+        from pipeline_shared.cleansing import Tokeniser
+
+        tokenise = Tokeniser(tokenisation_key())
+    answer = core.cleanse_records(request, contract=contract, tokenise=tokenise, today=datetime.now(UTC).date())
+    metrics.add_metric(name="RowsCleansedSync", unit=MetricUnit.Count, value=answer["rows_in"])
+    logger.info("body cleansed", extra={k: answer[k] for k in ("dataset", "rows_in", "valid", "rejected", "duplicates")})
+    return _json(200, answer)
 
 
 @app.get("/datasets/<name>/stats")

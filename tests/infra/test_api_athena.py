@@ -31,6 +31,7 @@ LOG_GROUP_ARN = "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/apigateway/p
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
 ROLE_ARN = "arn:aws:iam::111111111111:role/pk-apigateway-cloudwatch"
 CUTOFF = 1_073_741_824
+BINARY_MEDIA_TYPES = ("application/x-ndjson", "text/csv")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,9 @@ def build_api(api_core, **overrides: Any) -> Callable[[TerraformStack], RestApi]
         throttling_rate_limit=25.0,
         throttling_burst_limit=50,
         access_log_group_arn=LOG_GROUP_ARN,
-        request_models={("POST", "/queries"): api_core.QUERY_REQUEST_SCHEMA},
+        request_models={("POST", "/queries"): api_core.QUERY_REQUEST_SCHEMA,
+                        ("POST", "/datasets/{name}/files"): api_core.UPLOAD_REQUEST_SCHEMA},
+        binary_media_types=BINARY_MEDIA_TYPES,
     )
     props.update(overrides)
     return lambda stack: RestApi(stack, "api", **props)
@@ -79,7 +82,7 @@ def method_of(doc: dict[str, Any], http_method: str, path_part: str) -> dict[str
 def test_one_resource_per_path_prefix_chained_to_the_root(api_doc):
     api_resources = resources(api_doc, "aws_api_gateway_resource")
     parts = sorted(r["path_part"] for r in api_resources.values())
-    assert parts == ["datasets", "files", "queries", "stats", "{id}", "{id}", "{name}"]
+    assert parts == ["cleanse", "datasets", "files", "files", "queries", "stats", "{id}", "{id}", "{name}"]
     (api_id,) = resources(api_doc, "aws_api_gateway_rest_api")
     roots = [r for r in api_resources.values() if r["parent_id"] == ref("aws_api_gateway_rest_api", api_id,
                                                                          "root_resource_id")]
@@ -91,9 +94,9 @@ def test_api_is_regional(api_doc):
     assert api["endpoint_configuration"] == {"types": ["REGIONAL"]}
 
 
-def test_every_method_uses_iam_authorisation(api_doc):
+def test_every_method_uses_iam_authorisation(api_doc, api_core):
     methods = resources(api_doc, "aws_api_gateway_method").values()
-    assert len(methods) == 4
+    assert len(methods) == len(api_core.ROUTES)
     assert {m["authorization"] for m in methods} == {"AWS_IAM"}
 
 
@@ -102,9 +105,9 @@ def test_authorisation_can_be_opened_explicitly(api_core):
     assert {m["authorization"] for m in resources(doc, "aws_api_gateway_method").values()} == {"NONE"}
 
 
-def test_every_route_is_a_lambda_proxy_integration(api_doc):
+def test_every_route_is_a_lambda_proxy_integration(api_doc, api_core):
     integrations = resources(api_doc, "aws_api_gateway_integration").values()
-    assert len(integrations) == 4
+    assert len(integrations) == len(api_core.ROUTES)
     for integration in integrations:
         assert (integration["type"], integration["integration_http_method"]) == ("AWS_PROXY", "POST")
         assert integration["timeout_milliseconds"] == 29000
@@ -122,7 +125,8 @@ def test_explicit_invoke_arn_is_used_as_given(api_core):
 
 
 def test_post_queries_validates_its_body_against_the_plugins_schema(api_doc, api_core):
-    (model_id, model), = resources(api_doc, "aws_api_gateway_model").items()
+    (model_id, model), = [(k, m) for k, m in resources(api_doc, "aws_api_gateway_model").items()
+                          if m["name"] == "PostQueriesBody"]
     assert (model["name"], model["content_type"]) == ("PostQueriesBody", "application/json")
     assert json.loads(model["schema"]) == api_core.QUERY_REQUEST_SCHEMA
     validators = {v["name"]: (vid, v) for vid, v in resources(api_doc, "aws_api_gateway_request_validator").items()}
@@ -205,9 +209,10 @@ def test_invoke_permissions_are_scoped_to_this_api_stage_and_routes(api_doc):
     }
     assert sorted(p["source_arn"] for p in permissions) == sorted(
         f"{execution_arn}/v1/{suffix}"
-        for suffix in ("GET/files/*", "GET/datasets/*/stats", "POST/queries", "GET/queries/*")
+        for suffix in ("GET/files/*", "GET/datasets/*/stats", "POST/queries", "GET/queries/*",
+                       "POST/datasets/*/files", "POST/datasets/*/cleanse")
     )
-    assert len({p["statement_id"] for p in permissions}) == 4
+    assert len({p["statement_id"] for p in permissions}) == 6
 
 
 def test_source_arn_path_turns_parameters_into_wildcards():
@@ -226,6 +231,53 @@ def test_deployment_is_replaced_when_the_api_changes(api_doc, api_core):
     fewer = synth_construct(build_api(api_core, routes=api_core.ROUTES[:3], request_models={}))
     (smaller,) = resources(fewer, "aws_api_gateway_deployment").values()
     assert smaller["triggers"]["configuration"] != deployment["triggers"]["configuration"]
+
+
+def test_post_files_validates_its_body_against_the_upload_schema(api_doc, api_core):
+    models = {m["name"]: (mid, m) for mid, m in resources(api_doc, "aws_api_gateway_model").items()}
+    model_id, model = models["PostDatasetsNameFilesBody"]
+    assert model["content_type"] == "application/json"
+    assert json.loads(model["schema"]) == api_core.UPLOAD_REQUEST_SCHEMA
+    validators = {v["name"]: vid for vid, v in resources(api_doc, "aws_api_gateway_request_validator").items()}
+    post = method_of(api_doc, "POST", "files")
+    assert post["request_validator_id"] == ref("aws_api_gateway_request_validator", validators["body-and-parameters"], "id")
+    assert post["request_models"] == {"application/json": ref("aws_api_gateway_model", model_id, "name")}
+    assert post["request_parameters"] == {"method.request.path.name": True}
+
+
+def test_post_cleanse_requires_its_dataset_parameter_and_takes_any_body(api_doc):
+    validators = {v["name"]: vid for vid, v in resources(api_doc, "aws_api_gateway_request_validator").items()}
+    post = method_of(api_doc, "POST", "cleanse")
+    assert post["request_parameters"] == {"method.request.path.name": True}
+    assert post["request_validator_id"] == ref("aws_api_gateway_request_validator", validators["parameters"], "id")
+    assert "request_models" not in post  # JSON, CSV or JSON Lines: the function checks it
+
+
+def test_binary_media_types_reach_the_function_as_bytes_and_redeploy(api_doc, api_core):
+    (api,) = resources(api_doc, "aws_api_gateway_rest_api").values()
+    assert api["binary_media_types"] == list(BINARY_MEDIA_TYPES)
+    (deployment,) = resources(api_doc, "aws_api_gateway_deployment").values()
+    text_only = synth_construct(build_api(api_core, binary_media_types=()))
+    (api_text,) = resources(text_only, "aws_api_gateway_rest_api").values()
+    (deployment_text,) = resources(text_only, "aws_api_gateway_deployment").values()
+    assert "binary_media_types" not in api_text
+    assert deployment_text["triggers"]["configuration"] != deployment["triggers"]["configuration"]
+
+
+def test_a_dataset_route_is_its_own_method_so_iam_can_scope_it_per_dataset(api_doc):
+    """execute-api:Invoke on .../POST/datasets/<name>/* matches the ARN of POST /datasets/<name>/files
+    and /cleanse only: a method per route under the {name} resource makes that ARN exist."""
+    api_resources = resources(api_doc, "aws_api_gateway_resource")
+    (name_id,) = [rid for rid, r in api_resources.items() if r["path_part"] == "{name}"]
+    children = {r["path_part"] for r in api_resources.values()
+                if r["parent_id"] == ref("aws_api_gateway_resource", name_id, "id")}
+    assert children == {"files", "cleanse", "stats"}
+    assert source_arn_path("POST", "/datasets/{name}/files") == "POST/datasets/*/files"
+    policy_resource = "arn:aws:execute-api:eu-west-1:111111111111:abc123/v1/POST/datasets/orders/*"
+    request_arn = "arn:aws:execute-api:eu-west-1:111111111111:abc123/v1/POST/datasets/{}/files"
+    pattern = re.compile(re.escape(policy_resource).replace(r"\*", ".*"))
+    assert pattern.fullmatch(request_arn.format("orders"))
+    assert not pattern.fullmatch(request_arn.format("customers"))
 
 
 def test_stage_serves_the_deployment(api_doc):
@@ -257,6 +309,7 @@ def test_rest_api_exposes_its_resources(api_core):
         ({"execution_logging_level": "DEBUG"}, "execution_logging_level must be one of OFF, ERROR, INFO"),
         ({"stage_name": "v 1"}, "stage name 'v 1' must be"),
         ({"integration_timeout_ms": 30000}, "integration_timeout_ms must be 50..29000"),
+        ({"binary_media_types": ["csv"]}, "binary media type 'csv' must look like type/subtype"),
     ],
 )
 def test_rest_api_guards(api_core, overrides, message):

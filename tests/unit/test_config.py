@@ -172,7 +172,7 @@ def test_config_error_carries_path_field_and_problem(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write_env(tmp_path, "prod", setter("colour", "blue"))
-    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, audit, backup, batch, catalog, ci, compute,")
+    expect_error(path, "colour", "unknown key (allowed: account_id, alarms, api, audit, backup, batch, catalog, ci, compute,")
 
 
 def test_unknown_nested_key(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ Modules, lightest first; none imports boto3 at import time:
 - ``contracts``  per-dataset contracts (``contracts/<dataset>.toml``), loaded and validated;
 - ``rows``       the row check and normaliser shared by validate and cleanse;
 - ``readers``    streaming readers (gzip detection, UTF-8 decoding, size limits, CSV / JSON Lines);
+- ``validation`` the streaming file check (validate's stage and the API's synchronous cleanse);
+- ``cleansing``  normalise, de-duplicate, tokenise, partition (cleanse's stage and the API);
 - ``s3``         small S3 helpers (conditional reads, verified copies) that take a client;
 - ``aws``        the lazily created, cached boto3 clients;
 - ``tracing``    a lazy front for the Powertools Tracer (built only when tracing is on);

@@ -27,8 +27,13 @@ def _patch_tracing() -> None:
     tracer.get()  # creates the Powertools Tracer and patches botocore, when tracing is on
 
 
+#: ``client(PRESIGN)``: the S3 client that signs presigned URLs (SigV4, see ``client``).
+PRESIGN = "s3-presign"
+
+
 def client(service: str) -> Any:
-    """The cached client for ``service`` (``"s3"``, ``"sqs"``, ...); created on first use."""
+    """The cached client for ``service`` (``"s3"``, ``"sqs"``, ...); created on first use.
+    ``PRESIGN`` is an S3 client for presigned URLs (Signature Version 4, regional endpoint)."""
     found = _clients.get(service)
     if found is not None:
         return found
@@ -47,9 +52,16 @@ def client(service: str) -> Any:
                 "connect_timeout": 5,
                 "read_timeout": 60,
             }
-            if service == "s3" and _endpoint_configured("s3"):
+            name = service
+            if service == PRESIGN:
+                # Signature Version 4 (SSE-KMS objects require it, and it signs the headers a
+                # presigned PUT must carry), virtual-hosted on the regional endpoint on AWS.
+                name = "s3"
+                options["signature_version"] = "s3v4"
+                options["s3"] = {"addressing_style": "virtual"}
+            if name == "s3" and _endpoint_configured("s3"):
                 options["s3"] = {"addressing_style": "path"}
-            found = _session.client(service, config=Config(**options))
+            found = _session.client(name, config=Config(**options))
             _clients[service] = found
     return found
 

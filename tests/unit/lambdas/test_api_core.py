@@ -44,12 +44,14 @@ def refused(core, call, *args, **kwargs):
 # --------------------------------------------------------------------------------------------
 
 
-def test_routes_are_the_documented_four(core):
+def test_routes_are_the_documented_six(core):
     assert core.ROUTES == (
         ("GET", "/files/{id}"),
         ("GET", "/datasets/{name}/stats"),
         ("POST", "/queries"),
         ("GET", "/queries/{id}"),
+        ("POST", "/datasets/{name}/files"),
+        ("POST", "/datasets/{name}/cleanse"),
     )
 
 
