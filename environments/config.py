@@ -74,13 +74,18 @@ class ConfigError(ValueError):
 class StateConfig:
     """Where Terraform keeps this environment's state."""
 
+    #: ``local`` (a state file; environments on the emulator) or ``s3`` (shared and locked; every
+    #: AWS environment).
     backend: str = field(metadata=_one_of("local", "s3"))
     #: local backend: state file path, relative to the repository root.
     path: str | None = None
-    #: s3 backend: bucket, key, region and the DynamoDB lock table.
+    #: s3 backend: the bucket holding the state.
     bucket: str | None = field(default=None, metadata=_matches(_BUCKET_RE, "a valid S3 bucket name"))
+    #: s3 backend: the state object's key in that bucket.
     key: str | None = None
+    #: s3 backend: the region of the state bucket and the lock table.
     region: str | None = field(default=None, metadata=_matches(_REGION_RE, "an AWS region such as eu-west-1"))
+    #: s3 backend: the DynamoDB table that locks the state while Terraform runs.
     dynamodb_table: str | None = field(default=None, metadata=_matches(_TABLE_RE, "a valid DynamoDB table name"))
 
 
@@ -88,14 +93,23 @@ class StateConfig:
 class EmulatorConfig:
     """The embedded AWS emulator (moto server) an environment deploys onto."""
 
+    #: The address the emulator listens on (loopback only).
     host: str = field(default="127.0.0.1", metadata=_one_of("127.0.0.1", "localhost"))
+    #: Its port (``EMULATOR_PORT`` overrides it).
     port: int = field(default=4566, metadata=_between(1024, 65535))
 
 
 @dataclass(frozen=True)
 class StorageConfig:
+    """Lifecycle of the S3 buckets (landing, clean, quarantine, archive, athena-results, audit)
+    and their bucket policies."""
+
+    #: The archive and audit buckets move objects to the GLACIER storage class after this many days.
     glacier_transition_days: int = field(metadata=_between(1, 3650))
+    #: ... and delete them after this many days (more than glacier_transition_days).
     archive_expiration_days: int = field(metadata=_between(2, 36500))
+    #: Every bucket is versioned: an overwritten or deleted object version is removed this many days
+    #: later.
     noncurrent_version_expiration_days: int = field(metadata=_between(1, 3650))
     #: Objects still in landing expire after this many days: a backstop only (files never picked
     #: up, or left behind by a failed stage), as every file leaves landing once handled: a processed
@@ -109,8 +123,13 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
+    """The SQS queue in front of every plug-in stage and its dead-letter queue."""
+
+    #: How long a stage queue keeps a message nobody has handled (seconds).
     message_retention_seconds: int = field(metadata=_between(60, 1209600))
+    #: How long a dead-letter queue keeps a message (seconds; at least message_retention_seconds).
     dlq_retention_seconds: int = field(metadata=_between(60, 1209600))
+    #: Times a message is received (tried) before it moves to the dead-letter queue.
     max_receive_count: int = field(metadata=_between(1, 1000))
     #: Default consumer (Lambda) timeout; a plug-in manifest may declare its own.
     default_consumer_timeout_seconds: int = field(metadata=_between(1, 900))
@@ -118,9 +137,16 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class TableConfig:
+    """The DynamoDB tables of the stack: the status table (every file's outcome) and the
+    idempotency table."""
+
+    #: On-demand (PAY_PER_REQUEST) or PROVISIONED capacity.
     billing_mode: str = field(metadata=_one_of("PAY_PER_REQUEST", "PROVISIONED"))
+    #: Days a file's status item lives before DynamoDB's TTL deletes it.
     status_ttl_days: int = field(metadata=_between(1, 3650))
+    #: PROVISIONED only: read capacity units per table.
     read_capacity: int = field(default=5, metadata=_between(1, 40000))
+    #: PROVISIONED only: write capacity units per table.
     write_capacity: int = field(default=5, metadata=_between(1, 40000))
 
 
@@ -136,23 +162,37 @@ class ProtectionConfig:
     deletion_protection: bool
     #: DynamoDB point-in-time recovery.
     point_in_time_recovery: bool
+    #: Days a deleted KMS key waits (and can be restored) before it is gone.
     kms_deletion_window_days: int = field(default=30, metadata=_between(7, 30))
 
 
 @dataclass(frozen=True)
 class AlarmConfig:
+    """The CloudWatch alarms of every plug-in stage and function, sent to the alarms topic."""
+
+    #: Alarm when a dead-letter queue holds at least this many messages.
     dlq_depth_threshold: int = field(metadata=_between(1, 1_000_000))
+    #: Alarm when a stage queue's oldest message is this old (seconds): the stage is falling behind.
     oldest_message_age_seconds: int = field(metadata=_between(60, 1209600))
+    #: Alarm when a function reports at least this many errors in a period.
     lambda_errors_threshold: int = field(metadata=_between(1, 1_000_000))
+    #: Alarm when a function is throttled at least this many times in a period.
     lambda_throttles_threshold: int = field(metadata=_between(1, 1_000_000))
+    #: Consecutive periods over the threshold before an alarm fires.
     evaluation_periods: int = field(default=1, metadata=_between(1, 100))
+    #: Length of one alarm period (seconds).
     period_seconds: int = field(default=300, metadata=_one_of(60, 300, 900, 3600))
 
 
 @dataclass(frozen=True)
 class ComputeConfig:
+    """The plug-in Lambda functions."""
+
+    #: Processor architecture of every function (arm64 is cheaper per GB-second).
     lambda_architecture: str = field(metadata=_one_of("arm64", "x86_64"))
+    #: Memory of a function whose manifest does not set its own (MB; CPU grows with it).
     lambda_memory_mb: int = field(metadata=_between(128, 10240))
+    #: Reserved concurrent executions per function; -1: none reserved (the account's shared pool).
     lambda_reserved_concurrency: int = field(default=-1, metadata=_between(-1, 10000))
 
 
@@ -167,8 +207,11 @@ class CatalogConfig:
     crawler_schedule: str = field(metadata=_matches(_SCHEDULE_RE, "empty or a cron(...)/rate(...) expression"))
     #: ETL (compaction to Parquet) schedule; empty: on demand only.
     etl_schedule: str = field(metadata=_matches(_SCHEDULE_RE, "empty or a cron(...)/rate(...) expression"))
+    #: Glue worker type of the compaction job.
     etl_worker_type: str = field(metadata=_one_of("G.1X", "G.2X", "G.4X", "G.8X", "G.025X"))
+    #: Workers of the compaction job.
     etl_number_of_workers: int = field(metadata=_between(2, 299))
+    #: The compaction job is stopped after this many minutes.
     etl_timeout_minutes: int = field(default=60, metadata=_between(1, 2880))
 
 
@@ -178,7 +221,10 @@ class QueryConfig:
 
     #: Athena refuses a query that would scan more than this (10 MB minimum).
     bytes_scanned_cutoff_per_query: int = field(metadata=_between(10_485_760, 1_125_899_906_842_624))
-    api_throttling_rate_limit: float = field(metadata=_check(lambda v: None if 0 < v <= 10000 else f"must be between 0 and 10000, got {v}"))
+    #: REST API stage throttling: steady-state requests per second.
+    api_throttling_rate_limit: float = field(metadata=_check(lambda v: None if 0 < v <= 10000 else f"must be between 0 and 10000, got {v}",
+                                                           "above 0, at most 10000"))
+    #: REST API stage throttling: the most requests at once (burst).
     api_throttling_burst_limit: int = field(metadata=_between(1, 5000))
 
 
@@ -187,6 +233,7 @@ class AuditConfig:
     """CloudTrail: a multi-region trail with log file validation into the audit bucket, delivered
     to CloudWatch Logs too, with alarms on the events a security team watches."""
 
+    #: Create the trail (required in every AWS environment).
     cloudtrail: bool
     #: S3 data events (object-level reads and writes) on every bucket of the stack but the audit
     #: bucket itself: landing, clean, quarantine, archive (raw PII), athena-results.
@@ -204,12 +251,17 @@ class AuditConfig:
 class BackupConfig:
     """AWS Backup of the DynamoDB tables and data buckets (selected by tag)."""
 
+    #: Create the backup vault, plan and selection (required in prod, with vault_lock).
     enabled: bool
+    #: Days a daily recovery point is kept.
     daily_retention_days: int = field(metadata=_between(1, 36500))
+    #: Days a weekly recovery point is kept (at least daily_retention_days).
     weekly_retention_days: int = field(metadata=_between(7, 36500))
     #: A vault lock (compliance guard: backups cannot be deleted early).
     vault_lock: bool = False
+    #: Vault lock: the shortest retention a recovery point may have (at most daily_retention_days).
     vault_lock_min_retention_days: int = field(default=7, metadata=_between(1, 36500))
+    #: Vault lock: the longest retention a recovery point may have.
     vault_lock_max_retention_days: int = field(default=36500, metadata=_between(1, 36500))
     #: The plan's name when it cannot be ``<prefix>-backup``: set by the kit on the emulator, which
     #: keeps deleted plans and refuses their names again (not a TOML key).
@@ -242,14 +294,17 @@ class NetworkConfig:
     plug-in functions run in it wherever it is on; every AWS environment must have it (on the
     emulator it may be off)."""
 
+    #: Create the network and run the plug-in functions in it (required in every AWS environment).
     enabled: bool = False
-    cidr: str = field(default="10.20.0.0/16", metadata=_check(_private_cidr))
+    #: The VPC's address range; the private subnets are carved from it.
+    cidr: str = field(default="10.20.0.0/16", metadata=_check(_private_cidr, "a private (RFC 1918) IPv4 CIDR block, /16 to /24"))
     #: Private subnets, one per availability zone.
     availability_zones: int = field(default=2, metadata=_between(2, 6))
     #: The zones by name, one per subnet (pinned: a new or briefly unavailable zone never moves a
     #: subnet). Empty: <region>a, <region>b, ... — set them where the account's names differ.
     zones: tuple[str, ...] = field(default=(), metadata={"item_check": lambda z: None if re.fullmatch(
-        r"[a-z]{2}(-[a-z]+)+-\d[a-z]", z) else f"{z!r} is not an availability zone name (such as eu-west-1a)"})
+        r"[a-z]{2}(-[a-z]+)+-\d[a-z]", z) else f"{z!r} is not an availability zone name (such as eu-west-1a)",
+        "constraint": "zones of the environment's region (such as eu-west-1a), one per subnet"})
     #: VPC flow logs: which traffic is recorded.
     flow_log_traffic: str = field(default="REJECT", metadata=_one_of("ACCEPT", "REJECT", "ALL"))
 
@@ -264,14 +319,20 @@ class BatchConfig:
     ``[runtime] batch = true``) hand an object above ``route_above_bytes`` to a job that runs the
     same plug-in code in a container."""
 
+    #: Create the Batch compute environment, job queue, ECR repository and a job definition per
+    #: batch-capable plug-in (needs [network]).
     enabled: bool = False
     #: The compute environment's ceiling (all jobs together).
     max_vcpus: int = field(default=16, metadata=_between(1, 4096))
+    #: vCPUs of one job (a Fargate size).
     job_vcpus: float = field(default=1.0, metadata=_one_of(*FARGATE_VCPUS))
+    #: Memory of one job (MiB; within Fargate's range for job_vcpus).
     job_memory_mb: int = field(default=4096, metadata=_between(512, 122880))
     #: Objects larger than this go to Batch (bytes).
     route_above_bytes: int = field(default=1_073_741_824, metadata=_between(1, 10 * 1024 ** 4))
+    #: A job still running after this many minutes is stopped.
     job_timeout_minutes: int = field(default=240, metadata=_between(1, 20160))
+    #: Attempts of a job before it fails (a Spot interruption counts as one).
     job_attempts: int = field(default=2, metadata=_between(1, 10))
     #: FARGATE_SPOT is cheaper and may be interrupted (a job is then retried).
     capacity: str = field(default="FARGATE", metadata=_one_of("FARGATE", "FARGATE_SPOT"))
@@ -291,19 +352,29 @@ class PromotionConfig:
     """Who may read this environment's releases (the next stage's deploy role, possibly in another
     account): applied to the artifacts bucket policy by ``make bootstrap``."""
 
+    #: IAM role ARNs allowed to read this environment's releases from its artifacts bucket.
     reader_role_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class EnvironmentConfig:
+    """One environment: its AWS account and region, the name of every resource, and the sections
+    below."""
+
+    #: The environment's name: must match the file name.
     name: str = field(metadata=_one_of(*ALL_ENVIRONMENTS))
+    #: The AWS region everything is deployed in.
     region: str = field(metadata=_matches(_REGION_RE, "an AWS region such as eu-west-1"))
+    #: The AWS account the environment deploys into (the provider refuses any other).
     account_id: str = field(metadata=_matches(_ACCOUNT_RE, "a 12-digit AWS account id"))
+    #: Prefix of every resource name (``<prefix>-<name>``; buckets add the account id).
     name_prefix: str = field(
         metadata=_matches(_PREFIX_RE, "3-20 characters of lower-case letters, digits and '-', starting with a letter")
     )
+    #: Days the CloudWatch Logs groups keep their events.
     log_retention_days: int = field(
-        metadata=_check(lambda v: None if v in LOG_RETENTION_DAYS else f"must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))}), got {v}")
+        metadata=_check(lambda v: None if v in LOG_RETENTION_DAYS else f"must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))}), got {v}",
+                        "one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
     )
     state: StateConfig
     storage: StorageConfig
@@ -316,6 +387,8 @@ class EnvironmentConfig:
     query: QueryConfig
     audit: AuditConfig
     backup: BackupConfig
+    #: Tags on every resource (the provider's default tags); ``Project`` and ``Environment`` (=
+    #: name) are required.
     tags: Mapping[str, str] = field(default_factory=dict)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)

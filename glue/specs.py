@@ -296,11 +296,7 @@ CONTRACTS_DIR = SHARED_DIR / "pipeline_shared" / "contracts"
 
 
 def _contracts_module() -> Any:
-    import sys
-
-    if str(SHARED_DIR) not in sys.path:
-        sys.path.insert(0, str(SHARED_DIR))
-    from pipeline_shared import contracts
+    from pipeline_shared import contracts  # lambdas/_shared is importable: the venv's .pth (make venv)
 
     return contracts
 

@@ -8,7 +8,7 @@ that the kit's lazy loader avoids). Target ratio: <= 0.30.
 Then the plug-in figures (``kit.bench_plugins``): zip size and cold import time of each plug-in,
 validate+cleanse throughput next to a plain ``csv.reader`` pass, and peak memory at 10 MB, 100 MB
 and 1 GB (``BENCH_QUICK=1`` skips the 1 GB file). Each figure is printed on one line with its
-target and ``ok`` or ``ABOVE TARGET``/``BELOW TARGET``.
+target and ``ok`` or ``ABOVE TARGET``/``BELOW TARGET`` (each handler import: ``PASS``/``FAIL``).
 """
 
 from __future__ import annotations

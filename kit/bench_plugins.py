@@ -6,6 +6,7 @@ same run on data generated into a temporary directory.
   (median of ``IMPORT_RUNS``), run the way Lambda loads a zip: from the unpacked artifact that
   ``kit.package`` builds (plug-in files + ``pipeline_shared``, no ``.pyc``: the code is compiled at
   each cold start like on Lambda), ``POWERTOOLS_*`` set; it also checks that no boto3 was imported.
+  Each handler's line says PASS or FAIL against ``IMPORT_TARGET_MS``.
 - **zip size** of each plug-in artifact (``kit.package.build_all``).
 - **throughput**: a generated ``orders`` CSV of ``THROUGHPUT_MB`` (see ``generate_orders``); a plain
   ``csv.reader`` pass over it, then ``validate_stream`` and ``cleanse_stream`` exactly as the
@@ -242,7 +243,6 @@ def build_and_unpack(workdir: Path, plugins: list[Path] | None = None) -> tuple[
 
 
 def _cores() -> tuple[object, object]:
-    sys.path.insert(0, str(SHARED))
     from plugin_loader import load_plugin_module
 
     return load_plugin_module("validate", "core"), load_plugin_module("cleanse", "core")
@@ -352,9 +352,21 @@ def _child_main(what: str, path: Path) -> None:
 # the report
 
 
-def _line(name: str, value: float, unit: str, op: str, target: float, fmt: str = ".1f", note: str = "") -> str:
+def _line(
+    name: str,
+    value: float,
+    unit: str,
+    op: str,
+    target: float,
+    fmt: str = ".1f",
+    note: str = "",
+    verdicts: tuple[str, str] | None = None,
+) -> str:
+    """One figure next to its target; ``verdicts`` = (met, missed) words, by default ``ok`` and
+    ``ABOVE TARGET``/``BELOW TARGET``."""
     ok = value <= target if op == "<=" else value >= target
-    verdict = "ok" if ok else ("ABOVE TARGET" if op == "<=" else "BELOW TARGET")
+    met, missed = verdicts or ("ok", "ABOVE TARGET" if op == "<=" else "BELOW TARGET")
+    verdict = met if ok else missed
     text = f"{name:55s} {value:9{fmt}} {unit:5s} target {op} {target:g} {unit}: {verdict}"
     return f"{text}  ({note})" if note else text
 
@@ -384,6 +396,7 @@ def main() -> int:
                         "<=",
                         IMPORT_TARGET_MS,
                         note=f"CPU {cpu:.0f} ms; no boto3, no client",
+                        verdicts=("PASS", "FAIL"),
                     )
                 )
                 failures += wall > IMPORT_TARGET_MS

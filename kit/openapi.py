@@ -280,10 +280,9 @@ def schemas(core: ModuleType) -> dict[str, Any]:
 
 def load_core() -> ModuleType:
     """The pure ``core`` of the plug-in that consumes "api"."""
-    from modules.plugins import discover_plugins
-
-    sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
     from plugin_loader import load_plugin_module
+
+    from modules.plugins import discover_plugins
 
     api = [p for p in discover_plugins() if p.consumes_api]
     if not api:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +45,6 @@ COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 IDEMPOTENT_NOTE = ("a message moved twice (a run interrupted between send and delete) is harmless: "
                    "every stage is idempotent per file_id")
 _MESSAGE_ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
-
-
-def _shared_path() -> None:
-    shared = str(ROOT / "lambdas" / "_shared")
-    if shared not in sys.path:
-        sys.path.insert(0, shared)
 
 
 def _error_code(exc: BaseException) -> str:
@@ -354,7 +347,6 @@ def choose_record(records: list[dict[str, Any]], file: str) -> dict[str, Any]:
 
 def replay_file(s3: Any, record: dict[str, Any], *, landing_bucket: str) -> Replay:
     """Put ``record``'s raw copy back into landing at its original key (a new object version)."""
-    _shared_path()
     from pipeline_shared import keys
 
     key, old = str(record.get("key") or ""), str(record.get("file_id") or "")
@@ -402,7 +394,7 @@ def replay_file(s3: Any, record: dict[str, Any], *, landing_bucket: str) -> Repl
 # -- commands -----------------------------------------------------------------------------------
 
 def _target(args: argparse.Namespace):
-    from .cli import resolve
+    from .deploy import resolve
 
     t = resolve(args.env, args.target)
     emu = t.emulator
@@ -512,7 +504,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if t.emulator is None:
         step(f"the pipeline processes it now; follow it with `make status {_make_args(t)} FILE={done.key}`")
         return 0
-    from .cli import state_root
+    from .deploy import state_root
     from .runner import run
 
     outcome = run(t.cfg, t.emulator, samples=None, state_dir=state_root(), timeout=args.timeout)

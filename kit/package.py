@@ -1,4 +1,4 @@
-"""Deterministic plug-in artifacts: ``make package``.
+"""Deterministic plug-in artifacts (``make package`` builds a release of them, ``kit/release.py``).
 
 Each plug-in becomes ``build/artifacts/<name>.zip``: the plug-in folder's files at the zip root
 plus the shared runtime package ``pipeline_shared`` (from ``lambdas/_shared``). Powertools is
@@ -12,6 +12,7 @@ output differs between zlib builds, e.g. zlib-ng, so compressed zips are not por
 The same holds for the emulator's Powertools layer from any installation of the pinned releases:
 it takes only the importable files inside site-packages (``layer_file``).
 An artifact manifest (``build/artifacts/manifest.json``) lists name, file, sha256 and size.
+`make package` (``python -m kit package``, ``kit.release.package``) builds a release with them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 import zipfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -190,31 +190,3 @@ def build_all(outdir: Path, plugins: Iterable[Path] | None = None, *, layer: boo
         }
         (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return artifacts
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``make package``; a malformed plug-in is one ``error: <file>: <field>: <problem>`` line and
-    exit status 2 (as ``kit plan``/``deploy`` report it), not a traceback."""
-    import main as composition
-    from modules.plugins import ManifestError
-
-    from .release import build_release
-    from .ui import KitError
-
-    try:
-        release = build_release(composition.work_root() / "build" / "releases")
-    except ManifestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"==> packaged release {release.id} into {release.directory}")
-    for name, a in sorted(release.artifacts.items()):
-        print(f"    {name:20s} {a.size:>10,d} B  sha256 {a.sha256}")
-    print(f"release={release.id}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

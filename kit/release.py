@@ -163,6 +163,17 @@ def build_release(releases_dir: Path, *, lambdas_dir: Path | None = None) -> Rel
     return Release.load(target)
 
 
+def package(releases_dir: Path) -> Release:
+    """``make package``: build a release into ``releases_dir`` and print what it holds (a malformed
+    plug-in raises ``ManifestError``, which the command line reports in one line)."""
+    release = build_release(releases_dir)
+    print(f"==> packaged release {release.id} into {release.directory}")
+    for name, a in sorted(release.artifacts.items()):
+        print(f"    {name:20s} {a.size:>10,d} B  sha256 {a.sha256}")
+    print(f"release={release.id}")
+    return release
+
+
 def latest(releases_dir: Path) -> Release | None:
     marker = releases_dir / "LATEST"
     if not marker.exists():

@@ -204,8 +204,6 @@ class LocalRunner:
         """Each plug-in's deployed configuration, and its deployed code: the zip named by the
         function's CodeSha256 in the artifacts bucket (content-addressed), unpacked and loaded."""
         from botocore.exceptions import ClientError
-
-        sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
         from plugin_loader import load_plugin_module
 
         for plugin in self.plugins:
@@ -395,8 +393,7 @@ class LocalRunner:
 
     def invoke(self, stage: Stage, messages: list[dict]) -> list[str]:
         """Invoke the stage's handler with ``messages``; returns the ids of failed records."""
-        sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
-        from pipeline_shared.events import sqs_event
+        from lambda_events import sqs_event
 
         event = sqs_event(messages, queue_arn=stage.queue_arn, region=self.region)
         stage.invocations += 1
@@ -725,7 +722,6 @@ def invoke_api(cfg, emulator, method: str, path: str, *, body: str | bytes | Non
                content_type: str = "application/json") -> dict[str, Any]:
     """Answer one API route through the deployed API plug-in, in-process (the emulator runs no
     Lambda code): its deployed zip and environment, a real REST proxy event."""
-    sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
     from plugin_loader import load_plugin_module
 
     runner = LocalRunner(cfg, emulator, log_path=state_dir / "api.log", state_dir=state_dir)

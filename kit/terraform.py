@@ -416,7 +416,10 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 @contextlib.contextmanager
 def sigterm_as_interrupt():
     """Within the block, SIGTERM (a cancelled CI job, `kill`) is handled like Ctrl-C, so that
-    Terraform is stopped cleanly rather than orphaned or killed mid-call."""
+    Terraform is stopped cleanly rather than orphaned or killed mid-call. SIGINT is handled too
+    even when the kit was started with it ignored (a shell starts background jobs so: `make
+    deploy &` in a script, a CI step in the background), so an explicit interrupt always stops
+    Terraform cleanly instead of being lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -425,7 +428,12 @@ def sigterm_as_interrupt():
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -782,29 +782,44 @@ class PipelineStack(TerraformStack):
         return self.config.resource_name(plugin.name.replace("_", "-"))
 
     def _outputs(self, plugins: Sequence[PluginManifest]) -> None:
-        TerraformOutput(self, "kms_key_arn", value=self.key.key.arn)
+        TerraformOutput(self, "kms_key_arn", value=self.key.key.arn,
+                        description="ARN of the environment's KMS key (buckets, queues, topics, tables, logs)")
         for purpose, bucket in self.buckets.items():
-            TerraformOutput(self, f"bucket_{purpose.replace('-', '_')}", value=bucket.bucket.bucket)
+            TerraformOutput(self, f"bucket_{purpose.replace('-', '_')}", value=bucket.bucket.bucket,
+                            description=f"Name of the {purpose} S3 bucket")
         for name, stage in self.stage_queues.items():
-            TerraformOutput(self, f"queue_{name}_url", value=stage.queue.url)
-            TerraformOutput(self, f"queue_{name}_dlq_url", value=stage.dlq.url)
+            TerraformOutput(self, f"queue_{name}_url", value=stage.queue.url,
+                            description=f"URL of the SQS queue that feeds the {name} stage")
+            TerraformOutput(self, f"queue_{name}_dlq_url", value=stage.dlq.url,
+                            description=f"URL of the {name} stage's dead-letter queue (make redrive STAGE={name})")
         for name, topic in self.topics.items():
-            TerraformOutput(self, f"topic_{name.replace('-', '_')}_arn", value=topic.topic.arn)
+            TerraformOutput(self, f"topic_{name.replace('-', '_')}_arn", value=topic.topic.arn,
+                            description=f"ARN of the {name} SNS topic")
         for name, subscribers in self.subscribers.items():
-            TerraformOutput(self, f"topic_{name.replace('-', '_')}_delivery_dlq_url", value=subscribers.dlq.url)
-        TerraformOutput(self, "table_status", value=self.status_table.table.name)
-        TerraformOutput(self, "table_idempotency", value=self.idempotency_table.table.name)
+            TerraformOutput(self, f"topic_{name.replace('-', '_')}_delivery_dlq_url", value=subscribers.dlq.url,
+                            description=f"URL of the queue holding what the {name} topic could not deliver")
+        TerraformOutput(self, "table_status", value=self.status_table.table.name,
+                        description="Name of the DynamoDB table of every file's status (make status)")
+        TerraformOutput(self, "table_idempotency", value=self.idempotency_table.table.name,
+                        description="Name of the DynamoDB table the stages record handled messages in")
         if self.network is not None:
-            TerraformOutput(self, "vpc_id", value=self.network.vpc.id)
-            TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
-            TerraformOutput(self, "security_group_data_clients", value=self.network.data_clients.id)
+            TerraformOutput(self, "vpc_id", value=self.network.vpc.id,
+                            description="ID of the environment's VPC")
+            TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids,
+                            description="IDs of the private subnets, one per availability zone")
+            TerraformOutput(self, "security_group_data_clients", value=self.network.data_clients.id,
+                            description="ID of the security group to attach to clients of the optional data stores")
         if getattr(self, "batch", None) is not None:
-            TerraformOutput(self, "batch_job_queue", value=self.batch.job_queue.arn)
-            TerraformOutput(self, "image_repository_url", value=self.image_repository.repository.repository_url)
+            TerraformOutput(self, "batch_job_queue", value=self.batch.job_queue.arn,
+                            description="ARN of the AWS Batch job queue (Fargate) of the batch-capable plug-ins")
+            TerraformOutput(self, "image_repository_url", value=self.image_repository.repository.repository_url,
+                            description="URL of the ECR repository of the Batch container image (make image-push)")
             for name, job in self.job_definitions.items():
-                TerraformOutput(self, f"batch_job_definition_{name}", value=job.definition.arn)
+                TerraformOutput(self, f"batch_job_definition_{name}", value=job.definition.arn,
+                                description=f"ARN of the Batch job definition that runs the {name} plug-in")
         for name, fn in self.functions.items():
-            TerraformOutput(self, f"function_{name}", value=fn.function.function_name)
+            TerraformOutput(self, f"function_{name}", value=fn.function.function_name,
+                            description=f"Name of the {name} Lambda function")
 
 
 def _plugin_core(plugin: PluginManifest):

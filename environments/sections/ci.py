@@ -54,12 +54,13 @@ class CiConfig:
     drift_workflow: str = field(default=".github/workflows/drift.yml",
                                 metadata=_matches(_WORKFLOW_RE, "a workflow file such as .github/workflows/drift.yml"))
     #: The only branch (``refs/heads/<branch>``) whose runs may assume the roles.
-    branch: str = field(default="main", metadata=_check(_branch_problem))
+    branch: str = field(default="main", metadata=_check(_branch_problem, "a branch name (no wildcards)"))
     #: GitHub's numeric ids of the owner and the repository: set both when the repository uses
     #: immutable subject claims (repositories created after 2026-07-15, or opted in), whose
     #: ``sub`` reads ``repo:<owner>@<owner id>/<repo>@<repo id>:environment:<env>``.
-    github_owner_id: int | None = field(default=None, metadata=_check(_github_id))
-    github_repository_id: int | None = field(default=None, metadata=_check(_github_id))
+    github_owner_id: int | None = field(default=None, metadata=_check(_github_id, "a positive integer"))
+    #: GitHub's numeric id of the repository (with github_owner_id).
+    github_repository_id: int | None = field(default=None, metadata=_check(_github_id, "a positive integer"))
 
     @property
     def owner(self) -> str:

@@ -22,6 +22,7 @@ class AppSyncConfig:
     """An IAM-authenticated GraphQL API over the status table: one file's status, a dataset's
     files, a subscription on status updates (``modules.services.graphql``)."""
 
+    #: Create the GraphQL API.
     enabled: bool = False
     #: AppSync field-level logs into an encrypted log group.
     field_log_level: str = field(default="ERROR", metadata=_one_of("NONE", "ERROR", "INFO", "DEBUG", "ALL"))
@@ -33,8 +34,9 @@ class AppSyncConfig:
     introspection: bool = False
     #: Deepest query accepted (0 = no limit; the schema needs 3).
     query_depth_limit: int = field(default=5, metadata=_between(0, 75))
-    #: Default and largest ``limit`` of ``filesByDataset``.
+    #: Default ``limit`` of ``filesByDataset`` ...
     page_size: int = field(default=50, metadata=_between(1, 1000))
+    #: ... and the largest a caller may ask for (at least page_size).
     max_page_size: int = field(default=100, metadata=_between(1, 1000))
 
 
@@ -50,6 +52,8 @@ class LakeFormationConfig:
     hold the role Terraform deploys with (it grants the permissions) and any existing admin.
     """
 
+    #: Apply the data lake settings, register the buckets and grant the permissions (one environment
+    #: per account and region).
     enabled: bool = False
     #: Data lake administrators (IAM role ARNs). Required when enabled.
     admins: tuple[str, ...] = ()
@@ -67,6 +71,7 @@ class DataZoneConfig:
     """An Amazon DataZone domain (encrypted with the environment key, IAM users only: single
     sign-on off) and a project for the pipeline's datasets."""
 
+    #: Create the domain and the project (not on the emulator).
     enabled: bool = False
     #: The project (within the domain) that will own the pipeline's datasets.
     project_name: str = field(

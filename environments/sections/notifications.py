@@ -53,9 +53,10 @@ _SQS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+
 _DATASET_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
-def _each(check: Callable[[str], str | None]) -> dict[str, Any]:
-    """``metadata=`` of a list-of-strings field: ``check`` runs on every item."""
-    return {"item_check": check}
+def _each(check: Callable[[str], str | None], constraint: str) -> dict[str, Any]:
+    """``metadata=`` of a list-of-strings field: ``check`` runs on every item (``constraint``
+    says what it accepts, for the configuration reference)."""
+    return {"item_check": check, "constraint": constraint}
 
 
 def _dataset_name(value: str) -> str | None:
@@ -79,9 +80,9 @@ class SubscriberConfig:
     #: An e-mail address, an ``https://`` URL or an SQS queue ARN, after ``protocol``.
     endpoint: str
     #: events only: deliver only outcomes of these datasets (empty: every dataset).
-    datasets: tuple[str, ...] = field(default=(), metadata=_each(_dataset_name))
+    datasets: tuple[str, ...] = field(default=(), metadata=_each(_dataset_name, "dataset names"))
     #: events only: deliver only these statuses (empty: both).
-    statuses: tuple[str, ...] = field(default=(), metadata=_each(_event_status))
+    statuses: tuple[str, ...] = field(default=(), metadata=_each(_event_status, "statuses from " + ", ".join(EVENT_STATUSES)))
     #: sqs and https only: deliver the message itself instead of SNS's JSON envelope.
     raw_message_delivery: bool = False
 

@@ -16,6 +16,9 @@ from .stores import DocumentDbConfig, ElastiCacheConfig, MemoryDbConfig, Neptune
 
 @dataclass(frozen=True)
 class ServicesConfig:
+    """The optional data services, each a ``[services.<name>]`` table and off until ``enabled =
+    true``. Some need ``[network]``; what the emulator cannot create is skipped there."""
+
     elasticache: ElastiCacheConfig = field(default_factory=ElastiCacheConfig)
     memorydb: MemoryDbConfig = field(default_factory=MemoryDbConfig)
     documentdb: DocumentDbConfig = field(default_factory=DocumentDbConfig)

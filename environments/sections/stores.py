@@ -36,10 +36,14 @@ class ElastiCacheConfig:
     """ElastiCache for Redis OSS: a replication group (one primary, ``replica_count`` replicas;
     Multi-AZ with automatic failover from one replica on), TLS, KMS, IAM authentication."""
 
+    #: Create the replication group (needs [network]).
     enabled: bool = False
+    #: Node type of the primary and the replicas.
     node_type: str = field(default="cache.t4g.micro",
                            metadata=_matches(_CACHE_NODE_RE, "an ElastiCache node type such as 'cache.t4g.micro'"))
+    #: Redis OSS engine version (7.x: IAM authentication).
     engine_version: str = field(default="7.1", metadata=_REDIS_VERSION)
+    #: Read replicas besides the primary; one or more turns on Multi-AZ with automatic failover.
     replica_count: int = field(default=1, metadata=_between(0, 5))
     #: Days of automatic daily snapshots (0 = none).
     snapshot_retention_days: int = field(default=7, metadata=_between(0, 35))
@@ -50,12 +54,18 @@ class MemoryDbConfig:
     """MemoryDB for Redis OSS: ``shard_count`` shards of a primary and ``replicas_per_shard``
     replicas, TLS, KMS, IAM-authenticated ACL users."""
 
+    #: Create the cluster (needs [network]).
     enabled: bool = False
+    #: Node type of every node.
     node_type: str = field(default="db.t4g.small",
                            metadata=_matches(_DB_CLASS_RE, "a MemoryDB node type such as 'db.t4g.small'"))
+    #: Redis OSS engine version (7.x: IAM authentication).
     engine_version: str = field(default="7.1", metadata=_REDIS_VERSION)
+    #: Shards the data is split over.
     shard_count: int = field(default=1, metadata=_between(1, 20))
+    #: Replicas of each shard's primary.
     replicas_per_shard: int = field(default=1, metadata=_between(0, 5))
+    #: Days of automatic daily snapshots (0 = none).
     snapshot_retention_days: int = field(default=7, metadata=_between(0, 35))
 
 
@@ -64,12 +74,18 @@ class DocumentDbConfig:
     """Amazon DocumentDB: a cluster of ``instance_count`` instances, TLS required, KMS, master
     password kept by Secrets Manager, audit and profiler logs exported."""
 
+    #: Create the cluster (needs [network]).
     enabled: bool = False
+    #: Instance class of every instance.
     instance_class: str = field(default="db.t4g.medium",
                                 metadata=_matches(_DB_CLASS_RE, "a DocumentDB instance class such as 'db.t4g.medium'"))
+    #: Instances in the cluster (the first is the writer, the others readers).
     instance_count: int = field(default=1, metadata=_between(1, 16))
+    #: DocumentDB engine version.
     engine_version: str = field(default="5.0.0", metadata=_matches(_DOCDB_VERSION_RE, "'4.0.0' or '5.0.0'"))
+    #: Days automatic backups are kept.
     backup_retention_days: int = field(default=7, metadata=_between(1, 35))
+    #: The master user (its password is generated and kept by Secrets Manager).
     master_username: str = field(
         default="docdbadmin",
         metadata=_matches(_USERNAME_RE, "1-63 letters or digits, starting with a letter"))
@@ -82,12 +98,17 @@ class NeptuneConfig:
     """Amazon Neptune: a cluster of ``instance_count`` instances, HTTPS/TLS only, IAM database
     authentication, KMS, audit and slow-query logs exported."""
 
+    #: Create the cluster (needs [network]).
     enabled: bool = False
+    #: Instance class of every instance.
     instance_class: str = field(default="db.t4g.medium",
                                 metadata=_matches(_DB_CLASS_RE, "a Neptune instance class such as 'db.t4g.medium'"))
+    #: Instances in the cluster (the first is the writer, the others readers).
     instance_count: int = field(default=1, metadata=_between(1, 16))
+    #: Neptune engine version.
     engine_version: str = field(default="1.3.2.1",
                                 metadata=_matches(_NEPTUNE_VERSION_RE, "a Neptune version from 1.2.1.0 (slow-query logs) such as '1.3.2.1'"))
+    #: Days automatic backups are kept.
     backup_retention_days: int = field(default=7, metadata=_between(1, 35))
 
 
@@ -96,9 +117,12 @@ class OpenSearchConfig:
     """Amazon OpenSearch Service: a VPC domain, encrypted, HTTPS (TLS 1.2+) only, fine-grained
     access control with an IAM master role, logs to CloudWatch."""
 
+    #: Create the domain (needs [network]).
     enabled: bool = False
+    #: OpenSearch engine version.
     engine_version: str = field(default="OpenSearch_2.17",
                                 metadata=_matches(_OPENSEARCH_VERSION_RE, "an engine such as 'OpenSearch_2.17'"))
+    #: Instance type of the data nodes.
     instance_type: str = field(default="t3.small.search",
                                metadata=_matches(_SEARCH_INSTANCE_RE, "an instance type such as 't3.small.search'"))
     #: 1, or (zone awareness) a multiple of the availability zones used: 2, or 3 with three AZs.
@@ -108,11 +132,12 @@ class OpenSearchConfig:
     #: Dedicated master nodes (0, 3 or 5): AWS recommends three for production domains (cluster
     #: state survives a data node's loss); the policy scan (checkov CKV_AWS_318) asks for them.
     dedicated_master_count: int = field(default=0, metadata=_one_of(0, 3, 5))
+    #: Instance type of the dedicated master nodes (when dedicated_master_count > 0).
     dedicated_master_type: str = field(default="m6g.large.search",
                                        metadata=_matches(_SEARCH_INSTANCE_RE, "an instance type such as 'm6g.large.search'"))
     #: The fine-grained access control master: an existing role; empty = the kit creates
     #: ``<prefix>-search-admin``, assumable by ``admin_role_arns``.
-    master_role_arn: str = field(default="", metadata=_check(_optional_role_arn))
+    master_role_arn: str = field(default="", metadata=_check(_optional_role_arn, "an IAM role ARN or empty"))
     #: Roles that may assume the created master role: required when ``master_role_arn`` is empty
     #: (the master role trusts these roles only, never the whole account).
     admin_role_arns: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ def _rpus(lo: int, hi: int) -> dict:
         if v % RPU_STEP:
             return f"must be a multiple of {RPU_STEP} RPUs, got {v}"
         return None
-    return _check(check)
+    return _check(check, f"{lo} to {hi}, a multiple of {RPU_STEP}")
 
 
 def _name(pattern: re.Pattern[str], what: str) -> dict:
@@ -43,7 +43,7 @@ def _name(pattern: re.Pattern[str], what: str) -> dict:
         if v in _RESERVED:
             return f"{v!r} is reserved by Redshift"
         return None
-    return _check(check)
+    return _check(check, f"{what}; not {', '.join(sorted(_RESERVED))}")
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,25 @@ class RedshiftConfig:
     role) and a workgroup (private subnets, never public, enhanced VPC routing, SSL required); the
     external schema over the clean Glue database and the curated tables, loaded on a schedule."""
 
+    #: Create the namespace and workgroup (needs [network] with availability_zones >= 3; not in
+    #: local).
     enabled: bool = False
     #: RPUs the workgroup starts every query with (8..512, steps of 8).
     base_capacity_rpus: int = field(default=8, metadata=_rpus(*BASE_RPU_RANGE))
     #: The ceiling it may scale to (steps of 8, at least the base): the cost guard.
     max_capacity_rpus: int = field(default=64, metadata=_rpus(*MAX_RPU_RANGE))
+    #: The database the namespace creates.
     database_name: str = field(default="analytics", metadata=_name(
         _DB_NAME_RE, "1-64 lower-case letters, digits or '_', starting with a letter"))
+    #: The admin user (its password is generated and kept by Secrets Manager).
     admin_username: str = field(default="warehouse_admin", metadata=_name(
         _ADMIN_RE, "1-128 lower-case letters, digits or '_', starting with a letter"))
     #: COPY/UNLOAD and Spectrum traffic through the VPC (its endpoints) instead of the internet.
     enhanced_vpc_routing: bool = True
-    #: The schema over the clean Glue database (Spectrum) and the schema of the loaded tables.
+    #: The schema over the clean Glue database (Spectrum).
     external_schema: str = field(default="lake", metadata=_matches(
         _SCHEMA_RE, "lower-case letters, digits or '_', starting with a letter"))
+    #: The schema of the loaded (curated) tables; differs from external_schema.
     curated_schema: str = field(default="curated", metadata=_matches(
         _SCHEMA_RE, "lower-case letters, digits or '_', starting with a letter"))
     #: When the curated tables are reloaded from the compacted Parquet (EventBridge Scheduler,
@@ -73,7 +78,8 @@ class RedshiftConfig:
     #: Default: 04:30, after the compaction job's usual night run.
     load_schedule: str = field(default="cron(30 4 * * ? *)", metadata=_check(
         lambda v: None if v == "" or _SCHEDULE_RE.match(v) else
-        f"must be an EventBridge Scheduler cron(...) or rate(...) expression, or empty, got {v!r}"))
+        f"must be an EventBridge Scheduler cron(...) or rate(...) expression, or empty, got {v!r}",
+        "empty or an EventBridge Scheduler cron(...) or rate(...) expression"))
     #: Export the user-activity log (every query's text) besides the connection and user logs.
     user_activity_log: bool = True
 

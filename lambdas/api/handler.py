@@ -39,20 +39,23 @@ import base64
 import binascii
 import functools
 import os
-import uuid
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pipeline_shared import aws, env
 from pipeline_shared.tracing import tracer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 PLUGIN = "api"
 STATUS_INDEX = "by-dataset"
@@ -67,10 +70,37 @@ MAX_FOLLOW_PAGES = 20
 
 logger = Logger()
 metrics = Metrics()
-app = APIGatewayRestResolver()
 _keys: dict[str, bytes] = {}
+#: (method, rule, function) of every route, registered on the resolver when it is built (``resolver``).
+_ROUTES: list[tuple[str, str, Callable[..., Response]]] = []
 # Most requests emit no metric of their own (API Gateway counts them): that is not worth a warning.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def _route(method: str, rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Like Powertools' ``app.get``/``app.post``: the route is registered when ``resolver`` builds the app."""
+
+    def register(function: Callable[..., Response]) -> Callable[..., Response]:
+        _ROUTES.append((method, rule, function))
+        return function
+
+    return register
+
+
+@functools.cache
+def resolver() -> APIGatewayRestResolver:
+    """The Powertools ``APIGatewayRestResolver`` with every route and error handler, built at the
+    first request: importing ``aws_lambda_powertools.event_handler`` loads all of Powertools'
+    resolvers (AppSync and asyncio among them), too much for the cold-start import budget."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    app = APIGatewayRestResolver()
+    for method, rule, function in _ROUTES:
+        app.route(rule, method)(function)
+    app.exception_handler(core.ApiError)(api_error)
+    app.not_found(route_not_found)
+    app.exception_handler(Exception)(internal_error)
+    return app
 
 
 def _required(name: str, hint: str) -> str:
@@ -134,7 +164,7 @@ def tokenisation_key() -> bytes:
 
 def raw_body() -> bytes:
     """The request body as bytes (API Gateway base64-encodes binary media types)."""
-    event = app.current_event
+    event = resolver().current_event
     body = event.body
     if body is None:
         return b""
@@ -159,6 +189,8 @@ def presign_get(expiry_seconds: int) -> Any:
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    from aws_lambda_powertools.event_handler import Response, content_types
+
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
@@ -167,7 +199,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 # ------------------------------------------------------------------------------------------------
 
 
-@app.get("/files/<file_id>")
+@_route("GET", "/files/<file_id>")
 @tracer.capture_method
 def get_file(file_id: str) -> Response:
     fid = core.parse_file_id(file_id)
@@ -212,7 +244,7 @@ def _records_since(item: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-@app.post("/datasets/<name>/files")
+@_route("POST", "/datasets/<name>/files")
 @tracer.capture_method
 def request_upload(name: str) -> Response:
     contract = dataset_contract(name)
@@ -220,6 +252,8 @@ def request_upload(name: str) -> Response:
     request = core.parse_upload_request(
         raw_body(), dataset=contract.name, file_format=contract.format, max_bytes=api.upload_max_bytes
     )
+    import uuid
+
     bucket, key_id, table = env.bucket("landing"), kms_key_id(), env.table("status")
     ddb = aws.client("dynamodb")
     for attempt in range(3):
@@ -248,13 +282,13 @@ def request_upload(name: str) -> Response:
     ))
 
 
-@app.post("/datasets/<name>/cleanse")
+@_route("POST", "/datasets/<name>/cleanse")
 @tracer.capture_method
 def cleanse(name: str) -> Response:
     contract = dataset_contract(name)
     api = limits()
     request = core.parse_cleanse_body(
-        raw_body(), app.current_event.headers.get("Content-Type"), contract=contract,
+        raw_body(), resolver().current_event.headers.get("Content-Type"), contract=contract,
         max_bytes=api.sync_max_bytes, max_rows=api.sync_max_rows,
     )
     tokenise = None
@@ -268,11 +302,11 @@ def cleanse(name: str) -> Response:
     return _json(200, answer)
 
 
-@app.get("/datasets/<name>/stats")
+@_route("GET", "/datasets/<name>/stats")
 @tracer.capture_method
 def get_dataset_stats(name: str) -> Response:
     dataset = core.parse_dataset(name, known_datasets(), field="dataset", unknown=core.NotFound)
-    days = core.parse_days(app.current_event.get_query_string_value("days"))
+    days = core.parse_days(resolver().current_event.get_query_string_value("days"))
     since, until = core.stats_window(datetime.now(UTC), days)
     client = aws.client("dynamodb")
     request: dict[str, Any] = {
@@ -298,11 +332,11 @@ def get_dataset_stats(name: str) -> Response:
     return _json(200, core.summarise(items, dataset=dataset, days=days, since=since, until=until, truncated=truncated))
 
 
-@app.post("/queries")
+@_route("POST", "/queries")
 @tracer.capture_method
 def start_query() -> Response:
     request = core.parse_query_request(
-        app.current_event.decoded_body, known_datasets=known_datasets(), today=datetime.now(UTC).date()
+        resolver().current_event.decoded_body, known_datasets=known_datasets(), today=datetime.now(UTC).date()
     )
     names = tables()
     sql = core.build_sql(request, names)
@@ -322,13 +356,12 @@ def start_query() -> Response:
     return _json(202, {"id": query_id, "state": "QUEUED", **request.to_dict()})
 
 
-@app.get("/queries/<query_id>")
+@_route("GET", "/queries/<query_id>")
 @tracer.capture_method
 def get_query(query_id: str) -> Response:
     qid = core.parse_query_id(query_id)
-    page = core.parse_page(
-        app.current_event.get_query_string_value("max_results"), app.current_event.get_query_string_value("next_token")
-    )
+    event = resolver().current_event
+    page = core.parse_page(event.get_query_string_value("max_results"), event.get_query_string_value("next_token"))
     athena = aws.client("athena")
     try:
         execution = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
@@ -363,23 +396,20 @@ def get_query(query_id: str) -> Response:
 # ------------------------------------------------------------------------------------------------
 
 
-@app.exception_handler(core.ApiError)
 def api_error(error: core.ApiError) -> Response:
     logger.info("request refused", extra={"status_code": error.status_code, "reason": error.message})
     metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
     return _json(error.status_code, error.body(), error.headers or None)
 
 
-@app.not_found
 def route_not_found(_: NotFoundError) -> Response:
-    event = app.current_event
+    event = resolver().current_event
     return api_error(core.no_route(event.http_method.upper(), event.path))
 
 
-@app.exception_handler(Exception)
 def internal_error(_: Exception) -> Response:
     logger.exception("request failed")
-    request_id = app.current_event.request_context.request_id
+    request_id = resolver().current_event.request_context.request_id
     return _json(500, {"message": f"internal error (request id {request_id})"})
 
 
@@ -389,4 +419,4 @@ def internal_error(_: Exception) -> Response:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     identity = (event.get("requestContext") or {}).get("identity") or {}
     logger.append_keys(caller=identity.get("userArn"), route=f"{event.get('httpMethod')} {event.get('resource')}")
-    return app.resolve(event, context)
+    return resolver().resolve(event, context)

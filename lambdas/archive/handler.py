@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys, s3
+from pipeline_shared import aws, env, keys
 from pipeline_shared.messages import CLEANSED, GONE, PROCESSED, StageMessage
 from pipeline_shared.runtime import (
     IdempotentStep,
@@ -34,6 +34,7 @@ from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from pipeline_shared import s3
 
 PLUGIN = "archive"
 
@@ -66,6 +67,8 @@ def _remove_from_landing(client: Any, message: StageMessage) -> str:
 @tracer.capture_method
 def process_file(data: dict[str, Any]) -> dict[str, Any]:
     """Archive one cleansed file (the idempotent unit of work, keyed by ``file_id``)."""
+    from pipeline_shared import s3  # at the first file, not at import (cold start)
+
     message = StageMessage.from_dict(data)
     landing = env.bucket("landing")
     if message.bucket != landing:

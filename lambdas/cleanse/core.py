@@ -26,19 +26,33 @@ uploads from.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pipeline_shared.cleansing import (
-    BATCH_ROWS,
-    MIN_KEY_BYTES,
-    TOKEN_CACHE_ENTRIES,
-    CleanseError,
-    CleanseResult,
-    Tokeniser,
-    cleanse_stream,
-    key_from_parameter,
-)
+if TYPE_CHECKING:
+    from datetime import date
+
+    from pipeline_shared.cleansing import (
+        BATCH_ROWS,
+        MIN_KEY_BYTES,
+        TOKEN_CACHE_ENTRIES,
+        CleanseError,
+        CleanseResult,
+        Tokeniser,
+        cleanse_stream,
+        key_from_parameter,
+    )
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The re-exported names, imported at first use (PEP 562): ``pipeline_shared.cleansing``
+        and the contracts, readers and row checks it needs stay out of the cold-start import."""
+        if name in __all__ and name != "PartitionSpool":
+            from pipeline_shared import cleansing
+
+            value = globals()[name] = getattr(cleansing, name)
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BATCH_ROWS",

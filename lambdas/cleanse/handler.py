@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys, s3
+from pipeline_shared import aws, env, keys
 from pipeline_shared import batch as batch_routing
-from pipeline_shared.contracts import load_contract
 from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage
 from pipeline_shared.runtime import (
     IdempotentStep,
@@ -62,6 +61,9 @@ def tokenisation_key() -> bytes:
 @tracer.capture_method
 def process_file(data: dict[str, Any]) -> dict[str, Any]:
     """Cleanse one validated file (the idempotent unit of work, keyed by ``file_id``)."""
+    from pipeline_shared import s3  # these at the first file, not at import (cold start)
+    from pipeline_shared.contracts import load_contract
+
     message = StageMessage.from_dict(data)
     landing = env.bucket("landing")
     if message.bucket != landing:

@@ -20,16 +20,19 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote_plus
 
-from pipeline_shared import keys, validation
-from pipeline_shared.contracts import Contract, UnknownDataset, load_contract
-from pipeline_shared.s3 import ObjectRef
-from pipeline_shared.validation import ValidationResult
+from pipeline_shared import keys
 
-#: Violations kept in one report (all are counted; the rows themselves all go to quarantine).
-MAX_REPORT_VIOLATIONS = validation.MAX_REPORT_VIOLATIONS
+if TYPE_CHECKING:  # S3 helpers, contracts, readers and row checks load at the first file, not at import (cold start)
+    from pipeline_shared.contracts import Contract
+    from pipeline_shared.s3 import ObjectRef
+    from pipeline_shared.validation import ValidationResult
+
+#: Violations kept in one report (all are counted; the rows themselves all go to quarantine);
+#: None: ``pipeline_shared.validation.MAX_REPORT_VIOLATIONS``.
+MAX_REPORT_VIOLATIONS: int | None = None
 REPORT_VERSION = 1
 
 
@@ -63,6 +66,8 @@ class LandedObject:
         event_time: str | None = None,
         event_name: str = "ObjectCreated:Put",
     ) -> LandedObject:
+        from pipeline_shared.s3 import ObjectRef
+
         etag = keys.normalise_etag(etag)
         ref = ObjectRef(bucket=bucket, key=key, version_id=version_id or None, etag=etag, size=size)
         return cls(
@@ -274,6 +279,8 @@ class Precheck:
 def precheck(obj: LandedObject, *, max_bytes: int, contracts_dir: Any = None) -> Precheck:
     """Dataset known? Object not empty and not too large? (A broken contract file raises:
     that is a deployment bug, and the message is retried rather than the data quarantined.)"""
+    from pipeline_shared.contracts import UnknownDataset, load_contract
+
     key = obj.ref.key
     if not obj.has_dataset:
         return Precheck(
@@ -311,6 +318,9 @@ def validate_stream(
 ) -> ValidationResult:
     """``pipeline_shared.validation.validate_stream`` (the check the API runs too), keeping at most
     this module's ``MAX_REPORT_VIOLATIONS`` violations for the quarantine report."""
+    from pipeline_shared import validation
+
+    limit = validation.MAX_REPORT_VIOLATIONS if MAX_REPORT_VIOLATIONS is None else MAX_REPORT_VIOLATIONS
     return validation.validate_stream(
         source,
         key=key,
@@ -318,7 +328,7 @@ def validate_stream(
         max_bytes=max_bytes,
         rejected_sink=rejected_sink,
         fast_path=fast_path,
-        max_violations=MAX_REPORT_VIOLATIONS,
+        max_violations=limit,
     )
 
 

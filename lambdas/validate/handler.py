@@ -27,12 +27,11 @@ PIPELINE_BATCH_ROUTE_ABOVE_BYTES (optional, all three or no routing), POWERTOOLS
 from __future__ import annotations
 
 import json
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys, s3
+from pipeline_shared import aws, env, keys
 from pipeline_shared import batch as batch_routing
 from pipeline_shared.messages import GONE, QUARANTINED, VALIDATED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, send
@@ -40,6 +39,7 @@ from pipeline_shared.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from pipeline_shared import s3
 
 PLUGIN = "validate"
 #: Rejected rows are spooled in memory up to this size, then to /tmp.
@@ -109,6 +109,8 @@ def _quarantine_file(
     the object (that version) from landing. The delete comes last: a retry after any earlier step
     finds the object still in landing and repeats the (idempotent) steps; notify records the
     outcome once per file and status."""
+    from pipeline_shared import s3  # at the first file, not at import (cold start)
+
     bucket = env.bucket("quarantine")
     original = keys.quarantine_original_key(obj.dataset, obj.file_id, obj.ref.key)
     report_key = keys.quarantine_report_key(obj.dataset, obj.file_id)
@@ -197,6 +199,8 @@ def _ensure_not_deleted(obj: core.LandedObject) -> None:
     (``core.version_fate``). An object named by its ETag only (unversioned bucket) is checked by
     the read itself (``IfMatch``). Needs ``s3:ListBucketVersions``; without it, a warning and the
     read decides."""
+    from pipeline_shared import s3  # at the first file, not at import (cold start)
+
     ref = obj.ref
     if not ref.version_id:
         return
@@ -226,6 +230,8 @@ def _ensure_not_deleted(obj: core.LandedObject) -> None:
 @tracer.capture_method
 def process_object(data: dict[str, Any]) -> dict[str, Any]:
     """Validate one landed object (the idempotent unit of work, keyed by ``file_id``)."""
+    from pipeline_shared import s3  # at the first file, not at import (cold start)
+
     obj = core.LandedObject.from_dict(data)
     try:
         _ensure_not_deleted(obj)
@@ -240,6 +246,8 @@ def process_object(data: dict[str, Any]) -> dict[str, Any]:
         body = s3.open_body(client, obj.ref)
     except s3.ObjectGone as gone:
         return _gone(obj, gone)
+    import tempfile  # at the first file, not at import (cold start)
+
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
         try:
             result = core.validate_stream(

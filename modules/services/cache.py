@@ -336,10 +336,14 @@ def wire_elasticache(scope: Construct, section: ElastiCacheConfig, ctx: ServiceC
         deletion_protection=ctx.deletion_protection,
         prevent_destroy=ctx.prevent_destroy,
     )
-    TerraformOutput(scope, "elasticache_primary_endpoint", value=cache.replication_group.primary_endpoint_address)
-    TerraformOutput(scope, "elasticache_reader_endpoint", value=cache.replication_group.reader_endpoint_address)
-    TerraformOutput(scope, "elasticache_port", value=cache.replication_group.port)
-    TerraformOutput(scope, "elasticache_user", value=cache.users[0].user_name)
+    TerraformOutput(scope, "elasticache_primary_endpoint", value=cache.replication_group.primary_endpoint_address,
+                    description="ElastiCache (Redis OSS) primary endpoint, TLS required")
+    TerraformOutput(scope, "elasticache_reader_endpoint", value=cache.replication_group.reader_endpoint_address,
+                    description="ElastiCache reader endpoint (spread over the replicas)")
+    TerraformOutput(scope, "elasticache_port", value=cache.replication_group.port,
+                    description="Port of the ElastiCache endpoints")
+    TerraformOutput(scope, "elasticache_user", value=cache.users[0].user_name,
+                    description="ElastiCache user name for IAM authentication")
     return cache
 
 
@@ -364,6 +368,8 @@ def wire_memorydb(scope: Construct, section: MemoryDbConfig, ctx: ServiceContext
         deletion_protection=ctx.deletion_protection,
         prevent_destroy=ctx.prevent_destroy,
     )
-    TerraformOutput(scope, "memorydb_endpoint", value=memorydb.cluster.cluster_endpoint.get(0).address)
-    TerraformOutput(scope, "memorydb_user", value=memorydb.users[0].user_name)
+    TerraformOutput(scope, "memorydb_endpoint", value=memorydb.cluster.cluster_endpoint.get(0).address,
+                    description="MemoryDB cluster endpoint, TLS required")
+    TerraformOutput(scope, "memorydb_user", value=memorydb.users[0].user_name,
+                    description="MemoryDB user name for IAM authentication")
     return memorydb

@@ -331,9 +331,12 @@ def wire_documentdb(scope: Construct, section: DocumentDbConfig, ctx: ServiceCon
         prevent_destroy=ctx.prevent_destroy,
         tags=ctx.backup_tags,
     )
-    TerraformOutput(scope, "documentdb_endpoint", value=docdb.cluster.endpoint)
-    TerraformOutput(scope, "documentdb_reader_endpoint", value=docdb.cluster.reader_endpoint)
-    TerraformOutput(scope, "documentdb_master_secret_arn", value=docdb.cluster.master_user_secret.get(0).secret_arn)
+    TerraformOutput(scope, "documentdb_endpoint", value=docdb.cluster.endpoint,
+                    description="DocumentDB cluster (writer) endpoint, TLS required")
+    TerraformOutput(scope, "documentdb_reader_endpoint", value=docdb.cluster.reader_endpoint,
+                    description="DocumentDB reader endpoint (load-balanced over the replicas)")
+    TerraformOutput(scope, "documentdb_master_secret_arn", value=docdb.cluster.master_user_secret.get(0).secret_arn,
+                    description="Secrets Manager secret holding the DocumentDB master credentials")
     return docdb
 
 
@@ -361,7 +364,10 @@ def wire_neptune(scope: Construct, section: NeptuneConfig, ctx: ServiceContext) 
         prevent_destroy=ctx.prevent_destroy,
         tags=ctx.backup_tags,
     )
-    TerraformOutput(scope, "neptune_endpoint", value=neptune.cluster.endpoint)
-    TerraformOutput(scope, "neptune_reader_endpoint", value=neptune.cluster.reader_endpoint)
-    TerraformOutput(scope, "neptune_cluster_resource_id", value=neptune.cluster.cluster_resource_id)
+    TerraformOutput(scope, "neptune_endpoint", value=neptune.cluster.endpoint,
+                    description="Neptune cluster (writer) endpoint, HTTPS with IAM authentication")
+    TerraformOutput(scope, "neptune_reader_endpoint", value=neptune.cluster.reader_endpoint,
+                    description="Neptune reader endpoint (load-balanced over the replicas)")
+    TerraformOutput(scope, "neptune_cluster_resource_id", value=neptune.cluster.cluster_resource_id,
+                    description="Neptune cluster resource id (the resource of neptune-db:* IAM grants)")
     return neptune

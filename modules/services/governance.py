@@ -385,8 +385,10 @@ def wire_datazone(scope: Construct, section: DataZoneConfig, ctx: ServiceContext
         data_lake_blueprint=section.data_lake_blueprint,
         skip_deletion_check=not ctx.deletion_protection,
     )
-    TerraformOutput(scope, "datazone_domain_id", value=governance.domain.id)
+    TerraformOutput(scope, "datazone_domain_id", value=governance.domain.id,
+                    description="ID of the DataZone domain")
     TerraformOutput(scope, "datazone_portal_url", value=governance.domain.portal_url,
                     description="DataZone data portal (IAM sign-in)")
-    TerraformOutput(scope, "datazone_project_id", value=governance.project.id)
+    TerraformOutput(scope, "datazone_project_id", value=governance.project.id,
+                    description="ID of the DataZone project that owns the pipeline's datasets")
     return governance

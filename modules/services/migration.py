@@ -356,7 +356,8 @@ def wire_dms(scope: Construct, section: DmsConfig, ctx: ServiceContext) -> Datab
         deletion_protection=ctx.deletion_protection,
         prevent_destroy=ctx.prevent_destroy,
     )
-    TerraformOutput(scope, "dms_replication_instance_arn", value=dms.instance.replication_instance_arn)
+    TerraformOutput(scope, "dms_replication_instance_arn", value=dms.instance.replication_instance_arn,
+                    description="ARN of the DMS replication instance")
     TerraformOutput(scope, "dms_replication_task_arn", value=dms.task.replication_task_arn,
                     description="start it once the source is reachable (aws dms start-replication-task)")
     return dms

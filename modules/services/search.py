@@ -286,7 +286,10 @@ def wire_opensearch(scope: Construct, section: OpenSearchConfig, ctx: ServiceCon
         rule_descriptions=not ctx.on_emulator,
         prevent_destroy=ctx.prevent_destroy,
     )
-    TerraformOutput(scope, "opensearch_endpoint", value=search.domain.endpoint)
-    TerraformOutput(scope, "opensearch_dashboards_endpoint", value=search.domain.dashboard_endpoint)
-    TerraformOutput(scope, "opensearch_master_role_arn", value=search.master_role_arn)
+    TerraformOutput(scope, "opensearch_endpoint", value=search.domain.endpoint,
+                    description="OpenSearch domain endpoint (HTTPS, in the VPC)")
+    TerraformOutput(scope, "opensearch_dashboards_endpoint", value=search.domain.dashboard_endpoint,
+                    description="OpenSearch Dashboards endpoint of the domain")
+    TerraformOutput(scope, "opensearch_master_role_arn", value=search.master_role_arn,
+                    description="IAM role that is the domain's fine-grained access control master")
     return search

@@ -480,9 +480,12 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
         retention_hours=section.retention_hours, buffering_size_mib=section.buffering_size_mib,
         buffering_interval_seconds=section.buffering_interval_seconds, compression=section.compression,
         ignore_tag_drift=ctx.on_emulator, region=ctx.region)
-    TerraformOutput(scope, "stream_name", value=out.ingress.stream.name)
-    TerraformOutput(scope, "stream_arn", value=out.ingress.stream.arn)
-    TerraformOutput(scope, "firehose_name", value=out.ingress.firehose.name)
+    TerraformOutput(scope, "stream_name", value=out.ingress.stream.name,
+                    description="Kinesis data stream producers put the dataset's JSON records on")
+    TerraformOutput(scope, "stream_arn", value=out.ingress.stream.arn,
+                    description="ARN of the Kinesis data stream (for producers' IAM grants)")
+    TerraformOutput(scope, "firehose_name", value=out.ingress.firehose.name,
+                    description="Firehose delivery stream from the data stream into the landing bucket")
 
     out.cluster = None
     if section.msk_enabled:
@@ -495,8 +498,10 @@ def wire_streaming(scope: Construct, section: StreamingConfig, ctx: ServiceConte
             instance_type=section.msk_instance_type, broker_count=section.msk_broker_count,
             volume_gib=section.msk_volume_gib, prevent_destroy=ctx.prevent_destroy,
             rule_descriptions=not ctx.on_emulator)
-        TerraformOutput(scope, "msk_cluster_arn", value=out.cluster.cluster.arn)
-        TerraformOutput(scope, "msk_bootstrap_brokers_iam", value=out.cluster.cluster.bootstrap_brokers_sasl_iam)
+        TerraformOutput(scope, "msk_cluster_arn", value=out.cluster.cluster.arn,
+                        description="ARN of the MSK (Kafka) cluster")
+        TerraformOutput(scope, "msk_bootstrap_brokers_iam", value=out.cluster.cluster.bootstrap_brokers_sasl_iam,
+                        description="MSK bootstrap brokers for IAM (SASL/IAM, TLS) clients")
 
     out.table = out.job_role = out.job = None
     if not section.glue_job_enabled:

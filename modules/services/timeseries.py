@@ -142,6 +142,8 @@ def wire_timestream(scope: Construct, section: TimestreamConfig, ctx: ServiceCon
     )
     TerraformOutput(scope, "timestream_database", value=ts.database.database_name,
                     description="Timestream database of the pipeline metrics")
-    TerraformOutput(scope, "timestream_table", value=ts.table.table_name)
-    TerraformOutput(scope, "timestream_table_arn", value=ts.table.arn)
+    TerraformOutput(scope, "timestream_table", value=ts.table.table_name,
+                    description="Timestream table of the pipeline metrics")
+    TerraformOutput(scope, "timestream_table_arn", value=ts.table.arn,
+                    description="ARN of the Timestream table (for IAM grants)")
     return ts

@@ -221,7 +221,7 @@ def notify(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def context():
-    from pipeline_shared.events import LocalLambdaContext
+    from lambda_events import LocalLambdaContext
 
     return LocalLambdaContext(function_name="pk-test-plugin", timeout_seconds=60)
 
@@ -257,7 +257,7 @@ def logs():
 def land(aws: Pipeline):
     """``land(key, body)``: put ``body`` into landing and return the S3 notification body that
     S3 would send to the validate queue for it (key URL-encoded, version id and ETag filled in)."""
-    from pipeline_shared.events import s3_notification_body
+    from lambda_events import s3_notification_body
 
     def _land(key: str, body: bytes, **extra: Any) -> str:
         put = aws.put("landing", key, body, **extra)
@@ -272,7 +272,7 @@ def land(aws: Pipeline):
 def received(aws: Pipeline):
     """``received(stage)``: an SQS event built from the messages really waiting on ``stage``'s queue
     (as the local runner does), the queue drained."""
-    from pipeline_shared.events import sqs_event
+    from lambda_events import sqs_event
 
     def _received(stage: str) -> dict[str, Any]:
         return sqs_event(

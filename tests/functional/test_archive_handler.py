@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from pipeline_shared.events import sqs_event
+from lambda_events import sqs_event
 from pipeline_shared.messages import StageMessage
 
 OK = {"batchItemFailures": []}

@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import pytest
+from lambda_events import sqs_event
 from pipeline_shared import batch as routing
 from pipeline_shared import batch_job
-from pipeline_shared.events import sqs_event
 from pipeline_shared.messages import StageMessage
 
 from kit.runner import large_sample

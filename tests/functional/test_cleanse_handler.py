@@ -8,7 +8,7 @@ import hmac
 import io
 import json
 
-from pipeline_shared.events import sqs_event
+from lambda_events import sqs_event
 from pipeline_shared.messages import StageMessage
 
 OK = {"batchItemFailures": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from pipeline_shared.events import sqs_event
+from lambda_events import sqs_event
 from pipeline_shared.messages import StageMessage
 
 OK = {"batchItemFailures": []}

@@ -10,7 +10,7 @@ import json
 def test_good_orders_file_flows_from_landing_to_notification(
     aws, land, received, validate, cleanse, archive, notify, context, samples
 ):
-    from pipeline_shared.events import sqs_event
+    from lambda_events import sqs_event
 
     body = (samples / "orders" / "good.csv").read_bytes()
     key = "orders/2024/05/good.csv"

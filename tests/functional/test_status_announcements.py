@@ -8,8 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from lambda_events import sqs_event
 from pipeline_shared import graphql
-from pipeline_shared.events import sqs_event
 from pipeline_shared.messages import StageMessage
 
 OK = {"batchItemFailures": []}

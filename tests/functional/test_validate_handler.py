@@ -7,7 +7,7 @@ import gzip
 import json
 
 import pytest
-from pipeline_shared.events import s3_notification_body, s3_test_event_body, sqs_event
+from lambda_events import s3_notification_body, s3_test_event_body, sqs_event
 
 import main
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline_shared.events import s3_notification_body, sqs_event
+from lambda_events import s3_notification_body, sqs_event
 
 OK = {"batchItemFailures": []}
 KEY = "orders/2024/05/same.csv"

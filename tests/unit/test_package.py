@@ -80,8 +80,8 @@ def test_build_all_writes_an_artifact_manifest(tmp_path: Path):
     assert manifest["release"]
 
 
-# -- `make package` (python -m kit.package) with a broken plug-in -----------------------------
-# kit.package packages the repository's lambdas/ (modules.plugins.LAMBDAS_DIR): the broken
+# -- `make package` (python -m kit package) with a broken plug-in ----------------------------
+# `kit package` packages the repository's lambdas/ (modules.plugins.LAMBDAS_DIR): the broken
 # plug-ins live in tmp_path, and LAMBDAS_DIR is pointed at them.
 
 def broken_lambdas(root: Path) -> tuple[Path, str]:
@@ -96,14 +96,14 @@ def broken_lambdas(root: Path) -> tuple[Path, str]:
                           f"which {stage / 'handler.py'} does not define at top level")
 
 
-def test_package_main_reports_a_manifest_error_in_one_line(tmp_path: Path, monkeypatch, capsys):
+def test_package_command_reports_a_manifest_error_in_one_line(tmp_path: Path, monkeypatch, capsys):
     import modules.plugins
-    from kit.package import main
+    from kit.cli import main
 
     lambdas, expected = broken_lambdas(tmp_path)
     monkeypatch.setattr(modules.plugins, "LAMBDAS_DIR", lambdas)
     monkeypatch.setenv("PIPELINE_KIT_WORKDIR", str(tmp_path / "work"))
-    assert main([]) == 2
+    assert main(["package"]) == 2
     captured = capsys.readouterr()
     assert (captured.err, captured.out) == (expected + "\n", "")
     assert not (tmp_path / "work" / "build").exists()
@@ -114,10 +114,10 @@ def test_python_m_kit_package_prints_one_line_and_exits_2(tmp_path: Path):
     import sys
 
     lambdas, expected = broken_lambdas(tmp_path)
-    # the real `python -m kit.package` entry point (run as __main__), LAMBDAS_DIR set first
+    # the real `python -m kit package` entry point (run as __main__), LAMBDAS_DIR set first
     code = ("import runpy, sys; from pathlib import Path; import modules.plugins as p; "
-            "p.LAMBDAS_DIR = Path(sys.argv[1]); runpy.run_module('kit.package', run_name='__main__', alter_sys=True)")
-    proc = subprocess.run([sys.executable, "-c", code, str(lambdas)], cwd=ROOT, capture_output=True, text=True,
+            "p.LAMBDAS_DIR = Path(sys.argv.pop(1)); runpy.run_module('kit', run_name='__main__', alter_sys=True)")
+    proc = subprocess.run([sys.executable, "-c", code, str(lambdas), "package"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PIPELINE_KIT_WORKDIR": str(tmp_path / "work")}, timeout=120)
     assert (proc.returncode, proc.stderr, proc.stdout) == (2, expected + "\n", "")
 
@@ -242,3 +242,93 @@ def test_a_distribution_without_a_record_is_refused(tmp_path: Path):
     (site / "fakedist-1.0.dist-info" / "RECORD").unlink()
     with pytest.raises(FileNotFoundError, match=r"^fakedist 1.0: installed without a RECORD, so its files are unknown"):
         layer_entries([site], [FAKE_DIST])
+
+
+# -- no test-only code in a plug-in zip ----------------------------------------------------------
+# What a zip may hold: what the function runs. Test-shaped files are out, and so is any Python
+# module that no entry point reaches (the handler, or the Batch job ``pipeline_shared.batch_job``),
+# e.g. event builders only tests and the local runner import.
+
+def _zip_modules(zf: zipfile.ZipFile) -> dict[str, str]:
+    """``{dotted module: source}`` of the Python files at the zip's root and in its packages."""
+    out = {}
+    for name in zf.namelist():
+        if name.endswith(".py"):
+            parts = name[:-3].split("/")
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = zf.read(name).decode("utf-8")
+    return out
+
+
+def _reached(modules: dict[str, str], entries: list[str]) -> set[str]:
+    import ast
+
+    seen: set[str] = set()
+    todo = [e for e in entries if e in modules]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        package = name if f"{name}.__init__" in modules else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(modules[name])):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(p for p in [*parts, node.module or ""] if p)
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target:
+                    if target in modules:
+                        todo.append(target)
+                    target = target.rpartition(".")[0]
+    return seen
+
+
+def _test_only_entries(zips: list[Path], entry_points: list[str]) -> list[str]:
+    """``<zip>: <entry>`` for every test-shaped file and every module no entry point reaches
+    (reachability over all the zips: each ships the whole shared package)."""
+    test_shaped = [f"{z.name}: {n}" for z in zips for n in zipfile.ZipFile(z).namelist()
+                   if "tests" in n.split("/") or n.rsplit("/", 1)[-1] in {"conftest.py"}
+                   or n.rsplit("/", 1)[-1].startswith("test_") or n.endswith("_test.py")]
+    reached: set[str] = set()
+    per_zip = {}
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            per_zip[z.name] = modules = _zip_modules(zf)
+        reached |= {f"{z.name}:{m}" for m in _reached(modules, entry_points)}
+    reached_modules = {r.split(":", 1)[1] for r in reached}
+    unreached = [f"{name}: {m}" for name, modules in per_zip.items() for m in sorted(modules)
+                 if m not in reached_modules]
+    return test_shaped + unreached
+
+
+def _entry_points(plugins) -> list[str]:
+    return ["pipeline_shared.batch_job", *{p.handler.split(":")[0].rsplit(".", 1)[0] for p in plugins}]
+
+
+def test_no_built_plugin_zip_holds_test_only_code(tmp_path: Path):
+    from modules.plugins import discover_plugins
+
+    plugins = discover_plugins()
+    artifacts = build_all(tmp_path, [p.directory for p in plugins], layer=False, write_manifest=False)
+    assert _test_only_entries([Path(a.file) for a in artifacts.values()], _entry_points(plugins)) == []
+
+
+def test_the_checker_finds_test_files_and_unreached_event_builders(tmp_path: Path):
+    lambdas = tmp_path / "lambdas"
+    (lambdas / "stage" / "tests").mkdir(parents=True)
+    (lambdas / "stage" / "handler.py").write_text("from core import run\n")
+    (lambdas / "stage" / "core.py").write_text("from pipeline_shared.messages import parse\n")
+    (lambdas / "stage" / "test_core.py").write_text("")
+    shared = lambdas / "_shared" / "pipeline_shared"
+    shared.mkdir(parents=True)
+    for name in ("__init__", "messages", "batch_job", "events"):
+        (shared / f"{name}.py").write_text("")
+    art = build_plugin(lambdas / "stage", tmp_path / "out")
+    assert _test_only_entries([Path(art.file)], ["handler", "pipeline_shared.batch_job"]) == [
+        "stage.zip: test_core.py", "stage.zip: pipeline_shared.events", "stage.zip: test_core"]

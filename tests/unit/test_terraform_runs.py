@@ -37,6 +37,15 @@ FAKE = textwrap.dedent("""\
     """)
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """These tests interrupt this very process: SIGINT must raise KeyboardInterrupt even when the
+    test run was started with SIGINT ignored (a shell's background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture()
 def fake_terraform(tmp_path, monkeypatch):
     binary = tmp_path / "bin" / "terraform"
@@ -148,3 +157,12 @@ def test_sigterm_is_handled_like_ctrl_c_inside_the_block():
             time.sleep(5)
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.default_int_handler) or callable(
         signal.getsignal(signal.SIGTERM))
+
+
+def test_an_interrupt_is_handled_even_when_the_kit_was_started_with_sigint_ignored():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # restored after the block

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import urllib.request
 
 #: Set by the stack when the status API is switched on; absent → nothing is published.
 URL_VARIABLE = "PIPELINE_STATUS_GRAPHQL_URL"
@@ -43,6 +45,8 @@ def publish_status_request(item: dict[str, Any]) -> dict[str, Any]:
 
 def signed_request(url: str, body: dict[str, Any], *, region: str, credentials: Any) -> urllib.request.Request:
     """A POST of ``body`` to ``url`` signed with SigV4 for the ``appsync`` service."""
+    import urllib.request  # here, not at import: it loads http.client and ssl, a large share of a cold start
+
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -54,6 +58,8 @@ def signed_request(url: str, body: dict[str, Any], *, region: str, credentials: 
 
 def post(url: str, body: dict[str, Any], *, region: str | None = None, credentials: Any = None) -> dict[str, Any]:
     """POST a signed GraphQL request; the ``data`` of the answer, or :class:`GraphqlError`."""
+    import urllib.request
+
     if credentials is None:
         import boto3
 

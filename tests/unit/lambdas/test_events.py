@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pipeline_shared.events import LocalLambdaContext, s3_notification_body, s3_test_event_body, sqs_event
+from lambda_events import LocalLambdaContext, s3_notification_body, s3_test_event_body, sqs_event
 from pipeline_shared.messages import StageMessage
 
 LAMBDA_RECORD_KEYS = {

@@ -8,8 +8,8 @@ import io
 import json
 
 import pytest
+from lambda_events import s3_notification_body, s3_test_event_body
 from pipeline_shared.contracts import load_contract
-from pipeline_shared.events import s3_notification_body, s3_test_event_body
 
 import main
 

@@ -1,4 +1,7 @@
-"""Builders of real-shaped Lambda events, for tests and for the local runner.
+"""Builders of real-shaped Lambda events, for tests and for the local runner (``kit/runner.py``).
+
+Not shipped: it lives beside ``pipeline_shared``, not inside it, so no plug-in zip carries it
+(``kit/package.py`` packages ``pipeline_shared`` only).
 
 ``sqs_event(records)`` returns exactly what the Lambda SQS event source mapping delivers::
 
