@@ -6,9 +6,7 @@ import json
 from typing import Sequence
 
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
-from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
@@ -90,7 +88,7 @@ class StageQueue(Construct):
 
 
 class BucketEventsToQueue(Construct):
-    """``s3:ObjectCreated:*`` events of ``bucket`` into ``queue``, and the queue policy that
+    """``s3:ObjectCreated:*`` events of a bucket into a queue (both by reference), and the queue policy that
     lets exactly that bucket (in exactly this account) send them. Exposes ``.policy``, ``.notification``."""
 
     policy: SqsQueuePolicy
@@ -101,8 +99,10 @@ class BucketEventsToQueue(Construct):
         scope: Construct,
         id: str,
         *,
-        bucket: S3Bucket,
-        queue: SqsQueue,
+        bucket_arn: str,
+        bucket_id: str,
+        queue_arn: str,
+        queue_url: str,
         account_id: str,
         events: Sequence[str] = ("s3:ObjectCreated:*",),
         filter_prefix: str | None = None,
@@ -111,21 +111,21 @@ class BucketEventsToQueue(Construct):
         super().__init__(scope, id)
         self.policy = SqsQueuePolicy(
             self, "policy",
-            queue_url=queue.url,
+            queue_url=queue_url,
             policy=policy_json([Statement(
                 sid="AllowBucketEvents", effect="Allow",
                 principals={"Service": "s3.amazonaws.com"},
-                actions=["sqs:SendMessage"], resources=[queue.arn],
-                conditions={"ArnEquals": {"aws:SourceArn": bucket.arn},
+                actions=["sqs:SendMessage"], resources=[queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": bucket_arn},
                             "StringEquals": {"aws:SourceAccount": account_id}},
             )]),
         )
         self.notification = S3BucketNotification(
             self, "notification",
-            bucket=bucket.id,
+            bucket=bucket_id,
             queue=[S3BucketNotificationQueue(
                 id="object-created",
-                queue_arn=queue.arn,
+                queue_arn=queue_arn,
                 events=list(events),
                 filter_prefix=filter_prefix,
                 filter_suffix=filter_suffix,
@@ -135,28 +135,29 @@ class BucketEventsToQueue(Construct):
 
 
 class TopicToQueue(Construct):
-    """Every message of ``topic`` into ``queue`` (raw delivery: the body is the published
+    """Every message of a topic into a queue (by reference; raw delivery: the body is the published
     message), with the queue policy that lets exactly that topic send. Exposes ``.policy``,
     ``.subscription``."""
 
     policy: SqsQueuePolicy
     subscription: SnsTopicSubscription
 
-    def __init__(self, scope: Construct, id: str, *, topic: SnsTopic, queue: SqsQueue, account_id: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, topic_arn: str, queue_arn: str, queue_url: str,
+                 account_id: str) -> None:
         super().__init__(scope, id)
         self.policy = SqsQueuePolicy(
             self, "policy",
-            queue_url=queue.url,
+            queue_url=queue_url,
             policy=policy_json([Statement(
                 sid="AllowTopicMessages", effect="Allow",
                 principals={"Service": "sns.amazonaws.com"},
-                actions=["sqs:SendMessage"], resources=[queue.arn],
-                conditions={"ArnEquals": {"aws:SourceArn": topic.arn},
+                actions=["sqs:SendMessage"], resources=[queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": topic_arn},
                             "StringEquals": {"aws:SourceAccount": account_id}},
             )]),
         )
         self.subscription = SnsTopicSubscription(
             self, "subscription",
-            topic_arn=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True,
+            topic_arn=topic_arn, protocol="sqs", endpoint=queue_arn, raw_message_delivery=True,
             depends_on=[self.policy],
         )

@@ -1,13 +1,16 @@
-"""The pipeline stack: one per environment. All wiring between constructs happens here.
+"""The pipeline stack: one per environment. It composes; it holds no per-plug-in logic.
 
 The stack receives a validated :class:`environments.EnvironmentConfig` (values only: it never
-looks at the environment's name) and the plug-in manifests, and builds:
-KMS key → buckets → stage queues (+DLQs) → landing notifications → topics → tables → log groups.
+looks at the environment's name) and the plug-in manifests, and builds the shared pipeline:
+KMS key → buckets → every stage's queue (+DLQ) → topics → tables → catalog → Athena → network →
+warehouse → Batch compute → the Powertools layer, then hands a frozen
+:class:`modules.stage.PipelineRefs` to one :class:`modules.stage.PluginStage` per plug-in (its
+function, role, log group, alarms, event source, job definition, API), then the dashboard, audit
+trail, backup, the optional services (:class:`modules.services.ServiceContext`) and the outputs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping, Sequence
 
 from cdktf import TerraformOutput, TerraformStack
@@ -17,11 +20,10 @@ from constructs import Construct
 from environments.config import EnvironmentConfig
 from environments.sections.services import EMULATOR_APPLIES
 
-from .api import RestApi
 from .athena import AthenaWorkgroup, NamedQueries
 from .audit import AuditTrail, SecurityAlarms, cloudtrail_bucket_statements, cloudtrail_key_statements, trail_arn
 from .backup import BackupProtection, BackupScope
-from .batch import FargateBatch, ImageRepository, JobFailureAlerts, JobSizing, PluginJobDefinition, job_environment
+from .batch import FargateBatch, ImageRepository, JobFailureAlerts
 from .catalog import (
     FILE_STATUS_COLUMNS,
     QUARANTINE_REPORT_COLUMNS,
@@ -37,30 +39,19 @@ from .catalog import (
     registry_name,
 )
 from .etl import CompactionJob, GlueJobRole
-from .functions import (
-    AlarmSettings,
-    BatchRefs,
-    FunctionCode,
-    FunctionNetwork,
-    PluginFunction,
-    QueueRefs,
-    ResourceArns,
-    interface_services_for,
-    policy_statements,
-)
+from .functions import FunctionCode, FunctionNetwork, interface_services_for
 from .kms import EnvironmentKey
-from .logs import LogGroup
 from .network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork
 from .notifications import DlqAlarm, HttpDelivery, Subscriber, TopicSubscribers
-from .observability import ErrorLogMetricFilter, PipelineDashboard, RejectedRowsAlarm, StageRefs
+from .observability import PipelineDashboard, RejectedRowsAlarm
 from .plugins import BUCKETS, PluginManifest
-from .policy import policy_json
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
-from .queues import BucketEventsToQueue, StageQueue, TopicToQueue
+from .queues import StageQueue
 from .redshift import LOG_TYPES as REDSHIFT_LOG_TYPES
 from .redshift import Warehouse
 from .services import BucketRef, NetworkRefs, ServiceContext, TableRef
+from .stage import BatchTarget, PipelineRefs, PluginStage, queue_ref, stage_queues
 from .storage import DataBucket, GlacierLifecycle
 from .tables import Capacity, IdempotencyTable, StatusTable, TableProtection
 from .topics import ServicePublisher, Topic
@@ -75,7 +66,8 @@ BACKUP_TAG = "Backup"
 class PipelineStack(TerraformStack):
     """Everything one environment runs. Resources are exposed as attributes for later layers:
     ``key``, ``buckets[purpose]``, ``stage_queues[plugin]``, ``topics[name]``, ``status_table``,
-    ``idempotency_table``, ``log_groups[plugin]``."""
+    ``idempotency_table``, ``stages[plugin]`` (and from them ``log_groups``, ``functions``,
+    ``job_definitions``, ``api``)."""
 
     def __init__(
         self,
@@ -112,23 +104,32 @@ class PipelineStack(TerraformStack):
         self.trail_name = cfg.resource_name("trail")
         self.key_arn = self._key()
         self._buckets()
-        self._queues()
+        # Every stage's address first: the stages upstream of a stage send to its queue.
+        self.stage_queues: dict[str, StageQueue] = stage_queues(self, manifests=self.plugins, config=cfg,
+                                                                kms_key_arn=self.key_arn)
         self._topics_and_tables()
         self._catalog()
         self._query()
         self._network()
         self._warehouse()
-        self.functions: dict[str, PluginFunction] = {}
-        self.job_definitions: dict[str, PluginJobDefinition] = {}
+        self.image_repository = self.batch = None
+        layer_arn = None
         if code is not None:
-            self._batch(self.plugins)
-            self._functions(self.plugins, code, local_layer)
-            self._api()
+            self._batch()
+            layer_arn = self._layer(code, local_layer)
+        refs = self.pipeline_refs(layer_arn=layer_arn)
+        self.stages = {p.name: PluginStage(self, manifest=p, config=cfg, refs=refs,
+                                           code=code[p.name] if code is not None else None)
+                       for p in self.plugins}
+        self.log_groups = {n: s.log_group for n, s in self.stages.items()}
+        self.functions = {n: s.function for n, s in self.stages.items() if s.function is not None}
+        self.job_definitions = {n: s.job_definition for n, s in self.stages.items() if s.job_definition is not None}
+        self.api = next((s.api for s in self.stages.values() if s.api is not None), None)
         self._observability()
         self._audit()
         self._backup()
         self._services()
-        self._outputs(self.plugins)
+        self._outputs()
         if cfg.ci is not None:
             # The GitHub deploy role may only create and change roles that carry this boundary.
             from environments.sections.ci import workload_boundary_arn
@@ -188,39 +189,6 @@ class PipelineStack(TerraformStack):
                 tags=self.backup_tags if purpose in DATA_BUCKETS else None,
             )
 
-    def _queues(self) -> None:
-        """A stage queue + DLQ and a log group per plug-in; landing events into the first stage."""
-        cfg = self.config
-        self.stage_queues: dict[str, StageQueue] = {}
-        self.log_groups: dict[str, LogGroup] = {}
-        for plugin in self.plugins:
-            if plugin.has_queue:
-                self.stage_queues[plugin.name] = StageQueue(
-                    self, f"queue-{plugin.name}",
-                    name=cfg.resource_name(plugin.name.replace("_", "-")),
-                    kms_key_arn=self.key_arn,
-                    consumer_timeout_seconds=self.timeout_of(plugin),
-                    message_retention_seconds=cfg.queues.message_retention_seconds,
-                    dlq_retention_seconds=cfg.queues.dlq_retention_seconds,
-                    max_receive_count=cfg.queues.max_receive_count,
-                    prevent_destroy=cfg.protection.prevent_destroy,
-                    ignore_redrive_policy_changes=cfg.on_emulator,
-                )
-            self.log_groups[plugin.name] = LogGroup(
-                self, f"logs-{plugin.name}",
-                name=f"/aws/lambda/{self.function_name(plugin)}",
-                retention_days=cfg.log_retention_days,
-                kms_key_arn=self.key_arn,
-            )
-        entry = [p for p in self.plugins if p.consumes_landing]
-        if entry:
-            self.landing_events = BucketEventsToQueue(
-                self, "landing-events",
-                bucket=self.buckets["landing"].bucket,
-                queue=self.stage_queues[entry[0].name].queue,
-                account_id=cfg.account_id,
-            )
-
     def _topics_and_tables(self) -> None:
         cfg, prot = self.config, self.config.protection
         # The alarms topic: CloudWatch alarms of this environment publish (more publishers, e.g.
@@ -232,11 +200,6 @@ class PipelineStack(TerraformStack):
                                    account_id=cfg.account_id, publishers=(alarms,) if name == "alarms" else ())
                        for name in TOPICS}
         self._subscribers()
-        self.event_subscriptions = {
-            p.name: TopicToQueue(self, f"events-to-{p.name}", topic=self.topics["pipeline-events"].topic,
-                                 queue=self.stage_queues[p.name].queue, account_id=cfg.account_id)
-            for p in self.plugins if p.consumes_events
-        }
         protection = TableProtection(
             point_in_time_recovery=prot.point_in_time_recovery,
             deletion_protection=prot.deletion_protection,
@@ -393,17 +356,14 @@ class PipelineStack(TerraformStack):
         """What an optional data service attaches to (see ``modules/services``)."""
         cfg = self.config
         net = self.network
-        readers = [fn.role.arn for p, fn in self.functions.items()
-                   if any(m.name == p and m.permissions.athena for m in self.plugins)]
+        readers = [s.function.role.arn for s in self.stages.values()
+                   if s.function is not None and s.manifest.permissions.athena]
         writers = [self.crawler_role.role.arn] + ([self.etl_role.role.arn] if self.etl_role is not None else [])
         return ServiceContext(
             name_prefix=cfg.name_prefix, region=cfg.region, account_id=cfg.account_id, kms_key_arn=self.key_arn,
             log_retention_days=cfg.log_retention_days, deletion_protection=cfg.protection.deletion_protection,
             prevent_destroy=cfg.protection.prevent_destroy, on_emulator=cfg.on_emulator,
-            buckets={k: BucketRef(name=b.bucket.bucket, arn=b.bucket.arn) for k, b in self.buckets.items()},
-            tables={"status": TableRef(name=self.status_table.table.name, arn=self.status_table.table.arn),
-                    "idempotency": TableRef(name=self.idempotency_table.table.name,
-                                            arn=self.idempotency_table.table.arn)},
+            buckets=self.bucket_refs(), tables=self.table_refs(),
             glue_clean_database=self.databases.clean.name, glue_raw_database=self.databases.raw.name,
             schema_registry_name=registry_name(cfg.name_prefix), catalog_reader_role_arns=readers,
             catalog_writer_role_arns=writers, datasets=self.datasets, artifacts_bucket=cfg.bucket_name("artifacts"),
@@ -444,22 +404,9 @@ class PipelineStack(TerraformStack):
             self._announce_statuses(self.services["appsync"])
 
     def _announce_statuses(self, api) -> None:
-        """The status writers (plug-ins writing the status table: notify) call the status API's
-        ``publishStatus`` mutation after each write, so that subscriptions fire: the API's URL in
-        their environment, and permission for that one mutation field."""
-        from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-
-        from .services.graphql import publisher_statements
-
-        for plugin in self.plugins:
-            fn = self.functions.get(plugin.name)
-            # A stage (it has a queue) with the status table writes statuses; the API only reads them.
-            if fn is None or not plugin.has_queue or "status" not in plugin.permissions.tables:
-                continue
-            fn.function.add_override("environment.variables.PIPELINE_STATUS_GRAPHQL_URL",
-                                     api.api.uris.lookup("GRAPHQL"))
-            IamRolePolicy(self, f"announce-statuses-{plugin.name}", role=fn.role.id, name="announce-statuses",
-                          policy=policy_json(publisher_statements(api.api.arn)))
+        """The status writers call the status API's ``publishStatus`` mutation (each stage decides)."""
+        for stage in self.stages.values():
+            stage.announce_statuses(graphql_url=api.api.uris.lookup("GRAPHQL"), api_arn=api.api.arn)
 
     def _warehouse(self) -> None:
         """Redshift Serverless over the clean zone (Spectrum) with a nightly curated load."""
@@ -487,18 +434,10 @@ class PipelineStack(TerraformStack):
             load_schedule=r.load_schedule or None,
         )
 
-    def batch_plugins(self, plugins: Sequence[PluginManifest]) -> list[PluginManifest]:
-        """Plug-ins whose large objects go to Batch (manifest ``[runtime] batch = true``)."""
-        if not self.config.batch.enabled:
-            return []
-        return [p for p in plugins if getattr(p.runtime, "batch", False)]
-
-    def _batch(self, plugins: Sequence[PluginManifest]) -> None:
-        """ECR repository, Fargate compute environment + job queue, a job definition per
-        batch-capable plug-in running this release's image."""
+    def _batch(self) -> None:
+        """ECR repository, Fargate compute environment + job queue, and the failure alerts; each
+        batch-capable plug-in's job definition is its stage's (``PluginStage``)."""
         cfg = self.config
-        self.image_repository = self.batch = None
-        chosen = self.batch_plugins(plugins)
         if not cfg.batch.enabled:
             return
         if self.network is None:
@@ -519,69 +458,16 @@ class PipelineStack(TerraformStack):
         self.batch_alerts = JobFailureAlerts(self, "batch-failures", name=cfg.resource_name("batch-job-failed"),
                                              job_queue_arn=self.batch.job_queue.arn,
                                              topic=self.topics["alarms"], account_id=cfg.account_id)
-        image = f"{self.image_repository.repository.repository_url}:{self.release_id}"
-        sizing = JobSizing(vcpus=b.job_vcpus, memory_mb=b.job_memory_mb, timeout_minutes=b.job_timeout_minutes,
-                           attempts=b.job_attempts)
-        # A job never routes (it is where routed work goes): no SubmitJob for job roles.
-        arns = self.resource_arns(plugins)
-        for plugin in chosen:
-            name = cfg.resource_name(plugin.name.replace("_", "-"), "batch")
-            jd = PluginJobDefinition(
-                self, f"job-{plugin.name}", name=name, plugin=plugin.name, image=image,
-                repository_arn=self.image_repository.repository.arn,
-                environment=job_environment(plugin.name, self.function_environment(plugin),
-                                            attempt_timeout_seconds=b.job_timeout_minutes * 60),
-                job_statements=policy_statements(plugin, arns, input_queue_arn=None,
-                                                 log_group_arn=f"arn:aws:logs:{cfg.region}:{cfg.account_id}:log-group:/aws/batch/{name}"),
-                sizing=sizing, kms_key_arn=self.key_arn, log_retention_days=cfg.log_retention_days,
-                region=cfg.region, account_id=cfg.account_id, architecture=cfg.compute.lambda_architecture)
-            self.job_definitions[plugin.name] = jd
-
-    def _api(self) -> None:
-        """The REST API in front of the plug-in that consumes "api" (its routes from its core)."""
-        cfg = self.config
-        self.api = None
-        api_plugins = [p for p in self.plugins if p.consumes_api]
-        if not api_plugins:
-            return
-        plugin = api_plugins[0]
-        core = _plugin_core(plugin)
-        fn = self.functions[plugin.name].function
-        access_logs = LogGroup(self, "api-access-logs", name=f"/aws/apigateway/{cfg.resource_name('api')}/access",
-                               retention_days=cfg.log_retention_days, kms_key_arn=self.key_arn)
-        self.api = RestApi(
-            self, "api", name=cfg.resource_name("api"), function_arn=fn.arn, function_name=fn.function_name,
-            function_invoke_arn=fn.invoke_arn, routes=core.ROUTES,
-            request_models={("POST", "/queries"): core.QUERY_REQUEST_SCHEMA,
-                            ("POST", "/datasets/{name}/files"): core.UPLOAD_REQUEST_SCHEMA},
-            # The cleanse route's text bodies (CSV, JSON Lines) reach the function byte for byte
-            # (base64, ``isBase64Encoded``): it checks the UTF-8 itself and answers 400, never 500.
-            binary_media_types=sorted(set(core.FORMAT_CONTENT_TYPES.values())),
-            throttling_rate_limit=cfg.query.api_throttling_rate_limit,
-            throttling_burst_limit=cfg.query.api_throttling_burst_limit,
-            access_log_group_arn=access_logs.log_group.arn)
 
     def _observability(self) -> None:
-        """Dashboard, error-log metric filters with alarms, rejected-rows alarms per dataset."""
+        """Dashboard and rejected-rows alarms per dataset (each stage has its error-log alarm)."""
         cfg = self.config
         alarms_topic = self.topics["alarms"].topic.arn
-        stages = [StageRefs(name=p.name, function_name=self.function_name(p),
-                            queue_name=self.stage_queues[p.name].queue.name,
-                            dlq_name=self.stage_queues[p.name].dlq.name)
-                  for p in self.plugins if p.has_queue]
+        stages = [r for r in (s.dashboard_refs() for s in self.stages.values()) if r is not None]
         self.dashboard = PipelineDashboard(self, "dashboard", name=cfg.resource_name("pipeline"), region=cfg.region,
                                            stages=stages, datasets=self.datasets,
                                            metrics_namespace=self.metrics_namespace,
                                            period_seconds=cfg.alarms.period_seconds)
-        self.error_filters = {
-            p.name: ErrorLogMetricFilter(
-                self, f"error-logs-{p.name}", name=f"{self.function_name(p)}-error-logs",
-                log_group_name=self.log_groups[p.name].log_group.name, namespace=self.metrics_namespace,
-                metric_name=f"ErrorLogs-{p.name}", alarm_topic_arn=alarms_topic,
-                threshold=cfg.alarms.lambda_errors_threshold, period_seconds=cfg.alarms.period_seconds,
-                evaluation_periods=cfg.alarms.evaluation_periods)
-            for p in self.plugins
-        }
         self.rejected_alarms = {
             d: RejectedRowsAlarm(self, f"rejected-rows-{d}", name=cfg.resource_name(d, "rejected-rows"), dataset=d,
                                  service="validate", alarm_topic_arn=alarms_topic,
@@ -633,165 +519,66 @@ class PipelineStack(TerraformStack):
             region=cfg.region, account_id=cfg.account_id,
         )
 
-    def parameter_name(self, name: str) -> str:
-        """SSM parameters the plug-ins may read live under ``/<prefix>/``."""
-        return f"/{self.config.name_prefix}/{name}"
-
-    def _functions(self, plugins: Sequence[PluginManifest], code: Mapping[str, FunctionCode],
-                   local_layer: FunctionCode | None) -> None:
+    def _layer(self, code: Mapping[str, FunctionCode], local_layer: FunctionCode | None) -> str:
+        """The Powertools layer the functions use: AWS's own, or on the emulator the kit's build."""
         cfg = self.config
-        missing = [p.name for p in plugins if p.name not in code]
+        missing = [p.name for p in self.plugins if p.name not in code]
         if missing:
             raise ValueError(f"no packaged artifact for plug-in(s): {', '.join(missing)}")
         arch = cfg.compute.lambda_architecture
-        if cfg.on_emulator:
-            # The emulator refuses functions naming a layer it does not hold: publish our own,
-            # built from the same pinned Powertools release.
-            if local_layer is None:
-                raise ValueError("an environment on the emulator needs the kit's own Powertools layer zip")
-            layer = LambdaLayerVersion(
-                self, "powertools-layer",
-                layer_name=cfg.resource_name("powertools"),
-                description=f"Powertools for AWS Lambda (Python) {POWERTOOLS_VERSION}, built by pipeline-kit",
-                filename=local_layer.filename,
-                s3_bucket=local_layer.s3_bucket,
-                s3_key=local_layer.s3_key,
-                source_code_hash=local_layer.sha256_b64,
-                compatible_runtimes=[PYTHON_TAG.replace("python3", "python3.")],
-                compatible_architectures=[arch],
-            )
-            layer_arn = layer.arn
-        else:
-            layer_arn = official_layer_arn(cfg.region, arch)
-        arns = self.resource_arns(plugins)
-        if self.job_definitions and self.batch is not None:
-            arns = dataclasses.replace(arns, batch=BatchRefs(
-                job_queue_arn=self.batch.job_queue.arn,
-                job_definition_arns={p: jd.arn_without_revision for p, jd in self.job_definitions.items()}))
-        alarms = AlarmSettings(
-            topic_arn=self.topics["alarms"].topic.arn,
-            errors_threshold=cfg.alarms.lambda_errors_threshold,
-            throttles_threshold=cfg.alarms.lambda_throttles_threshold,
-            dlq_depth_threshold=cfg.alarms.dlq_depth_threshold,
-            oldest_message_age_seconds=cfg.alarms.oldest_message_age_seconds,
-            period_seconds=cfg.alarms.period_seconds,
-            evaluation_periods=cfg.alarms.evaluation_periods,
+        if not cfg.on_emulator:
+            return official_layer_arn(cfg.region, arch)
+        # The emulator refuses functions naming a layer it does not hold: publish our own,
+        # built from the same pinned Powertools release.
+        if local_layer is None:
+            raise ValueError("an environment on the emulator needs the kit's own Powertools layer zip")
+        layer = LambdaLayerVersion(
+            self, "powertools-layer",
+            layer_name=cfg.resource_name("powertools"),
+            description=f"Powertools for AWS Lambda (Python) {POWERTOOLS_VERSION}, built by pipeline-kit",
+            filename=local_layer.filename,
+            s3_bucket=local_layer.s3_bucket,
+            s3_key=local_layer.s3_key,
+            source_code_hash=local_layer.sha256_b64,
+            compatible_runtimes=[PYTHON_TAG.replace("python3", "python3.")],
+            compatible_architectures=[arch],
         )
-        for plugin in plugins:
-            stage = self.stage_queues.get(plugin.name)
-            log_group = self.log_groups[plugin.name].log_group
-            name = self.function_name(plugin)
-            self.functions[plugin.name] = PluginFunction(
-                self, f"function-{plugin.name}",
-                name=name,
-                manifest=plugin,
-                code=code[plugin.name],
-                architecture=arch,
-                memory_mb=plugin.runtime.memory_mb or cfg.compute.lambda_memory_mb,
-                timeout_seconds=self.timeout_of(plugin),
-                layers=[layer_arn],
-                log_group_name=log_group.name,
-                log_group_arn=log_group.arn,
-                input_queue=(QueueRefs(arn=stage.queue.arn, name=stage.queue.name, dlq_name=stage.dlq.name)
-                             if stage is not None else None),
-                arns=arns,
-                environment=self.lambda_environment(plugin),
-                alarms=alarms,
-                # On the emulator an enabled mapping is executed by the emulator itself, which
-                # deletes the messages without running the code: the local runner consumes instead.
-                mapping_enabled=not cfg.on_emulator,
-                advanced_logging=not cfg.on_emulator,
-                reserved_concurrency=cfg.compute.lambda_reserved_concurrency,
-                # In the private subnets, behind the endpoints, whenever the network is on.
-                network=FunctionNetwork(subnet_ids=self.network.private_subnet_ids,
-                                        security_group_ids=[self.network.workloads.id],
-                                        vpc_id=self.network.vpc.id) if self.network is not None else None,
-                region=cfg.region,
-                account_id=cfg.account_id,
-            )
+        return layer.arn
 
-    def resource_arns(self, plugins: Sequence[PluginManifest]) -> ResourceArns:
-        """The ARNs the plug-ins' least-privilege policies name."""
-        cfg = self.config
-        params = sorted({p for m in plugins for p in m.permissions.parameters})
-        return ResourceArns(
-            buckets={k: b.bucket.arn for k, b in self.buckets.items()},
-            topics={k: t.topic.arn for k, t in self.topics.items()},
-            tables={"status": self.status_table.table.arn, "idempotency": self.idempotency_table.table.arn},
-            parameters={p: f"arn:aws:ssm:{cfg.region}:{cfg.account_id}:parameter{self.parameter_name(p)}"
-                        for p in params},
-            queues={k: q.queue.arn for k, q in self.stage_queues.items()},
-            kms_key=self.key.key.arn,
-            region=cfg.region,
-            athena_workgroup=self.workgroup.workgroup.arn,
-            glue_catalog=(f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog",
-                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:database/{self.clean_database_name}",
-                          f"arn:aws:glue:{cfg.region}:{cfg.account_id}:table/{self.clean_database_name}/*"),
+    def bucket_refs(self) -> dict[str, BucketRef]:
+        return {k: BucketRef(name=b.bucket.bucket, arn=b.bucket.arn, id=b.bucket.id) for k, b in self.buckets.items()}
+
+    def table_refs(self) -> dict[str, TableRef]:
+        return {"status": TableRef(name=self.status_table.table.name, arn=self.status_table.table.arn),
+                "idempotency": TableRef(name=self.idempotency_table.table.name, arn=self.idempotency_table.table.arn)}
+
+    def pipeline_refs(self, *, layer_arn: str | None) -> PipelineRefs:
+        """What a plug-in stage attaches to (see ``modules/stage``)."""
+        net = self.network
+        batch = None
+        if self.batch is not None and self.image_repository is not None:
+            batch = BatchTarget(job_queue_arn=self.batch.job_queue.arn,
+                                image=f"{self.image_repository.repository.repository_url}:{self.release_id}",
+                                repository_arn=self.image_repository.repository.arn)
+        return PipelineRefs(
+            kms_key_arn=self.key_arn, buckets=self.bucket_refs(),
+            topics={k: t.topic.arn for k, t in self.topics.items()}, tables=self.table_refs(),
+            stage_queues={k: queue_ref(q) for k, q in self.stage_queues.items()},
+            athena_workgroup_name=self.workgroup.workgroup.name, athena_workgroup_arn=self.workgroup.workgroup.arn,
+            glue_clean_database=self.databases.clean.name, glue_clean_database_name=self.clean_database_name,
+            metrics_namespace=self.metrics_namespace,
+            network=FunctionNetwork(subnet_ids=net.private_subnet_ids, security_group_ids=[net.workloads.id],
+                                    vpc_id=net.vpc.id) if net is not None else None,
+            layer_arn=layer_arn, batch=batch,
         )
 
-    def lambda_environment(self, plugin: PluginManifest) -> dict[str, str]:
-        """The function's environment: the shared contract, plus where large objects go (Batch)."""
-        env = self.function_environment(plugin)
-        job = self.job_definitions.get(plugin.name)
-        if job is not None and self.batch is not None:
-            env.update({
-                "PIPELINE_BATCH_JOB_QUEUE": self.batch.job_queue.arn,
-                "PIPELINE_BATCH_JOB_DEFINITION": job.definition.arn,
-                "PIPELINE_BATCH_ROUTE_ABOVE_BYTES": str(self.config.batch.route_above_bytes),
-            })
-        return env
-
-    def function_environment(self, plugin: PluginManifest) -> dict[str, str]:
-        """The environment-variable contract between the wiring and the plug-ins."""
-        cfg = self.config
-        env = {
-            "POWERTOOLS_SERVICE_NAME": plugin.name,
-            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            "PIPELINE_ENV": cfg.name,
-            "PIPELINE_STATUS_TTL_DAYS": str(cfg.tables.status_ttl_days),
-            "PIPELINE_TABLE_IDEMPOTENCY": self.idempotency_table.table.name,
-        }
-        perms = plugin.permissions
-        for purpose in dict.fromkeys((*perms.read_buckets, *perms.write_buckets, *perms.delete_buckets)):
-            env[f"PIPELINE_BUCKET_{_env_key(purpose)}"] = self.buckets[purpose].bucket.bucket
-        for topic in perms.publish_topics:
-            env[f"PIPELINE_TOPIC_{_env_key(topic)}"] = self.topics[topic].topic.arn
-        for table in perms.tables:
-            t = self.status_table if table == "status" else self.idempotency_table
-            env[f"PIPELINE_TABLE_{_env_key(table)}"] = t.table.name
-        for param in perms.parameters:
-            env[f"PIPELINE_PARAM_{_env_key(param)}"] = self.parameter_name(param)
-        for target in plugin.produces:
-            env[f"PIPELINE_QUEUE_{_env_key(target)}"] = self.stage_queues[target].queue.url
-        if perms.athena:
-            env["PIPELINE_ATHENA_WORKGROUP"] = self.workgroup.workgroup.name
-            env["PIPELINE_GLUE_DATABASE"] = self.databases.clean.name
-            env["PIPELINE_ATHENA_CLEAN_TABLE"] = "{dataset}"
-        if plugin.consumes_api:  # the limits of the API's submission routes ([api]); the key uploads
-            env.update(cfg.api.environment())  # are signed with (SSE-KMS in the presigned PUT)
-            env["PIPELINE_KMS_KEY_ARN"] = self.key_arn
-        env.update(plugin.environment)
-        return env
-
-    def timeout_of(self, plugin: PluginManifest) -> int:
-        """The manifest's timeout, or the environment's default consumer timeout."""
-        return plugin.runtime.timeout_seconds or self.config.queues.default_consumer_timeout_seconds
-
-    def function_name(self, plugin: PluginManifest) -> str:
-        return self.config.resource_name(plugin.name.replace("_", "-"))
-
-    def _outputs(self, plugins: Sequence[PluginManifest]) -> None:
+    def _outputs(self) -> None:
+        """The environment's outputs (each stage adds its own: queues, function, job definition)."""
         TerraformOutput(self, "kms_key_arn", value=self.key.key.arn,
                         description="ARN of the environment's KMS key (buckets, queues, topics, tables, logs)")
         for purpose, bucket in self.buckets.items():
             TerraformOutput(self, f"bucket_{purpose.replace('-', '_')}", value=bucket.bucket.bucket,
                             description=f"Name of the {purpose} S3 bucket")
-        for name, stage in self.stage_queues.items():
-            TerraformOutput(self, f"queue_{name}_url", value=stage.queue.url,
-                            description=f"URL of the SQS queue that feeds the {name} stage")
-            TerraformOutput(self, f"queue_{name}_dlq_url", value=stage.dlq.url,
-                            description=f"URL of the {name} stage's dead-letter queue (make redrive STAGE={name})")
         for name, topic in self.topics.items():
             TerraformOutput(self, f"topic_{name.replace('-', '_')}_arn", value=topic.topic.arn,
                             description=f"ARN of the {name} SNS topic")
@@ -809,36 +596,9 @@ class PipelineStack(TerraformStack):
                             description="IDs of the private subnets, one per availability zone")
             TerraformOutput(self, "security_group_data_clients", value=self.network.data_clients.id,
                             description="ID of the security group to attach to clients of the optional data stores")
-        if getattr(self, "batch", None) is not None:
+        if self.batch is not None:
             TerraformOutput(self, "batch_job_queue", value=self.batch.job_queue.arn,
                             description="ARN of the AWS Batch job queue (Fargate) of the batch-capable plug-ins")
             TerraformOutput(self, "image_repository_url", value=self.image_repository.repository.repository_url,
                             description="URL of the ECR repository of the Batch container image (make image-push)")
-            for name, job in self.job_definitions.items():
-                TerraformOutput(self, f"batch_job_definition_{name}", value=job.definition.arn,
-                                description=f"ARN of the Batch job definition that runs the {name} plug-in")
-        for name, fn in self.functions.items():
-            TerraformOutput(self, f"function_{name}", value=fn.function.function_name,
-                            description=f"Name of the {name} Lambda function")
 
-
-def _plugin_core(plugin: PluginManifest):
-    """The plug-in's pure ``core`` module (no boto3, no AWS at import): the API routes live there."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"pipeline_plugin_core_{plugin.name}", plugin.directory / "core.py")
-    if spec is None or spec.loader is None:
-        raise ValueError(f"plug-in {plugin.name} has no core.py")
-    import sys
-
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    for attr in ("ROUTES", "QUERY_REQUEST_SCHEMA", "UPLOAD_REQUEST_SCHEMA", "FORMAT_CONTENT_TYPES"):
-        if not hasattr(module, attr):
-            raise ValueError(f"{plugin.directory / 'core.py'}: an API plug-in's core must define {attr}")
-    return module
-
-
-def _env_key(name: str) -> str:
-    return name.upper().replace("-", "_")

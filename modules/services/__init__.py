@@ -31,6 +31,9 @@ class NetworkRefs:
 class BucketRef:
     name: str
     arn: str
+    #: The Terraform resource's ``id`` (the bucket's name, referenced through ``id``: what bucket
+    #: sub-resources such as notifications name).
+    id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,8 @@ def test_bucket_events_to_queue_with_filters_and_events() -> None:
     def build(stack: TerraformStack) -> None:
         bucket = _bucket(stack, name="pk-x-landing-111111111111")
         queue = _queue(stack)
-        BucketEventsToQueue(stack, "events", bucket=bucket.bucket, queue=queue.queue, account_id="111111111111",
+        BucketEventsToQueue(stack, "events", bucket_arn=bucket.bucket.arn, bucket_id=bucket.bucket.id,
+                            queue_arn=queue.queue.arn, queue_url=queue.queue.url, account_id="111111111111",
                             events=("s3:ObjectCreated:Put",), filter_prefix="incoming/", filter_suffix=".csv")
 
     _, doc = synth_construct(build)
