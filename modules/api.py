@@ -166,6 +166,7 @@ class RestApi(Construct):
         integration_timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS,
         description: str | None = None,
         binary_media_types: Sequence[str] = (),
+        ignore_binary_media_type_changes: bool = False,
     ) -> None:
         super().__init__(scope, id)
         routes = [(m.upper(), p) for m, p in routes]
@@ -213,7 +214,11 @@ class RestApi(Construct):
             binary_media_types=binary_media_types or None,
             # A replaced API (new name or endpoint type) is up before the old one goes: callers
             # keep an API to reach (checkov CKV_AWS_237).
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            # ``ignore_binary_media_type_changes``: for the emulator, which drops the list (the
+            # next plan would update it for ever); AWS keeps it.
+            lifecycle=TerraformResourceLifecycle(
+                create_before_destroy=True,
+                ignore_changes=["binary_media_types"] if ignore_binary_media_type_changes else None),
         )
         self.execution_arn = self.api.execution_arn
         self.execution_log_group_name = f"API-Gateway-Execution-Logs_{self.api.id}/{stage_name}"

@@ -342,6 +342,8 @@ class PluginStage:
             # The cleanse route's text bodies (CSV, JSON Lines) reach the function byte for byte
             # (base64, ``isBase64Encoded``): it checks the UTF-8 itself and answers 400, never 500.
             binary_media_types=sorted(set(core.FORMAT_CONTENT_TYPES.values())),
+            # The emulator does not keep them: without this, every plan would update the API.
+            ignore_binary_media_type_changes=cfg.on_emulator,
             throttling_rate_limit=cfg.query.api_throttling_rate_limit,
             throttling_burst_limit=cfg.query.api_throttling_burst_limit,
             access_log_group_arn=access_logs.log_group.arn)

@@ -83,3 +83,12 @@ def test_the_api_limits_are_in_the_api_functions_environment_only(stacks, env):
         else:
             assert limits == {}, fn["function_name"]
     assert api_name in {fn["function_name"] for fn in functions}
+
+
+@pytest.mark.parametrize("env", ALL_ENVIRONMENTS)
+def test_only_the_emulator_ignores_changes_to_the_binary_media_types(stacks, env, core):
+    (api,) = resources(stacks[env], "aws_api_gateway_rest_api").values()
+    assert api["binary_media_types"] == sorted(set(core.FORMAT_CONTENT_TYPES.values()))
+    ignored = api["lifecycle"].get("ignore_changes", [])
+    # the emulator drops the list (a perpetual update otherwise); AWS keeps it and must see changes
+    assert ignored == (["binary_media_types"] if load_environment(env).on_emulator else [])
