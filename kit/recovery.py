@@ -161,6 +161,19 @@ def _security_group_rule(direction: str) -> Rule:
     return rule
 
 
+def _security_group(v: Mapping[str, Any], ctx: Context) -> str | None:
+    """``aws_security_group``: its ID (``sg-…``), found by name in the planned VPC (names are
+    unique per VPC: a second create fails with ``InvalidGroup.Duplicate``)."""
+    name = v.get("name")
+    if not name:
+        return None
+    filters = [{"Name": "group-name", "Values": [name]}]
+    if v.get("vpc_id"):
+        filters.append({"Name": "vpc-id", "Values": [v["vpc_id"]]})
+    found = ctx.client("ec2").describe_security_groups(Filters=filters).get("SecurityGroups", [])
+    return found[0]["GroupId"] if len(found) == 1 else None
+
+
 def _iam_policy(v: Mapping[str, Any], ctx: Context) -> str | None:
     path = v.get("path") or "/"
     return f"arn:aws:iam::{ctx.account_id}:policy{path}{v['name']}" if v.get("name") else None
@@ -231,6 +244,7 @@ IMPORT_ID: dict[str, Rule] = {
     "aws_backup_vault": _attr("name"),
     "aws_backup_plan": _backup_plan,
     "aws_ecr_repository": _attr("name"),
+    "aws_security_group": _security_group,
     "aws_vpc_security_group_ingress_rule": _security_group_rule("ingress"),
     "aws_vpc_security_group_egress_rule": _security_group_rule("egress"),
     "aws_batch_compute_environment": _attr("compute_environment_name"),

@@ -110,6 +110,33 @@ def test_an_id_aws_generates_is_looked_up_and_deleted_objects_are_skipped():
     assert adoption.imports == {"aws_backup_plan.p": "live-id"}
 
 
+class _Ec2:
+    def __init__(self, groups):
+        self.groups, self.filters = groups, None
+
+    def describe_security_groups(self, Filters):  # noqa: N803 - boto3's names
+        self.filters = Filters
+        return {"SecurityGroups": self.groups}
+
+
+def test_a_security_group_left_by_a_killed_apply_is_found_by_name_in_its_vpc():
+    ec2 = _Ec2([{"GroupId": "sg-0123", "GroupName": "pk-dev-workloads"}])
+    adoption = plan_adoption([Failure("aws_security_group.w", "InvalidGroup.Duplicate")],
+                             _plan(**{"aws_security_group.w": {"name": "pk-dev-workloads", "vpc_id": "vpc-9"}}),
+                             _ctx(ec2=ec2))
+    assert adoption.imports == {"aws_security_group.w": "sg-0123"}
+    assert ec2.filters == [{"Name": "group-name", "Values": ["pk-dev-workloads"]},
+                           {"Name": "vpc-id", "Values": ["vpc-9"]}]
+
+
+def test_an_ambiguous_security_group_is_not_guessed():
+    ec2 = _Ec2([{"GroupId": "sg-1"}, {"GroupId": "sg-2"}])
+    adoption = plan_adoption([Failure("aws_security_group.w", "InvalidGroup.Duplicate")],
+                             _plan(**{"aws_security_group.w": {"name": "pk-dev-workloads"}}), _ctx(ec2=ec2))
+    assert adoption.imports == {}
+    assert adoption.unresolved == {"aws_security_group.w": "its import ID is not known from the plan"}
+
+
 def test_types_the_kit_cannot_import_are_reported_not_guessed():
     adoption = plan_adoption([Failure("aws_made_up_thing.x", "already exists"),
                               Failure("aws_iam_role.nameless", "already exists")],
