@@ -40,6 +40,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pipeline_shared.dynamo_items import to_attribute_value, to_item  # noqa: F401 - the items' encoding
+
 # ------------------------------------------------------------------------------------------------
 # routes and errors
 # ------------------------------------------------------------------------------------------------
@@ -509,16 +511,7 @@ def parse_query_request(body: str | bytes | None, *, known_datasets: Iterable[st
     ``limit`` 1..MAX_LIMIT (default 100)."""
     example = '{"dataset": "orders", "query": "row_counts_per_day"}'
     known_datasets = tuple(known_datasets)
-    if body is None or (isinstance(body, (str, bytes)) and not body.strip()):
-        raise BadRequest(f"a JSON request body is required, e.g. {example}")
-    if len(body.encode("utf-8") if isinstance(body, str) else body) > MAX_BODY_BYTES:
-        raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON ({exc}); expected e.g. {example}") from None
-    if not isinstance(data, dict):
-        raise BadRequest(f"the request body must be a JSON object, got {type(data).__name__}; e.g. {example}")
+    data = _json_object(body, example=example)
     unknown = sorted(set(data) - set(REQUEST_FIELDS))
     if unknown:
         raise BadRequest(
@@ -1247,24 +1240,3 @@ def cleanse_records(
     return answer
 
 
-def to_attribute_value(value: Any) -> dict[str, Any]:
-    """A Python value in DynamoDB's wire format (notify's ``to_attribute_value``)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, (int, Decimal)):
-        return {"N": str(value)}
-    if isinstance(value, float):
-        return {"N": repr(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, Mapping):
-        return {"M": {str(k): to_attribute_value(v) for k, v in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return {"L": [to_attribute_value(v) for v in value]}
-    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
-
-
-def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: to_attribute_value(v) for k, v in values.items()}

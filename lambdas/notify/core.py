@@ -18,11 +18,10 @@ bucket) before a stage could read it; ``reason`` says what happened and what had
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from pipeline_shared.dynamo_items import to_attribute_value, to_item  # noqa: F401 - the items' encoding
 from pipeline_shared.messages import FINAL_STATUSES, GONE, PROCESSED, QUARANTINED, SCHEMA_VERSION, StageMessage
 
 SUBJECT_MAX = 100
@@ -99,24 +98,3 @@ def status_item(message: StageMessage, *, environment: str, now: datetime, ttl_d
     return {k: v for k, v in item.items() if v is not None}
 
 
-def to_attribute_value(value: Any) -> dict[str, Any]:
-    """A Python value in DynamoDB's wire format (what ``put_item`` takes)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, (int, Decimal)):
-        return {"N": str(value)}
-    if isinstance(value, float):
-        return {"N": repr(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, Mapping):
-        return {"M": {str(k): to_attribute_value(v) for k, v in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return {"L": [to_attribute_value(v) for v in value]}
-    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
-
-
-def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: to_attribute_value(v) for k, v in values.items()}
