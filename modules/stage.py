@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 
 from cdktf import TerraformOutput
 from constructs import Construct
+from pipeline_shared import contract
 
 from environments.config import EnvironmentConfig
 
@@ -147,10 +148,6 @@ def queue_ref(stage: StageQueue) -> QueueRef:
                     dlq_name=stage.dlq.name, dlq_url=stage.dlq.url)
 
 
-def env_key(name: str) -> str:
-    return name.upper().replace("-", "_")
-
-
 class PluginStage:
     """Everything one plug-in gets (after its queue, :func:`stage_queues`). Exposes ``.manifest``,
     ``.queue`` (:class:`QueueRef` or None), ``.log_group``, ``.landing_events``,
@@ -223,28 +220,28 @@ class PluginStage:
             "POWERTOOLS_SERVICE_NAME": plugin.name,
             "POWERTOOLS_METRICS_NAMESPACE": refs.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": "INFO",
-            "PIPELINE_ENV": cfg.name,
-            "PIPELINE_STATUS_TTL_DAYS": str(cfg.tables.status_ttl_days),
-            "PIPELINE_TABLE_IDEMPOTENCY": refs.tables["idempotency"].name,
+            contract.ENVIRONMENT: cfg.name,
+            contract.STATUS_TTL_DAYS: str(cfg.tables.status_ttl_days),
+            contract.table_var("idempotency"): refs.tables["idempotency"].name,
         }
         perms = plugin.permissions
         for purpose in dict.fromkeys((*perms.read_buckets, *perms.write_buckets, *perms.delete_buckets)):
-            env[f"PIPELINE_BUCKET_{env_key(purpose)}"] = refs.buckets[purpose].name
+            env[contract.bucket_var(purpose)] = refs.buckets[purpose].name
         for topic in perms.publish_topics:
-            env[f"PIPELINE_TOPIC_{env_key(topic)}"] = refs.topics[topic]
+            env[contract.topic_var(topic)] = refs.topics[topic]
         for table in perms.tables:
-            env[f"PIPELINE_TABLE_{env_key(table)}"] = refs.tables[table].name
+            env[contract.table_var(table)] = refs.tables[table].name
         for param in perms.parameters:
-            env[f"PIPELINE_PARAM_{env_key(param)}"] = parameter_name(cfg, param)
+            env[contract.parameter_var(param)] = parameter_name(cfg, param)
         for target in plugin.produces:
-            env[f"PIPELINE_QUEUE_{env_key(target)}"] = refs.stage_queues[target].url
+            env[contract.queue_var(target)] = refs.stage_queues[target].url
         if perms.athena:
-            env["PIPELINE_ATHENA_WORKGROUP"] = refs.athena_workgroup_name
-            env["PIPELINE_GLUE_DATABASE"] = refs.glue_clean_database
-            env["PIPELINE_ATHENA_CLEAN_TABLE"] = "{dataset}"
+            env[contract.ATHENA_WORKGROUP] = refs.athena_workgroup_name
+            env[contract.GLUE_DATABASE] = refs.glue_clean_database
+            env[contract.ATHENA_CLEAN_TABLE] = "{dataset}"
         if plugin.consumes_api:  # the limits of the API's submission routes ([api]); the key uploads
             env.update(cfg.api.environment())  # are signed with (SSE-KMS in the presigned PUT)
-            env["PIPELINE_KMS_KEY_ARN"] = refs.kms_key_arn
+            env[contract.KMS_KEY_ARN] = refs.kms_key_arn
         env.update(plugin.environment)
         return env
 
@@ -253,9 +250,9 @@ class PluginStage:
         env = self.function_environment()
         if self.job_definition is not None and self.refs.batch is not None:
             env.update({
-                "PIPELINE_BATCH_JOB_QUEUE": self.refs.batch.job_queue_arn,
-                "PIPELINE_BATCH_JOB_DEFINITION": self.job_definition.definition.arn,
-                "PIPELINE_BATCH_ROUTE_ABOVE_BYTES": str(self.config.batch.route_above_bytes),
+                contract.BATCH_JOB_QUEUE: self.refs.batch.job_queue_arn,
+                contract.BATCH_JOB_DEFINITION: self.job_definition.definition.arn,
+                contract.BATCH_ROUTE_ABOVE_BYTES: str(self.config.batch.route_above_bytes),
             })
         return env
 
@@ -367,7 +364,7 @@ class PluginStage:
         # A stage (it has a queue) with the status table writes statuses; the API only reads them.
         if fn is None or not self.manifest.has_queue or "status" not in self.manifest.permissions.tables:
             return
-        fn.function.add_override("environment.variables.PIPELINE_STATUS_GRAPHQL_URL", graphql_url)
+        fn.function.add_override(f"environment.variables.{contract.STATUS_GRAPHQL_URL}", graphql_url)
         IamRolePolicy(self.scope, f"announce-statuses-{self.name}", role=fn.role.id, name="announce-statuses",
                       policy=policy_json(publisher_statements(api_arn)))
 

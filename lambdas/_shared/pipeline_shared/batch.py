@@ -34,21 +34,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import aws, env
+from . import aws, contract, env
 from .runtime import IdempotentStep, emit_file_metrics
 
 ROUTED = "routed-to-batch"
-JOB_QUEUE_VAR = "PIPELINE_BATCH_JOB_QUEUE"
-JOB_DEFINITION_VAR = "PIPELINE_BATCH_JOB_DEFINITION"
-ROUTE_ABOVE_VAR = "PIPELINE_BATCH_ROUTE_ABOVE_BYTES"
+JOB_QUEUE_VAR = contract.BATCH_JOB_QUEUE
+JOB_DEFINITION_VAR = contract.BATCH_JOB_DEFINITION
+ROUTE_ABOVE_VAR = contract.BATCH_ROUTE_ABOVE_BYTES
 #: What the stack sets on the function and leaves out of the job definition's environment.
-ROUTING_VARS = (JOB_QUEUE_VAR, JOB_DEFINITION_VAR, ROUTE_ABOVE_VAR)
+ROUTING_VARS = contract.BATCH_ROUTING
 #: Set to ``batch`` in the job definition's environment.
-RUNS_ON_VAR = "PIPELINE_RUNS_ON"
+RUNS_ON_VAR = contract.RUNS_ON
 #: Optional, in the job definition's environment: the attempt timeout (seconds). A job attempt that
 #: dies without a word (killed, out of memory) leaves an in-progress idempotency record; the next
 #: attempt may take over once this much time has passed.
-ATTEMPT_TIMEOUT_VAR = "PIPELINE_BATCH_ATTEMPT_TIMEOUT_SECONDS"
+ATTEMPT_TIMEOUT_VAR = contract.BATCH_ATTEMPT_TIMEOUT_SECONDS
 DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 3600
 PAYLOAD_PARAMETER = "payload"
 METRIC = "FilesRoutedToBatch"

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import os
 
+from . import contract
+
 DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**3
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
 class ConfigurationError(RuntimeError):
     """A required environment variable is missing or malformed; the message names it."""
-
-
-def _name(prefix: str, suffix: str) -> str:
-    return f"{prefix}{suffix.upper().replace('-', '_')}"
 
 
 def _require(name: str, hint: str) -> str:
@@ -62,7 +60,7 @@ def _int(name: str, default: int | None, minimum: int, hint: str) -> int:
 
 
 def bucket_var(purpose: str) -> str:
-    return _name("PIPELINE_BUCKET_", purpose)
+    return contract.bucket_var(purpose)
 
 
 def bucket(purpose: str) -> str:
@@ -73,40 +71,40 @@ def bucket(purpose: str) -> str:
 def queue_url(stage: str) -> str:
     """Input-queue URL of the downstream ``stage``."""
     return _require(
-        _name("PIPELINE_QUEUE_", stage), f"input queue of stage {stage!r}; the manifest's produces.stages must list it"
+        contract.queue_var(stage), f"input queue of stage {stage!r}; the manifest's produces.stages must list it"
     )
 
 
 def topic_arn(topic: str) -> str:
     return _require(
-        _name("PIPELINE_TOPIC_", topic),
+        contract.topic_var(topic),
         f"ARN of the {topic} topic; the manifest's permissions.publish_topics must name it",
     )
 
 
 def table(name: str) -> str:
-    return _require(_name("PIPELINE_TABLE_", name), f"the {name} table; the manifest's permissions.tables must name it")
+    return _require(contract.table_var(name), f"the {name} table; the manifest's permissions.tables must name it")
 
 
 def parameter(name: str) -> str:
     return _require(
-        _name("PIPELINE_PARAM_", name),
+        contract.parameter_var(name),
         f"full SSM name of parameter {name!r}; the manifest's permissions.parameters must name it",
     )
 
 
 def environment_name() -> str:
     """The deployment environment (``PIPELINE_ENV``); ``"unknown"`` when unset."""
-    return os.environ.get("PIPELINE_ENV", "").strip() or "unknown"
+    return os.environ.get(contract.ENVIRONMENT, "").strip() or "unknown"
 
 
 def status_ttl_days() -> int:
-    return _int("PIPELINE_STATUS_TTL_DAYS", None, 1, "days a status item is kept")
+    return _int(contract.STATUS_TTL_DAYS, None, 1, "days a status item is kept")
 
 
 def max_object_bytes() -> int:
-    return _int("PIPELINE_MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1, "largest object accepted")
+    return _int(contract.MAX_OBJECT_BYTES, DEFAULT_MAX_OBJECT_BYTES, 1, "largest object accepted")
 
 
 def idempotency_ttl_seconds() -> int:
-    return _int("PIPELINE_IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS, 60, "idempotency record lifetime")
+    return _int(contract.IDEMPOTENCY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_TTL_SECONDS, 60, "idempotency record lifetime")
