@@ -3,9 +3,10 @@
 ``python -m kit.openapi`` (``make openapi``) writes ``docs/openapi.json``; ``--check``
 (``make openapi CHECK=1``, and ``tests/unit/test_openapi.py``) fails when the file is stale.
 
-The paths and methods come from the plug-in's ``core.ROUTES`` (what the ``RestApi`` construct
-deploys); the request bodies reuse the plug-in's own JSON Schemas (``QUERY_REQUEST_SCHEMA``,
-``UPLOAD_REQUEST_SCHEMA``: what API Gateway's request validators check). What a route means —
+The paths and methods come from the plug-in's ``core.ROUTES``, the runtime contract's
+(``pipeline_shared.wiring.api``: what the ``RestApi`` construct deploys); the request bodies reuse its
+JSON Schemas (``QUERY_REQUEST_SCHEMA``, ``UPLOAD_REQUEST_SCHEMA``: what API Gateway's request
+validators check). What a route means —
 summary, parameters, bodies, answers — is written here, one entry of ``OPERATIONS`` per route: a
 route without an entry, or an entry without a route, is an error (``build`` raises, naming it).
 

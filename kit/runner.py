@@ -43,13 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipeline_shared.wiring import env as wiring
+
 from .ui import KitError, note, step
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "lambdas" / "_shared" / "samples"
 #: The Lambda variables naming the Batch route (see ``pipeline_shared.batch``).
-BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR = (
-    "PIPELINE_BATCH_JOB_QUEUE", "PIPELINE_BATCH_JOB_DEFINITION", "PIPELINE_BATCH_ROUTE_ABOVE_BYTES")
+BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR = wiring.BATCH_ROUTING
 BATCH_ENTRYPOINT = ("python", "-m", "pipeline_shared.batch_job")
 #: The generated large sample is not made bigger than this (a threshold above it: no sample).
 LARGE_SAMPLE_MAX_BYTES = 8 * 1024 * 1024
@@ -196,7 +197,7 @@ class LocalRunner:
             "AWS_ENDPOINT_URL": emulator.url,
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
             "AWS_REGION": cfg.region, "AWS_DEFAULT_REGION": cfg.region,
-            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            wiring.POWERTOOLS_TRACE_DISABLED: "true",  # no X-Ray daemon here
         }
 
     # -- discovery ---------------------------------------------------------------------
@@ -368,15 +369,15 @@ class LocalRunner:
                 raise KitError(f"job {job['jobName']} names plug-in {plugin!r}, which is not deployed")
             if not environment:  # no definition to read: the function's environment, as the stack derives it
                 environment = {k: v for k, v in stage.environment.items()
-                               if k not in (BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR)}
-                environment.update(PIPELINE_RUNS_ON="batch", POWERTOOLS_TRACE_DISABLED="true")
+                               if k not in wiring.BATCH_ROUTING}
+                environment.update({wiring.RUNS_ON: "batch", wiring.POWERTOOLS_TRACE_DISABLED: "true"})
             environment.pop("PYTHONPATH", None)  # the container's path; here the deployed code is loaded already
             attempt = 0
             while True:
                 attempt += 1
-                run_env = {**environment, **self.aws_env, "AWS_BATCH_JOB_ID": job["jobId"],
-                           "AWS_BATCH_JOB_ATTEMPT": str(attempt), "AWS_BATCH_JQ_NAME": job.get("jobQueue", "")}
-                with _environment(run_env, unset=(BATCH_QUEUE_VAR, BATCH_DEFINITION_VAR, BATCH_ABOVE_VAR)), \
+                run_env = {**environment, **self.aws_env, wiring.BATCH_JOB_ID: job["jobId"],
+                           wiring.BATCH_JOB_ATTEMPT: str(attempt), "AWS_BATCH_JQ_NAME": job.get("jobQueue", "")}
+                with _environment(run_env, unset=wiring.BATCH_ROUTING), \
                         _captured_stdout(self.log_path):
                     code = batch_job.main(argv, handler_module=stage.module)
                 if retry_action(strategy, code, attempt) != "RETRY":

@@ -57,15 +57,18 @@ from cdktf_cdktf_provider_aws.athena_workgroup import (
     AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration,
 )
 from constructs import Construct
+from pipeline_shared.wiring import queries
 
 #: Athena's own floor for the per-query scan limit (10 MB).
 MIN_BYTES_SCANNED_CUTOFF = 10_485_760
 RESULTS_PREFIX = "results/"
-DEFAULT_REPORTS_TABLE = "quarantine_reports"
-DEFAULT_STATUS_TABLE = "file_status"
-#: The named queries saved per dataset (the REST API runs the same three by name, parameterised).
-QUERY_NAMES = ("row_counts_per_day", "rejected_rows_by_reason", "latest_status_per_file")
-DATE_COLUMN = '"date"'
+DEFAULT_REPORTS_TABLE = queries.DEFAULT_REPORTS_TABLE
+DEFAULT_STATUS_TABLE = queries.DEFAULT_STATUS_TABLE
+#: The named queries saved per dataset: the runtime contract's (the REST API runs the same ones by
+#: name, over a window and limit of the caller's; saved, they read the last ``days`` days).
+QUERY_NAMES = queries.QUERY_NAMES
+#: A LIMIT on a saved query (the others return one row per day or per reason).
+SAVED_QUERY_LIMITS = {"latest_status_per_file": 1000}
 
 
 class AthenaWorkgroup(Construct):
@@ -120,77 +123,16 @@ class AthenaWorkgroup(Construct):
 # ------------------------------------------------------------------------------------------------
 
 
-def _identifier(name: str) -> str:
-    """A Glue name as a quoted Athena identifier (letters, digits, '_' and '-' only). A Terraform
-    reference (an unresolved token, e.g. a Glue table's ``.name``) is quoted as it is."""
-    if Token.is_unresolved(name):
-        return f'"{name}"'
-    lowered = name.lower()
-    if not lowered or len(lowered) > 255 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in lowered):
-        raise ValueError(f"invalid Athena identifier {name!r}: letters, digits, '_' and '-' only")
-    return f'"{lowered}"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _table(database: str, table: str) -> str:
+    """A Glue table as a qualified Athena name (``pipeline_shared.wiring.queries``' quoting). A
+    Terraform reference (an unresolved token, e.g. a Glue table's ``.name``) is quoted as it is."""
+    return ".".join(f'"{name}"' if Token.is_unresolved(name) else queries.quote_identifier(name)
+                    for name in (database, table))
 
 
 def default_clean_table(dataset: str) -> str:
     """``clean_<dataset>`` ('-' → '_'): the REST API's default too (``PIPELINE_ATHENA_CLEAN_TABLE``)."""
-    return f"clean_{dataset.replace('-', '_')}"
-
-
-def _recent(column: str, days: int) -> str:
-    # a date cast to varchar is YYYY-MM-DD, the partition values' form
-    return f"{column} >= CAST(current_date - INTERVAL '{int(days)}' DAY AS varchar)"
-
-
-def row_counts_per_day_sql(*, database: str, table: str, days: int) -> str:
-    return (
-        'SELECT "date" AS day, count(*) AS row_count, count(DISTINCT "$path") AS files\n'
-        f"FROM {_identifier(database)}.{_identifier(table)}\n"
-        f"WHERE {_recent(DATE_COLUMN, days)}\n"
-        'GROUP BY "date"\n'
-        'ORDER BY "date" DESC'
-    )
-
-
-def rejected_rows_by_reason_sql(*, database: str, table: str, dataset: str, days: int) -> str:
-    source = f"{_identifier(database)}.{_identifier(table)}"
-    return (
-        "SELECT reason, column_name, sum(row_count) AS rejected_rows, count(DISTINCT file_id) AS files\n"
-        "FROM (\n"
-        "    SELECT file_id, rule AS reason, CAST(NULL AS varchar) AS column_name,\n"
-        "           coalesce(counts.records_in, 0) AS row_count\n"
-        f"    FROM {source}\n"
-        f"    WHERE dataset = {_literal(dataset)} AND {_recent(DATE_COLUMN, days)} AND status = 'quarantined'\n"
-        "    UNION ALL\n"
-        "    SELECT r.file_id, v.reason, v.column_name, 1 AS row_count\n"
-        f"    FROM {source} AS r\n"
-        '    CROSS JOIN UNNEST(transform(r.violations, x -> x.rule), transform(r.violations, x -> x."column"))\n'
-        "        AS v (reason, column_name)\n"
-        f"    WHERE r.dataset = {_literal(dataset)} AND {_recent('r.' + DATE_COLUMN, days)}"
-        " AND r.status = 'validated'\n"
-        ") AS rejected\n"
-        "GROUP BY reason, column_name\n"
-        "ORDER BY rejected_rows DESC, reason, column_name"
-    )
-
-
-def latest_status_per_file_sql(*, database: str, table: str, dataset: str, days: int) -> str:
-    return (
-        'SELECT file_id, status, updated_at, "key" AS object_key, reason,\n'
-        '       counts.records_in AS records_in, counts."out" AS records_out, counts.rejected AS rejected\n'
-        "FROM (\n"
-        '    SELECT file_id, status, updated_at, "key", reason, counts,\n'
-        "           row_number() OVER (PARTITION BY file_id ORDER BY updated_at DESC) AS rn\n"
-        f"    FROM {_identifier(database)}.{_identifier(table)}\n"
-        f"    WHERE dataset = {_literal(dataset)} AND {_recent(DATE_COLUMN, days)}\n"
-        ") AS latest\n"
-        "WHERE rn = 1\n"
-        "ORDER BY updated_at DESC\n"
-        "LIMIT 1000"
-    )
+    return queries.clean_table_name(dataset)
 
 
 class NamedQueries(Construct):
@@ -234,13 +176,11 @@ class NamedQueries(Construct):
         for dataset in datasets:
             if not dataset or not all(c.isascii() and (c.islower() or c.isdigit() or c in "_-") for c in dataset):
                 raise ValueError(f"named queries: invalid dataset name {dataset!r}")
+            tables = {"clean": table_of(dataset), "reports": reports_table, "status": status_table}
             sql = {
-                "row_counts_per_day": row_counts_per_day_sql(
-                    database=database_name, table=table_of(dataset), days=days),
-                "rejected_rows_by_reason": rejected_rows_by_reason_sql(
-                    database=database_name, table=reports_table, dataset=dataset, days=days),
-                "latest_status_per_file": latest_status_per_file_sql(
-                    database=database_name, table=status_table, dataset=dataset, days=days),
+                name: query.build(_table(database_name, tables[query.source]), dataset=dataset,
+                                  window=queries.recent_days(days), limit=SAVED_QUERY_LIMITS.get(name))
+                for name, query in queries.QUERIES.items()
             }
             descriptions = {
                 "row_counts_per_day": f"{dataset}: rows and files per day of the clean data, last {days} days",

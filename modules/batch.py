@@ -48,7 +48,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
-from pipeline_shared import contract
+from pipeline_shared.wiring import env as wiring
 
 from .kms import key_use_via
 from .lifecycle import destroy_guard
@@ -60,7 +60,7 @@ ENTRYPOINT = ("python", "-m", "pipeline_shared.batch_job")
 #: Where the image unpacks each plug-in's zip.
 PLUGIN_ROOT = "/opt/pipeline"
 #: Lambda-only variables a job does not get (it must never route to itself).
-ROUTING_VARIABLES = contract.BATCH_ROUTING
+ROUTING_VARIABLES = wiring.BATCH_ROUTING
 #: Batch retries a job whose container failed to start or whose host went away (e.g. a Spot
 #: reclaim); a job that ran and exited non-zero is not retried here.
 RETRY_ON_STATUS_REASONS = ("Host EC2*", "CannotPullContainerError*", "ResourceInitializationError*",
@@ -81,10 +81,10 @@ def job_environment(plugin: str, function_environment: Mapping[str, str], *,
     (and, with ``attempt_timeout_seconds``, how long an attempt's in-progress idempotency record
     may block a duplicate job: the definition's attempt timeout)."""
     env = {k: v for k, v in function_environment.items() if k not in ROUTING_VARIABLES}
-    env.update({contract.RUNS_ON: "batch", "POWERTOOLS_TRACE_DISABLED": "true",
+    env.update({wiring.RUNS_ON: "batch", wiring.POWERTOOLS_TRACE_DISABLED: "true",
                 "PYTHONPATH": f"{PLUGIN_ROOT}/{plugin}"})
     if attempt_timeout_seconds is not None:
-        env[contract.BATCH_ATTEMPT_TIMEOUT_SECONDS] = str(attempt_timeout_seconds)
+        env[wiring.BATCH_ATTEMPT_TIMEOUT_SECONDS] = str(attempt_timeout_seconds)
     return env
 
 

@@ -50,9 +50,9 @@ imported: they import Powertools and boto3 and run code at import): ``<module>.p
 ``plugin.handler`` exists, parses, and defines the function at module top level (a ``def``, an
 ``async def``, a class, or an assignment or import binding that name; a ``from x import *`` makes
 any name possible, so it is accepted); with ``runtime.batch = true`` the module is ``handler``
-(the AWS Batch job imports ``handler.py``) and defines ``run_batch``; a plug-in consuming ``api``
-has a ``core.py`` defining ``ROUTES`` and ``QUERY_REQUEST_SCHEMA`` (the stack builds the REST API
-from them).
+(the AWS Batch job imports ``handler.py``) and defines ``run_batch``. A plug-in consuming ``api``
+serves the REST API of the runtime contract (``pipeline_shared.wiring.api``: routes and request
+models, what the stack builds API Gateway from); the stack never runs plug-in code.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from pipeline_shared.wiring import env as wiring
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 MANIFEST_NAME = "manifest.toml"
@@ -82,11 +84,9 @@ _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _PARAM_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Variables the wiring sets itself; a manifest may not override them.
-RESERVED_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME")
+RESERVED_ENV = (wiring.POWERTOOLS_SERVICE_NAME, wiring.POWERTOOLS_METRICS_NAMESPACE, "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME")
 #: The function the AWS Batch job calls (``pipeline_shared.batch_job``), in ``handler.py``.
 BATCH_MODULE, BATCH_FUNCTION = "handler", "run_batch"
-#: What the stack reads from an API plug-in's ``core.py`` to build the REST API.
-API_CORE_MODULE, API_CORE_NAMES = "core", ("ROUTES", "QUERY_REQUEST_SCHEMA")
 #: Folder prefixes that mark a folder under lambdas/ as not a plug-in.
 NOT_PLUGIN_PREFIXES = ("_", ".")
 _CACHE_SUFFIXES = (".pyc", ".pyo")
@@ -365,19 +365,6 @@ def check_plugin_code(manifest: PluginManifest) -> None:
             raise ManifestError(path, "runtime.batch",
                                 f"is true, but {module} defines no {BATCH_FUNCTION}(payload) at top level "
                                 "(the AWS Batch job calls it)")
-    if manifest.consumes_api:
-        core = manifest.directory / f"{API_CORE_MODULE}.py"
-        if not core.is_file():
-            raise ManifestError(path, "consumes.source",
-                                f"is 'api', but {core} does not exist (the stack builds the REST API from its "
-                                f"{' and '.join(API_CORE_NAMES)})")
-        core_names, core_star = _module_names(path, "consumes.source", core)
-        missing = [n for n in API_CORE_NAMES if n not in core_names]
-        if missing and not core_star:
-            raise ManifestError(path, "consumes.source",
-                                f"is 'api', but {core} does not define {missing[0]} at top level (the stack builds "
-                                "the REST API from it)")
-
 
 def _holds_files(folder: Path) -> bool:
     """Any file but caches (``__pycache__``, ``*.pyc``) and dot-files under ``folder``."""

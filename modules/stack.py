@@ -43,7 +43,7 @@ from .functions import FunctionCode, FunctionNetwork, interface_services_for
 from .kms import EnvironmentKey
 from .network import DEFAULT_INTERFACE_SERVICES, FlowLogSettings, PrivateNetwork
 from .notifications import DlqAlarm, HttpDelivery, Subscriber, TopicSubscribers
-from .observability import PipelineDashboard, RejectedRowsAlarm
+from .observability import PipelineDashboard
 from .plugins import BUCKETS, PluginManifest
 from .powertools import POWERTOOLS_VERSION, PYTHON_TAG, official_layer_arn
 from .providers import EmulatorEndpoint, aws_provider, local_state, pin_aws_provider, s3_state
@@ -462,19 +462,16 @@ class PipelineStack(TerraformStack):
     def _observability(self) -> None:
         """Dashboard and rejected-rows alarms per dataset (each stage has its error-log alarm)."""
         cfg = self.config
-        alarms_topic = self.topics["alarms"].topic.arn
         stages = [r for r in (s.dashboard_refs() for s in self.stages.values()) if r is not None]
         self.dashboard = PipelineDashboard(self, "dashboard", name=cfg.resource_name("pipeline"), region=cfg.region,
                                            stages=stages, datasets=self.datasets,
                                            metrics_namespace=self.metrics_namespace,
                                            period_seconds=cfg.alarms.period_seconds)
         self.rejected_alarms = {
-            d: RejectedRowsAlarm(self, f"rejected-rows-{d}", name=cfg.resource_name(d, "rejected-rows"), dataset=d,
-                                 service="validate", alarm_topic_arn=alarms_topic,
-                                 metrics_namespace=self.metrics_namespace, period_seconds=cfg.alarms.period_seconds,
-                                 evaluation_periods=cfg.alarms.evaluation_periods)
-            for d in self.datasets
-        } if any(p.name == "validate" for p in self.plugins) else {}
+            d: alarm for s in self.stages.values()
+            for d, alarm in s.rejected_rows_alarms(self.datasets, period_seconds=cfg.alarms.period_seconds,
+                                                   evaluation_periods=cfg.alarms.evaluation_periods).items()
+        }
 
     def _audit(self) -> None:
         """The trail: data events on every bucket but its own, delivery to CloudWatch Logs, and

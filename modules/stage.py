@@ -19,14 +19,13 @@ so moving wiring here moves no resource.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from cdktf import TerraformOutput
 from constructs import Construct
-from pipeline_shared import contract
+from pipeline_shared.wiring import api as api_contract
+from pipeline_shared.wiring import env as wiring
 
 from environments.config import EnvironmentConfig
 
@@ -43,7 +42,7 @@ from .functions import (
     policy_statements,
 )
 from .logs import LogGroup
-from .observability import ErrorLogMetricFilter, StageRefs
+from .observability import ErrorLogMetricFilter, RejectedRowsAlarm, StageRefs
 from .plugins import PluginManifest
 from .policy import policy_json
 from .queues import BucketEventsToQueue, StageQueue, TopicToQueue
@@ -217,31 +216,31 @@ class PluginStage:
         """The environment-variable contract between the wiring and the plug-in."""
         cfg, refs, plugin = self.config, self.refs, self.manifest
         env = {
-            "POWERTOOLS_SERVICE_NAME": plugin.name,
-            "POWERTOOLS_METRICS_NAMESPACE": refs.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            contract.ENVIRONMENT: cfg.name,
-            contract.STATUS_TTL_DAYS: str(cfg.tables.status_ttl_days),
-            contract.table_var("idempotency"): refs.tables["idempotency"].name,
+            wiring.POWERTOOLS_SERVICE_NAME: plugin.name,
+            wiring.POWERTOOLS_METRICS_NAMESPACE: refs.metrics_namespace,
+            wiring.POWERTOOLS_LOG_LEVEL: "INFO",
+            wiring.ENVIRONMENT: cfg.name,
+            wiring.STATUS_TTL_DAYS: str(cfg.tables.status_ttl_days),
+            wiring.table_var("idempotency"): refs.tables["idempotency"].name,
         }
         perms = plugin.permissions
         for purpose in dict.fromkeys((*perms.read_buckets, *perms.write_buckets, *perms.delete_buckets)):
-            env[contract.bucket_var(purpose)] = refs.buckets[purpose].name
+            env[wiring.bucket_var(purpose)] = refs.buckets[purpose].name
         for topic in perms.publish_topics:
-            env[contract.topic_var(topic)] = refs.topics[topic]
+            env[wiring.topic_var(topic)] = refs.topics[topic]
         for table in perms.tables:
-            env[contract.table_var(table)] = refs.tables[table].name
+            env[wiring.table_var(table)] = refs.tables[table].name
         for param in perms.parameters:
-            env[contract.parameter_var(param)] = parameter_name(cfg, param)
+            env[wiring.parameter_var(param)] = parameter_name(cfg, param)
         for target in plugin.produces:
-            env[contract.queue_var(target)] = refs.stage_queues[target].url
+            env[wiring.queue_var(target)] = refs.stage_queues[target].url
         if perms.athena:
-            env[contract.ATHENA_WORKGROUP] = refs.athena_workgroup_name
-            env[contract.GLUE_DATABASE] = refs.glue_clean_database
-            env[contract.ATHENA_CLEAN_TABLE] = "{dataset}"
+            env[wiring.ATHENA_WORKGROUP] = refs.athena_workgroup_name
+            env[wiring.GLUE_DATABASE] = refs.glue_clean_database
+            env[wiring.ATHENA_CLEAN_TABLE] = "{dataset}"
         if plugin.consumes_api:  # the limits of the API's submission routes ([api]); the key uploads
             env.update(cfg.api.environment())  # are signed with (SSE-KMS in the presigned PUT)
-            env[contract.KMS_KEY_ARN] = refs.kms_key_arn
+            env[wiring.KMS_KEY_ARN] = refs.kms_key_arn
         env.update(plugin.environment)
         return env
 
@@ -250,9 +249,9 @@ class PluginStage:
         env = self.function_environment()
         if self.job_definition is not None and self.refs.batch is not None:
             env.update({
-                contract.BATCH_JOB_QUEUE: self.refs.batch.job_queue_arn,
-                contract.BATCH_JOB_DEFINITION: self.job_definition.definition.arn,
-                contract.BATCH_ROUTE_ABOVE_BYTES: str(self.config.batch.route_above_bytes),
+                wiring.BATCH_JOB_QUEUE: self.refs.batch.job_queue_arn,
+                wiring.BATCH_JOB_DEFINITION: self.job_definition.definition.arn,
+                wiring.BATCH_ROUTE_ABOVE_BYTES: str(self.config.batch.route_above_bytes),
             })
         return env
 
@@ -323,22 +322,21 @@ class PluginStage:
         )
 
     def _api(self) -> None:
-        """The REST API in front of the plug-in (its routes from its core)."""
+        """The REST API in front of the plug-in: the routes and request models of the runtime
+        contract (``pipeline_shared.wiring.api``), which the plug-in serves."""
         cfg, refs = self.config, self.refs
         assert self.function is not None
-        core = plugin_core(self.manifest)
         fn = self.function.function
         access_logs = LogGroup(self.scope, "api-access-logs",
                                name=f"/aws/apigateway/{cfg.resource_name('api')}/access",
                                retention_days=cfg.log_retention_days, kms_key_arn=refs.kms_key_arn)
         self.api = RestApi(
             self.scope, "api", name=cfg.resource_name("api"), function_arn=fn.arn, function_name=fn.function_name,
-            function_invoke_arn=fn.invoke_arn, routes=core.ROUTES,
-            request_models={("POST", "/queries"): core.QUERY_REQUEST_SCHEMA,
-                            ("POST", "/datasets/{name}/files"): core.UPLOAD_REQUEST_SCHEMA},
+            function_invoke_arn=fn.invoke_arn, routes=api_contract.ROUTES,
+            request_models=api_contract.REQUEST_MODELS,
             # The cleanse route's text bodies (CSV, JSON Lines) reach the function byte for byte
             # (base64, ``isBase64Encoded``): it checks the UTF-8 itself and answers 400, never 500.
-            binary_media_types=sorted(set(core.FORMAT_CONTENT_TYPES.values())),
+            binary_media_types=list(api_contract.BINARY_MEDIA_TYPES),
             # The emulator does not keep them: without this, every plan would update the API.
             ignore_binary_media_type_changes=cfg.on_emulator,
             throttling_rate_limit=cfg.query.api_throttling_rate_limit,
@@ -352,6 +350,21 @@ class PluginStage:
         return StageRefs(name=self.name, function_name=self.function_name, queue_name=self.queue.name,
                          dlq_name=self.queue.dlq_name)
 
+    def rejected_rows_alarms(self, datasets: Sequence[str], *, period_seconds: int,
+                             evaluation_periods: int) -> dict[str, RejectedRowsAlarm]:
+        """For the plug-in that checks landed files against their contracts (the one consuming
+        ``landing``, which emits ``RecordsRejected``): one alarm per dataset into the alarms topic."""
+        if not self.manifest.consumes_landing:
+            return {}
+        cfg, refs = self.config, self.refs
+        return {
+            d: RejectedRowsAlarm(self.scope, f"rejected-rows-{d}", name=cfg.resource_name(d, "rejected-rows"),
+                                 dataset=d, service=self.manifest.name, alarm_topic_arn=refs.topics["alarms"],
+                                 metrics_namespace=refs.metrics_namespace, period_seconds=period_seconds,
+                                 evaluation_periods=evaluation_periods)
+            for d in datasets
+        }
+
     def announce_statuses(self, *, graphql_url: str, api_arn: str) -> None:
         """A status writer (a stage, i.e. with a queue, writing the status table: notify) calls the
         status API's ``publishStatus`` mutation after each write, so that subscriptions fire: the
@@ -364,7 +377,7 @@ class PluginStage:
         # A stage (it has a queue) with the status table writes statuses; the API only reads them.
         if fn is None or not self.manifest.has_queue or "status" not in self.manifest.permissions.tables:
             return
-        fn.function.add_override(f"environment.variables.{contract.STATUS_GRAPHQL_URL}", graphql_url)
+        fn.function.add_override(f"environment.variables.{wiring.STATUS_GRAPHQL_URL}", graphql_url)
         IamRolePolicy(self.scope, f"announce-statuses-{self.name}", role=fn.role.id, name="announce-statuses",
                       policy=policy_json(publisher_statements(api_arn)))
 
@@ -382,16 +395,3 @@ class PluginStage:
             TerraformOutput(scope, f"function_{name}", value=self.function.function.function_name,
                             description=f"Name of the {name} Lambda function")
 
-
-def plugin_core(plugin: PluginManifest):
-    """The plug-in's pure ``core`` module (no boto3, no AWS at import): the API routes live there."""
-    spec = importlib.util.spec_from_file_location(f"pipeline_plugin_core_{plugin.name}", plugin.directory / "core.py")
-    if spec is None or spec.loader is None:
-        raise ValueError(f"plug-in {plugin.name} has no core.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    for attr in ("ROUTES", "QUERY_REQUEST_SCHEMA", "UPLOAD_REQUEST_SCHEMA", "FORMAT_CONTENT_TYPES"):
-        if not hasattr(module, attr):
-            raise ValueError(f"{plugin.directory / 'core.py'}: an API plug-in's core must define {attr}")
-    return module

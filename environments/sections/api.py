@@ -24,14 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline_shared.wiring.api import LIMITS, MAX_SYNC_BYTES, MAX_UPLOAD_BYTES
+
 from environments._fields import _between
 
 __all__ = ["ApiConfig", "MAX_SYNC_BYTES", "MAX_UPLOAD_BYTES"]
 
-#: Largest synchronous body: Lambda's 6 MB synchronous payload, the body base64-encoded in the event.
-MAX_SYNC_BYTES = 4 * 1024 * 1024
-#: Largest object one S3 PUT request uploads.
-MAX_UPLOAD_BYTES = 5 * 1024 ** 3
+
+def _limit(name: str):  # noqa: ANN202 - a dataclass field
+    """The field's default and bounds, from the runtime contract (``pipeline_shared.wiring.api``)."""
+    limit = LIMITS[name]
+    return field(default=limit.default, metadata=_between(limit.minimum, limit.maximum))
 
 
 @dataclass(frozen=True)
@@ -39,19 +42,14 @@ class ApiConfig:
     """Limits of the API's submission and download routes."""
 
     #: Largest body ``POST /datasets/{name}/cleanse`` cleanses synchronously (bytes); above: 413.
-    sync_max_bytes: int = field(default=1024 * 1024, metadata=_between(1024, MAX_SYNC_BYTES))
+    sync_max_bytes: int = _limit("sync_max_bytes")
     #: Most rows (lines of CSV / JSON Lines text, items of a JSON array) it cleanses; above: 413.
-    sync_max_rows: int = field(default=10_000, metadata=_between(1, 100_000))
+    sync_max_rows: int = _limit("sync_max_rows")
     #: How long the presigned upload (PUT) and download (GET) URLs stay valid (seconds).
-    presign_expiry_seconds: int = field(default=900, metadata=_between(60, 3600))
+    presign_expiry_seconds: int = _limit("presign_expiry_seconds")
     #: Largest file an upload may announce (bytes); the PUT URL signs that exact Content-Length.
-    upload_max_bytes: int = field(default=1024 ** 3, metadata=_between(1, MAX_UPLOAD_BYTES))
+    upload_max_bytes: int = _limit("upload_max_bytes")
 
     def environment(self) -> dict[str, str]:
         """The API function's ``PIPELINE_API_*`` variables."""
-        return {
-            "PIPELINE_API_SYNC_MAX_BYTES": str(self.sync_max_bytes),
-            "PIPELINE_API_SYNC_MAX_ROWS": str(self.sync_max_rows),
-            "PIPELINE_API_PRESIGN_EXPIRY_SECONDS": str(self.presign_expiry_seconds),
-            "PIPELINE_API_UPLOAD_MAX_BYTES": str(self.upload_max_bytes),
-        }
+        return {limit.variable: str(getattr(self, name)) for name, limit in LIMITS.items()}

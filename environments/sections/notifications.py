@@ -30,14 +30,15 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pipeline_shared.wiring.messages import FINAL_STATUSES
+
 from environments._fields import _between, _one_of
 
 __all__ = ["EVENT_STATUSES", "NotificationsConfig", "SubscriberConfig", "cross_checks", "for_emulator_rehearsal"]
 
 PROTOCOLS = ("email", "https", "sqs")
-#: The statuses notify publishes (``pipeline_shared.messages.FINAL_STATUSES``; a unit test keeps
-#: the two equal: environments/ does not import the plug-ins' code).
-EVENT_STATUSES = ("quarantined", "processed", "gone")
+#: The statuses notify publishes: a file's final statuses, from the stage message schema.
+EVENT_STATUSES = FINAL_STATUSES
 #: SNS caps the total retry time of an HTTP/S delivery policy at one hour.
 MAX_HTTPS_RETRY_SECONDS = 3600
 #: Environments whose alarms must reach someone.

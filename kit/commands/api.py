@@ -19,7 +19,7 @@ from ..ui import KitError, note, step, warn
 #: ``--body-file`` extension → Content-Type (``--content-type`` overrides).
 _BODY_TYPES = {".json": "application/json", ".csv": "text/csv", ".jsonl": "application/x-ndjson",
                ".ndjson": "application/x-ndjson"}
-#: A file's final statuses (pipeline_shared.messages.FINAL_STATUSES).
+#: A file's final statuses (pipeline_shared.wiring.messages.FINAL_STATUSES).
 _FINAL_STATUSES = ("processed", "quarantined", "gone")
 
 

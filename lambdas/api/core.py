@@ -41,21 +41,39 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline_shared.dynamo_items import to_attribute_value, to_item  # noqa: F401 - the items' encoding
+from pipeline_shared.wiring import env as wiring
+from pipeline_shared.wiring.api import (  # noqa: F401 - the API's contract, served here
+    CONTENT_TYPE_RE,
+    DATASET_RE,
+    DATE_PATTERN,
+    DEFAULT_LIMIT,
+    FILENAME_RE,
+    FORMAT_CONTENT_TYPES,
+    MAX_FILENAME,
+    MAX_LIMIT,
+    QUERY_REQUEST_SCHEMA,
+    REQUEST_FIELDS,
+    ROUTES,
+    UPLOAD_FIELDS,
+    UPLOAD_REQUEST_SCHEMA,
+    ApiLimits,
+    upload_route,
+)
+from pipeline_shared.wiring.queries import (  # noqa: F401 - quoting re-exported for the handler
+    DEFAULT_CLEAN_TABLE,
+    DEFAULT_REPORTS_TABLE,
+    DEFAULT_STATUS_TABLE,
+    QUERIES,
+    between,
+    clean_table_name,
+    qualified_table,
+    quote_identifier,
+    quote_literal,
+)
 
 # ------------------------------------------------------------------------------------------------
 # routes and errors
 # ------------------------------------------------------------------------------------------------
-
-#: (method, path) in API Gateway notation: the API's whole surface.
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/files/{id}"),
-    ("GET", "/datasets/{name}/stats"),
-    ("POST", "/queries"),
-    ("GET", "/queries/{id}"),
-    ("POST", "/datasets/{name}/files"),
-    ("POST", "/datasets/{name}/cleanse"),
-)
-
 
 class ApiError(Exception):
     """A request the API refuses; ``status_code`` and ``message`` become the response."""
@@ -128,45 +146,8 @@ def _show(value: Any, limit: int = 60) -> str:
 # ------------------------------------------------------------------------------------------------
 
 FILE_ID_RE = re.compile(r"^[0-9a-fA-F]{32}$")
-#: Dataset names as the contracts define them (``pipeline_shared.contracts``).
-DATASET_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 QUERY_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE_RE = re.compile(DATE_PATTERN)
-#: Glue database/table names we accept from the deployment (Glue lower-cases; '-' needs quoting).
-_IDENTIFIER_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,254}$")
-
-
-def quote_identifier(name: str) -> str:
-    """``name`` as an Athena (Trino) delimited identifier. Only letters, digits, '_' and '-' are
-    accepted, so the result cannot close the quotes or reach another object."""
-    if not isinstance(name, str):
-        raise ValueError(f"an Athena identifier must be a string, got {type(name).__name__}")
-    lowered = name.lower()
-    if not _IDENTIFIER_RE.fullmatch(lowered):
-        raise ValueError(
-            f"invalid Athena identifier {_show(name)}: 1-255 characters of a-z, 0-9, '_' and '-'"
-        )
-    return f'"{lowered}"'
-
-
-def qualified_table(database: str, table: str) -> str:
-    return f"{quote_identifier(database)}.{quote_identifier(table)}"
-
-
-def quote_literal(value: str) -> str:
-    """``value`` as a SQL string literal: single-quoted, quotes doubled; control characters refused."""
-    if not isinstance(value, str):
-        raise ValueError(f"a SQL string literal must be a string, got {type(value).__name__}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError(f"refusing a SQL literal with control characters: {_show(value)}")
-    return "'" + value.replace("'", "''") + "'"
-
-
-def date_literal(day: date) -> str:
-    return quote_literal(day.isoformat())
-
-
 # ------------------------------------------------------------------------------------------------
 # GET /files/{id}
 # ------------------------------------------------------------------------------------------------
@@ -320,15 +301,7 @@ def summarise(
 
 DEFAULT_QUERY_DAYS = 30
 MAX_QUERY_DAYS = 366
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 MAX_BODY_BYTES = 4096
-REQUEST_FIELDS = ("dataset", "query", "from", "to", "limit")
-
-DEFAULT_CLEAN_TABLE = "clean_{dataset}"
-DEFAULT_REPORTS_TABLE = "quarantine_reports"
-DEFAULT_STATUS_TABLE = "file_status"
-
 
 @dataclass(frozen=True)
 class QueryRequest:
@@ -365,131 +338,10 @@ class Tables:
         """From the optional ``PIPELINE_ATHENA_{CLEAN,REPORTS,STATUS}_TABLE`` variables."""
         return cls(
             database=database,
-            clean=environ.get("PIPELINE_ATHENA_CLEAN_TABLE", "").strip() or DEFAULT_CLEAN_TABLE,
-            reports=environ.get("PIPELINE_ATHENA_REPORTS_TABLE", "").strip() or DEFAULT_REPORTS_TABLE,
-            status=environ.get("PIPELINE_ATHENA_STATUS_TABLE", "").strip() or DEFAULT_STATUS_TABLE,
+            clean=environ.get(wiring.ATHENA_CLEAN_TABLE, "").strip() or DEFAULT_CLEAN_TABLE,
+            reports=environ.get(wiring.ATHENA_REPORTS_TABLE, "").strip() or DEFAULT_REPORTS_TABLE,
+            status=environ.get(wiring.ATHENA_STATUS_TABLE, "").strip() or DEFAULT_STATUS_TABLE,
         )
-
-
-def clean_table_name(dataset: str, template: str = DEFAULT_CLEAN_TABLE) -> str:
-    """The clean table of ``dataset``: ``template`` with ``{dataset}`` ('-' becomes '_', as Glue
-    table names should not hold '-')."""
-    if "{dataset}" not in template:
-        raise ValueError(f"the clean table template {template!r} must contain {{dataset}}")
-    return template.replace("{dataset}", dataset.replace("-", "_"))
-
-
-#: The partition column of every table the queries read (a keyword: always quoted).
-DATE_COLUMN = '"date"'
-
-
-def _window(column: str, request: QueryRequest) -> str:
-    return f"{column} BETWEEN {date_literal(request.date_from)} AND {date_literal(request.date_to)}"
-
-
-def row_counts_per_day_sql(request: QueryRequest, tables: Tables) -> str:
-    table = qualified_table(tables.database, tables.clean_table(request.dataset))
-    return (
-        'SELECT "date" AS day, count(*) AS row_count, count(DISTINCT "$path") AS files\n'
-        f"FROM {table}\n"
-        f"WHERE {_window(DATE_COLUMN, request)}\n"
-        'GROUP BY "date"\n'
-        'ORDER BY "date" DESC\n'
-        f"LIMIT {int(request.limit)}"
-    )
-
-
-def rejected_rows_by_reason_sql(request: QueryRequest, tables: Tables) -> str:
-    table = qualified_table(tables.database, tables.reports)
-    dataset = quote_literal(request.dataset)
-    return (
-        "SELECT reason, column_name, sum(row_count) AS rejected_rows, count(DISTINCT file_id) AS files\n"
-        "FROM (\n"
-        "    SELECT file_id, rule AS reason, CAST(NULL AS varchar) AS column_name,\n"
-        "           coalesce(counts.records_in, 0) AS row_count\n"
-        f"    FROM {table}\n"
-        f"    WHERE dataset = {dataset} AND {_window(DATE_COLUMN, request)} AND status = 'quarantined'\n"
-        "    UNION ALL\n"
-        "    SELECT r.file_id, v.reason, v.column_name, 1 AS row_count\n"
-        f"    FROM {table} AS r\n"
-        '    CROSS JOIN UNNEST(transform(r.violations, x -> x.rule), transform(r.violations, x -> x."column"))\n'
-        "        AS v (reason, column_name)\n"
-        f"    WHERE r.dataset = {dataset} AND {_window('r.' + DATE_COLUMN, request)}"
-        " AND r.status = 'validated'\n"
-        ") AS rejected\n"
-        "GROUP BY reason, column_name\n"
-        "ORDER BY rejected_rows DESC, reason, column_name\n"
-        f"LIMIT {int(request.limit)}"
-    )
-
-
-def latest_status_per_file_sql(request: QueryRequest, tables: Tables) -> str:
-    table = qualified_table(tables.database, tables.status)
-    return (
-        'SELECT file_id, status, updated_at, "key" AS object_key, reason,\n'
-        '       counts.records_in AS records_in, counts."out" AS records_out, counts.rejected AS rejected\n'
-        "FROM (\n"
-        '    SELECT file_id, status, updated_at, "key", reason, counts,\n'
-        "           row_number() OVER (PARTITION BY file_id ORDER BY updated_at DESC) AS rn\n"
-        f"    FROM {table}\n"
-        f"    WHERE dataset = {quote_literal(request.dataset)} AND {_window(DATE_COLUMN, request)}\n"
-        ") AS latest\n"
-        "WHERE rn = 1\n"
-        "ORDER BY updated_at DESC\n"
-        f"LIMIT {int(request.limit)}"
-    )
-
-
-@dataclass(frozen=True)
-class AllowedQuery:
-    name: str
-    description: str
-    #: which table it reads: "clean" (per dataset), "reports" or "status"
-    source: str
-    build: Callable[[QueryRequest, Tables], str]
-
-
-#: The only queries the API runs.
-QUERIES: dict[str, AllowedQuery] = {
-    q.name: q
-    for q in (
-        AllowedQuery(
-            "row_counts_per_day",
-            "rows and files per day of the dataset's clean table (partition date)",
-            "clean",
-            row_counts_per_day_sql,
-        ),
-        AllowedQuery(
-            "rejected_rows_by_reason",
-            "rejected rows by rule (and column): whole-file rejections and row-level violations",
-            "reports",
-            rejected_rows_by_reason_sql,
-        ),
-        AllowedQuery(
-            "latest_status_per_file",
-            "each file's latest status in the window, newest first",
-            "status",
-            latest_status_per_file_sql,
-        ),
-    )
-}
-
-#: The request body as a JSON Schema (draft-04, what an API Gateway model takes): the gateway
-#: checks the shape, ``parse_query_request`` everything (known datasets, real dates, range).
-QUERY_REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "QueryRequest",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["dataset", "query"],
-    "properties": {
-        "dataset": {"type": "string", "pattern": DATASET_RE.pattern},
-        "query": {"type": "string", "enum": sorted(QUERIES)},
-        "from": {"type": "string", "pattern": DATE_PATTERN},
-        "to": {"type": "string", "pattern": DATE_PATTERN},
-        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-    },
-}
 
 
 def _parse_date(data: Mapping[str, Any], name: str) -> date | None:
@@ -543,13 +395,16 @@ def parse_query_request(body: str | bytes | None, *, known_datasets: Iterable[st
 
 
 def build_sql(request: QueryRequest, tables: Tables) -> str:
-    """The SQL of an allow-listed query (``ValueError`` if the deployment's names are invalid)."""
+    """The SQL of an allow-listed query (``pipeline_shared.wiring.queries``) over the request's
+    window and limit (``ValueError`` if the deployment's names are invalid)."""
     allowed = QUERIES.get(request.query)
     if allowed is None:  # parse_query_request never lets this through
         raise BadRequest(f"unknown query {_show(request.query)}")
     if not DATASET_RE.fullmatch(request.dataset):
         raise BadRequest(f"invalid dataset {_show(request.dataset)}")
-    return allowed.build(request, tables)
+    table = {"clean": tables.clean_table(request.dataset), "reports": tables.reports, "status": tables.status}
+    return allowed.build(qualified_table(tables.database, table[allowed.source]), dataset=request.dataset,
+                         window=between(request.date_from, request.date_to), limit=int(request.limit))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -692,75 +547,15 @@ class UnsupportedMediaType(ApiError):
     status_code = 415
 
 
-#: ``PIPELINE_API_*`` variable → (field, default, minimum, maximum): defaults and bounds of ``[api]``.
-_LIMIT_VARIABLES = {
-    "PIPELINE_API_SYNC_MAX_BYTES": ("sync_max_bytes", 1024 * 1024, 1024, 4 * 1024 * 1024),
-    "PIPELINE_API_SYNC_MAX_ROWS": ("sync_max_rows", 10_000, 1, 100_000),
-    "PIPELINE_API_PRESIGN_EXPIRY_SECONDS": ("presign_expiry_seconds", 900, 60, 3600),
-    "PIPELINE_API_UPLOAD_MAX_BYTES": ("upload_max_bytes", 1024**3, 1, 5 * 1024**3),
-}
-
-
-@dataclass(frozen=True)
-class ApiLimits:
-    """The ``[api]`` limits, as the stack passes them (``PIPELINE_API_*``)."""
-
-    sync_max_bytes: int = 1024 * 1024
-    sync_max_rows: int = 10_000
-    presign_expiry_seconds: int = 900
-    upload_max_bytes: int = 1024**3
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> ApiLimits:
-        """From ``PIPELINE_API_*`` (an unset variable takes ``[api]``'s default); ``ValueError``
-        naming the variable when one is not a whole number within ``[api]``'s bounds."""
-        values: dict[str, int] = {}
-        for name, (attribute, default, low, high) in _LIMIT_VARIABLES.items():
-            raw = environ.get(name, "").strip()
-            if not raw:
-                values[attribute] = default
-                continue
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise ValueError(f"environment variable {name} must be a whole number from {low} to {high}, got {raw!r}")
-            values[attribute] = int(raw)
-        return cls(**values)
-
-
-def upload_route(dataset: str) -> str:
-    return f"/datasets/{dataset}/files"
-
-
 # ------------------------------------------------------------------------------------------------
 # POST /datasets/{name}/files: a presigned PUT into landing
 # ------------------------------------------------------------------------------------------------
 
 #: Status of an upload handed out and not (yet) seen by the pipeline.
 AWAITING_UPLOAD = "awaiting_upload"
-UPLOAD_FIELDS = ("filename", "size", "content_type")
-MAX_FILENAME = 200
-FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-CONTENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(; ?charset=[A-Za-z0-9_-]+)?$")
-#: The content type a file of each dataset format gets when the request names none.
-FORMAT_CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 GZIP_CONTENT_TYPE = "application/gzip"
 #: Server-side encryption every upload must ask for (with the environment key).
 SSE_KMS = "aws:kms"
-
-#: ``POST /datasets/{name}/files``: the body as a JSON Schema (draft-04, an API Gateway model); the
-#: gateway checks the shape, ``parse_upload_request`` everything (extension, size limit, type).
-UPLOAD_REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "UploadRequest",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["filename", "size"],
-    "properties": {
-        "filename": {"type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "pattern": FILENAME_RE.pattern},
-        "size": {"type": "integer", "minimum": 1},
-        "content_type": {"type": "string", "minLength": 3, "maxLength": 100, "pattern": CONTENT_TYPE_RE.pattern},
-    },
-}
-
 
 @dataclass(frozen=True)
 class UploadRequest:

@@ -48,8 +48,9 @@ import core
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pipeline_shared import aws, env
+from pipeline_shared import aws
 from pipeline_shared.tracing import tracer
+from pipeline_shared.wiring import env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -103,20 +104,12 @@ def resolver() -> APIGatewayRestResolver:
     return app
 
 
-def _required(name: str, hint: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise env.ConfigurationError(f"environment variable {name} is not set ({hint})")
-    return value
-
-
 def workgroup() -> str:
-    return _required("PIPELINE_ATHENA_WORKGROUP", "the Athena workgroup queries run in")
+    return env.athena_workgroup()
 
 
 def tables() -> core.Tables:
-    database = _required("PIPELINE_GLUE_DATABASE", "the Glue database the queries read")
-    return core.Tables.from_environment(os.environ, database=database)
+    return core.Tables.from_environment(os.environ, database=env.glue_database())
 
 
 def known_datasets() -> tuple[str, ...]:
@@ -147,7 +140,7 @@ def limits() -> core.ApiLimits:
 
 
 def kms_key_id() -> str:
-    return _required("PIPELINE_KMS_KEY_ARN", "the environment's KMS key: uploads are signed with SSE-KMS under it")
+    return env.kms_key_arn()
 
 
 def tokenisation_key() -> bytes:

@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from pipeline_shared import keys
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 DELETE, SUPERSEDED = "delete", "superseded"
 _TAG_ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +-=._:/@")

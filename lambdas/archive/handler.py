@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys
-from pipeline_shared.messages import CLEANSED, GONE, PROCESSED, StageMessage
+from pipeline_shared import aws, keys
 from pipeline_shared.runtime import (
     IdempotentStep,
     SqsBatch,
@@ -31,6 +30,8 @@ from pipeline_shared.runtime import (
     send,
 )
 from pipeline_shared.tracing import tracer
+from pipeline_shared.wiring import env
+from pipeline_shared.wiring.messages import CLEANSED, GONE, PROCESSED, StageMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys
+from pipeline_shared import aws, keys
 from pipeline_shared import batch as batch_routing
-from pipeline_shared.messages import CLEANSED, VALIDATED, StageMessage
 from pipeline_shared.runtime import (
     IdempotentStep,
     SqsBatch,
@@ -32,6 +31,8 @@ from pipeline_shared.runtime import (
     send,
 )
 from pipeline_shared.tracing import tracer
+from pipeline_shared.wiring import env
+from pipeline_shared.wiring.messages import CLEANSED, VALIDATED, StageMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline_shared.dynamo_items import to_attribute_value, to_item  # noqa: F401 - the items' encoding
-from pipeline_shared.messages import FINAL_STATUSES, GONE, PROCESSED, QUARANTINED, SCHEMA_VERSION, StageMessage
+from pipeline_shared.wiring.messages import FINAL_STATUSES, GONE, PROCESSED, QUARANTINED, SCHEMA_VERSION, StageMessage
 
 SUBJECT_MAX = 100
 #: The per-dataset file counter notify emits for each final status.

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, graphql, keys
-from pipeline_shared.messages import StageMessage
+from pipeline_shared import aws, graphql, keys
 from pipeline_shared.runtime import IdempotentStep, SqsBatch, emit_file_metrics, handle_stage_record
 from pipeline_shared.tracing import tracer
+from pipeline_shared.wiring import env
+from pipeline_shared.wiring.messages import StageMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

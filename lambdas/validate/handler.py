@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import core
 from aws_lambda_powertools import Logger, Metrics
-from pipeline_shared import aws, env, keys
+from pipeline_shared import aws, keys
 from pipeline_shared import batch as batch_routing
-from pipeline_shared.messages import GONE, QUARANTINED, VALIDATED, StageMessage
 from pipeline_shared.runtime import DUPLICATE_MARK, IdempotentStep, SqsBatch, emit_file_metrics, send
 from pipeline_shared.tracing import tracer
+from pipeline_shared.wiring import env
+from pipeline_shared.wiring.messages import GONE, QUARANTINED, VALIDATED, StageMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -56,8 +56,8 @@ if str(SHARED) not in sys.path:
     sys.path.insert(0, str(SHARED))
 
 from pipeline_shared.contracts import Column, Contract, load_all  # noqa: E402
-from pipeline_shared.messages import FINAL_STATUSES  # noqa: E402
 from pipeline_shared.rows import RowChecker, canonical_text  # noqa: E402
+from pipeline_shared.wiring.messages import FINAL_STATUSES  # noqa: E402
 
 #: Characters a generated text is made of, in order of preference: letters that are no hex digit
 #: first, so that a PII value can never be part of an HMAC token (hex) or a file id.

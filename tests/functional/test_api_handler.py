@@ -150,7 +150,7 @@ def rest_event(
 def put_status(aws, *, file_id: str = FILE_ID, dataset: str = "orders", status: str = "processed",
                counts: dict[str, int] | None = None, now: datetime | None = None, ttl_days: int = 30) -> None:
     """A status item exactly as notify writes it."""
-    from pipeline_shared.messages import StageMessage
+    from pipeline_shared.wiring.messages import StageMessage
 
     notify = load_plugin_module("notify", "core")
     message = StageMessage(

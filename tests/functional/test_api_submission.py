@@ -90,7 +90,7 @@ def request_upload(call, **body: Any) -> dict[str, Any]:
 
 def put_status(aws, *, file_id: str, key: str, status: str = "processed", locations: dict | None = None) -> None:
     """A pipeline status item for ``key``, exactly as notify writes it."""
-    from pipeline_shared.messages import StageMessage
+    from pipeline_shared.wiring.messages import StageMessage
 
     notify = load_plugin_module("notify", "core")
     message = StageMessage(

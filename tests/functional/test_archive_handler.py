@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 from lambda_events import sqs_event
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 OK = {"batchItemFailures": []}
 BODY = b"order_id,amount\nORD-000001,1.00\n"

@@ -15,7 +15,7 @@ import pytest
 from lambda_events import sqs_event
 from pipeline_shared import batch as routing
 from pipeline_shared import batch_job
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 from kit.runner import large_sample
 

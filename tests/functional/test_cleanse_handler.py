@@ -9,7 +9,7 @@ import io
 import json
 
 from lambda_events import sqs_event
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 OK = {"batchItemFailures": []}
 

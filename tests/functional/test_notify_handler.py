@@ -6,7 +6,7 @@ import json
 import time
 
 from lambda_events import sqs_event
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 OK = {"batchItemFailures": []}
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from lambda_events import sqs_event
 from pipeline_shared import graphql
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 OK = {"batchItemFailures": []}
 

@@ -386,6 +386,26 @@ def test_named_queries_default_to_the_apis_table_names(api_core):
     assert f'"{api_core.DEFAULT_STATUS_TABLE}"' in by_name["orders-latest-status-per-file"]
 
 
+def test_a_saved_query_is_the_apis_query_over_the_recent_window(api_core):
+    """One SQL for both (pipeline_shared.wiring.queries): the saved query and what POST /queries runs
+    for the same dataset differ only in the partition window and the LIMIT."""
+    from datetime import date
+
+    dataset = "web-events"  # a dataset of the test's own ('-' in its name: quoted, mapped to '_')
+    props = dict(datasets=[dataset], reports_table="reports_t", status_table="status_t")
+    saved = {q["name"]: q["query"] for q in resources(synth_construct(build_queries(days=7, **props)),
+                                                        "aws_athena_named_query").values()}
+    tables = api_core.Tables(database="pk_dev", clean=api_core.DEFAULT_CLEAN_TABLE, reports="reports_t",
+                             status="status_t")
+    recent = "\"date\" >= CAST(current_date - INTERVAL '7' DAY AS varchar)"
+    assert sorted(saved) == sorted(f"{dataset}-{name.replace('_', '-')}" for name in api_core.QUERIES)
+    for name in api_core.QUERIES:
+        request = api_core.QueryRequest(name, dataset, date(2024, 5, 1), date(2024, 5, 31), limit=1000)
+        api_sql = api_core.build_sql(request, tables).replace("\"date\" BETWEEN '2024-05-01' AND '2024-05-31'", recent)
+        assert api_sql.startswith(saved[f"{dataset}-{name.replace('_', '-')}"]), name
+        assert api_sql.removeprefix(saved[f"{dataset}-{name.replace('_', '-')}"]) in ("", "\nLIMIT 1000"), name
+
+
 def test_named_queries_cover_a_recent_window_of_partitions():
     by_name = {q["name"]: q["query"] for q in resources(synth_construct(build_queries(days=7)), "aws_athena_named_query").values()}
     assert "\"date\" >= CAST(current_date - INTERVAL '7' DAY AS varchar)" in by_name["orders-row-counts-per-day"]

@@ -42,14 +42,16 @@ def _refs() -> PipelineRefs:
     )
 
 
-def _synth(tmp_path: Path, *, code: FunctionCode | None) -> dict:
-    folder = tmp_path / "watcher"
+def _synth(tmp_path: Path, *, code: FunctionCode | None, name: str = "watcher", source: str = "pipeline-events",
+           datasets: tuple[str, ...] = ()) -> dict:
+    folder = tmp_path / name
     folder.mkdir()
-    (folder / "manifest.toml").write_text('[plugin]\ndescription = "d"\n[consumes]\nsource = "pipeline-events"\n'
+    (folder / "manifest.toml").write_text(f'[plugin]\ndescription = "d"\n[consumes]\nsource = "{source}"\n'
                                           '[produces]\nstages = ["sink"]\n')
     app = CdkTesting.app()
     stack = TerraformStack(app, "under-test")
-    PluginStage(stack, manifest=load_manifest(folder), config=load_environment("dev"), refs=_refs(), code=code)
+    stage = PluginStage(stack, manifest=load_manifest(folder), config=load_environment("dev"), refs=_refs(), code=code)
+    stage.rejected_rows_alarms(datasets, period_seconds=300, evaluation_periods=1)
     return json.loads(CdkTesting.synth(stack))
 
 
@@ -70,3 +72,18 @@ def test_a_stage_without_code_has_its_log_group_and_no_function(tmp_path: Path) 
     doc = _synth(tmp_path, code=None)
     assert ([g["name"] for g in resources(doc, "aws_cloudwatch_log_group").values()],
             resources(doc, "aws_lambda_function")) == (["/aws/lambda/pk-dev-watcher"], {})
+
+
+def test_the_plug_in_consuming_landing_gets_a_rejected_rows_alarm_per_dataset_whatever_its_name(tmp_path: Path) -> None:
+    doc = _synth(tmp_path, code=None, name="gatekeeper", source="landing", datasets=("sensor-a", "sensor_b"))
+    alarms = {a["alarm_name"]: a for a in resources(doc, "aws_cloudwatch_metric_alarm").values()
+              if a["alarm_name"].endswith("rejected-rows")}
+    assert sorted(alarms) == ["pk-dev-sensor-a-rejected-rows", "pk-dev-sensor_b-rejected-rows"]
+    assert {a["dimensions"]["service"] for a in alarms.values()} == {"gatekeeper"}
+    assert {tuple(a["alarm_actions"]) for a in alarms.values()} == {("arn:aws:sns:eu-west-1:111111111111:pk-dev-alarms",)}
+
+
+def test_a_plug_in_not_consuming_landing_gets_no_rejected_rows_alarm(tmp_path: Path) -> None:
+    doc = _synth(tmp_path, code=None, datasets=("sensor-a",))
+    assert [a["alarm_name"] for a in resources(doc, "aws_cloudwatch_metric_alarm").values()
+            if a["alarm_name"].endswith("rejected-rows")] == []

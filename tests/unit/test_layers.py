@@ -5,6 +5,8 @@
 - ``modules/`` never imports ``kit`` nor ``main``, and never reads ``os.environ`` / ``os.getenv``: it gets
   values from the config;
 - ``environments/`` never imports ``modules``, ``kit``, ``main``, ``glue`` nor cdktf;
+- of ``pipeline_shared``, ``modules/`` and ``environments/`` import the runtime contract
+  (``pipeline_shared.wiring``) only, and the contract imports no AWS SDK nor cdktf;
 - ``glue/`` never imports ``modules``, ``kit``, ``environments``, ``main`` nor cdktf;
 - nothing outside ``tests/`` edits ``sys.path``.
 
@@ -38,14 +40,23 @@ class ImportRule:
     layer: str  # a folder of the repository
     banned: tuple[str, ...]  # top-level module names
     why: str
+    #: Dotted prefixes of a banned top-level package that stay allowed (``pipeline_shared.wiring``).
+    allowed: tuple[str, ...] = ()
 
 
+WIRING = "pipeline_shared.wiring"
 IMPORT_RULES = (
     ImportRule("lambdas", ("modules", "kit", "environments", "main", "glue", *CDKTF),
                "plug-in zips hold lambdas/ code only"),
     ImportRule("modules", ("kit", "main"), "modules are composed by main.py and kit, never the reverse"),
+    ImportRule("modules", ("pipeline_shared",), "of the runtime, the wiring reads the contract only",
+               allowed=(WIRING,)),
     ImportRule("environments", ("modules", "kit", "main", "glue", *CDKTF),
                "the config knows no construct"),
+    ImportRule("environments", ("pipeline_shared",), "of the runtime, the config reads the contract only",
+               allowed=(WIRING,)),
+    ImportRule("lambdas/_shared/pipeline_shared/wiring", ("boto3", "botocore", "aws_lambda_powertools", *CDKTF),
+               "the contract is standard library only: modules/ imports it at synth time"),
     ImportRule("glue", ("modules", "kit", "environments", "main", *CDKTF),
                "Glue scripts run in AWS Glue beside the contracts only"),
 )
@@ -128,7 +139,7 @@ def import_violations(root: Path, rule: ImportRule) -> list[str]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top in rule.banned:
+                if top in rule.banned and not any(name == p or name.startswith(p + ".") for p in rule.allowed):
                     found.append(f"{_rel(root, path)}:{node.lineno}: imports {name} "
                                  f"({rule.layer}/ never imports {top}: {rule.why})")
     return found
@@ -218,7 +229,7 @@ def sys_path_violations(root: Path, exempt: dict[tuple[str, str], str] | None = 
 # the repository keeps the rules
 
 
-@pytest.mark.parametrize("rule", IMPORT_RULES, ids=lambda r: r.layer)
+@pytest.mark.parametrize("rule", IMPORT_RULES, ids=lambda r: f"{r.layer}-{r.banned[0]}")
 def test_repository_layer_imports_follow_the_rules(rule: ImportRule) -> None:
     assert import_violations(ROOT, rule) == []
 
@@ -254,7 +265,11 @@ def write(root: Path, rel: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-RULE = {rule.layer: rule for rule in IMPORT_RULES}
+#: The first rule of each layer (its layering); the runtime-contract rules by name below.
+RULE: dict[str, ImportRule] = {}
+for _rule in IMPORT_RULES:
+    RULE.setdefault(_rule.layer, _rule)
+CONTRACT_ONLY = {r.layer: r for r in IMPORT_RULES if r.allowed}
 
 
 @pytest.mark.parametrize(("layer", "source", "module"), [
@@ -282,6 +297,23 @@ def test_import_checker_allows_shared_and_relative_imports(tmp_path: Path) -> No
     write(tmp_path, "lambdas/demo/handler.py", "import core\nfrom pipeline_shared import env\n")
     write(tmp_path, "lambdas/_shared/pipeline_shared/env.py", "from . import aws\nfrom .contracts import load\n")
     assert import_violations(tmp_path, RULE["lambdas"]) == []
+
+
+@pytest.mark.parametrize("layer", ["modules", "environments"])
+def test_only_the_runtime_contract_of_pipeline_shared_is_imported_outside_lambdas(tmp_path: Path, layer: str) -> None:
+    write(tmp_path, f"{layer}/demo.py", "from pipeline_shared.wiring import env\nimport pipeline_shared.wiring.api\n"
+                                        "from pipeline_shared import aws\nfrom pipeline_shared.wiringx import y\n")
+    why = CONTRACT_ONLY[layer].why
+    assert import_violations(tmp_path, CONTRACT_ONLY[layer]) == [
+        f"{layer}/demo.py:3: imports pipeline_shared ({layer}/ never imports pipeline_shared: {why})",
+        f"{layer}/demo.py:4: imports pipeline_shared.wiringx ({layer}/ never imports pipeline_shared: {why})"]
+
+
+def test_the_runtime_contract_imports_no_aws_sdk(tmp_path: Path) -> None:
+    layer = "lambdas/_shared/pipeline_shared/wiring"
+    write(tmp_path, f"{layer}/env.py", "import os\nfrom . import api\nimport boto3\n")
+    assert import_violations(tmp_path, RULE[layer]) == [
+        f"{layer}/env.py:3: imports boto3 ({layer}/ never imports boto3: {RULE[layer].why})"]
 
 
 def test_import_checker_covers_a_top_level_file(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """modules.plugins.discover_plugins checks each plug-in's code statically (never importing it):
-the module and function ``plugin.handler`` names, ``run_batch`` for ``runtime.batch = true``, and
-an API plug-in's ``core.py`` (ROUTES, QUERY_REQUEST_SCHEMA). Each error is one ManifestError
+the module and function ``plugin.handler`` names and ``run_batch`` for ``runtime.batch = true``
+(an API plug-in is checked like any other: its routes are the runtime contract's). Each error is one ManifestError
 naming the manifest and the field. Every plug-in here is built in tmp_path."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from modules.plugins import MANIFEST_NAME, ManifestError, discover_plugins
 
 HANDLER = "def lambda_handler(event, context):\n    return {}\n"
 BATCH_HANDLER = HANDLER + "\n\ndef run_batch(payload):\n    return {}\n"
-API_CORE = "ROUTES = ((\"GET\", \"/files/{id}\"),)\nQUERY_REQUEST_SCHEMA = {\"type\": \"object\"}\n"
 
 
 def plugin(root: Path, name: str, *, source: str = "landing", handler: str = "handler.lambda_handler",
@@ -124,33 +123,19 @@ def test_run_batch_is_not_required_without_batch(tmp_path: Path) -> None:
 # -- consumes.source = "api" -------------------------------------------------------------------
 
 
-def test_an_api_plugin_without_core_is_refused(tmp_path: Path) -> None:
+def test_an_api_plugin_needs_only_its_handler(tmp_path: Path) -> None:
+    # The routes and request models are the runtime contract's (pipeline_shared.wiring.api): the
+    # stack never reads, let alone runs, an API plug-in's own modules.
     plugin(tmp_path, "entry")
-    api = plugin(tmp_path, "query", source="api")
-    assert error_of(tmp_path) == (f"{api / MANIFEST_NAME}: consumes.source: is 'api', but {api / 'core.py'} does "
-                                  "not exist (the stack builds the REST API from its ROUTES and QUERY_REQUEST_SCHEMA)")
+    plugin(tmp_path, "query", source="api")
+    assert [(m.name, m.consumes_api) for m in discover_plugins(tmp_path)] == [("entry", False), ("query", True)]
 
 
-def test_an_api_core_without_the_request_schema_is_refused(tmp_path: Path) -> None:
+def test_an_api_plugin_without_its_handler_function_is_refused(tmp_path: Path) -> None:
     plugin(tmp_path, "entry")
-    api = plugin(tmp_path, "query", source="api",
-                 files={"handler.py": HANDLER, "core.py": "ROUTES = ()\n"})
-    assert error_of(tmp_path) == (f"{api / MANIFEST_NAME}: consumes.source: is 'api', but {api / 'core.py'} does "
-                                  "not define QUERY_REQUEST_SCHEMA at top level (the stack builds the REST API from it)")
-
-
-def test_an_api_core_with_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
-    plugin(tmp_path, "entry")
-    api = plugin(tmp_path, "query", source="api", files={"handler.py": HANDLER, "core.py": "ROUTES = (\n"})
-    message = error_of(tmp_path)
-    assert message.startswith(f"{api / MANIFEST_NAME}: consumes.source: {api / 'core.py'}:1: "
-                              "is not valid Python: "), message
-
-
-def test_an_api_plugin_with_routes_and_schema_is_accepted(tmp_path: Path) -> None:
-    plugin(tmp_path, "entry")
-    plugin(tmp_path, "query", source="api", files={"handler.py": HANDLER, "core.py": API_CORE})
-    assert [m.name for m in discover_plugins(tmp_path)] == ["entry", "query"]
+    api = plugin(tmp_path, "query", source="api", files={"handler.py": "ROUTES = ()\n"})
+    assert error_of(tmp_path) == (f"{api / MANIFEST_NAME}: plugin.handler: names function 'lambda_handler', "
+                                  f"which {api / 'handler.py'} does not define at top level")
 
 
 # -- order of the errors -----------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 Modules, lightest first; none imports boto3 at import time:
 
-- ``env``        the environment-variable contract set by the infrastructure wiring;
+- ``wiring``     the runtime contract, shared with the infrastructure wiring (``modules/``):
+                 ``wiring.env`` the environment variables (names and parsing), ``wiring.messages``
+                 ``StageMessage`` (the versioned JSON message passed between stages), ``wiring.api``
+                 the REST API's routes and limits, ``wiring.queries`` the Athena queries' SQL;
 - ``keys``       object-key conventions (landing, quarantine, clean, archive) and ``file_id``;
-- ``messages``   ``StageMessage``, the versioned JSON message passed between stages;
 - ``events``     builders of real-shaped Lambda SQS events, S3 notifications and a local context;
 - ``contracts``  per-dataset contracts (``contracts/<dataset>.toml``), loaded and validated;
 - ``rows``       the row check and normaliser shared by validate and cleanse;

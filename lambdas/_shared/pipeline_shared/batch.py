@@ -34,21 +34,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import aws, contract, env
+from . import aws
 from .runtime import IdempotentStep, emit_file_metrics
+from .wiring import env
 
 ROUTED = "routed-to-batch"
-JOB_QUEUE_VAR = contract.BATCH_JOB_QUEUE
-JOB_DEFINITION_VAR = contract.BATCH_JOB_DEFINITION
-ROUTE_ABOVE_VAR = contract.BATCH_ROUTE_ABOVE_BYTES
+JOB_QUEUE_VAR = env.BATCH_JOB_QUEUE
+JOB_DEFINITION_VAR = env.BATCH_JOB_DEFINITION
+ROUTE_ABOVE_VAR = env.BATCH_ROUTE_ABOVE_BYTES
 #: What the stack sets on the function and leaves out of the job definition's environment.
-ROUTING_VARS = contract.BATCH_ROUTING
+ROUTING_VARS = env.BATCH_ROUTING
 #: Set to ``batch`` in the job definition's environment.
-RUNS_ON_VAR = contract.RUNS_ON
+RUNS_ON_VAR = env.RUNS_ON
 #: Optional, in the job definition's environment: the attempt timeout (seconds). A job attempt that
 #: dies without a word (killed, out of memory) leaves an in-progress idempotency record; the next
 #: attempt may take over once this much time has passed.
-ATTEMPT_TIMEOUT_VAR = contract.BATCH_ATTEMPT_TIMEOUT_SECONDS
+ATTEMPT_TIMEOUT_VAR = env.BATCH_ATTEMPT_TIMEOUT_SECONDS
 DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 3600
 PAYLOAD_PARAMETER = "payload"
 METRIC = "FilesRoutedToBatch"
@@ -159,7 +160,7 @@ class JobContext:
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         self.function_name = "batch-job"
-        self.aws_request_id = os.environ.get("AWS_BATCH_JOB_ID", "local")
+        self.aws_request_id = os.environ.get(env.BATCH_JOB_ID, "local")
 
     def get_remaining_time_in_millis(self) -> int:
         return self.seconds * 1000
@@ -208,7 +209,7 @@ class JobStep(IdempotentStep):
 
 def job_attempt() -> int:
     """This Batch job attempt's number (``AWS_BATCH_JOB_ATTEMPT``, 1-based; 1 when unset)."""
-    raw = os.environ.get("AWS_BATCH_JOB_ATTEMPT", "").strip()
+    raw = os.environ.get(env.BATCH_JOB_ATTEMPT, "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 

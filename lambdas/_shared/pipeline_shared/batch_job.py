@@ -28,6 +28,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .wiring import env
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_JOB = 0, 1, 2
 HANDLER_FILE = "handler.py"
 
@@ -102,7 +104,7 @@ def _logger(plugin: str, module: ModuleType | None) -> Any:
         return found
     from aws_lambda_powertools import Logger
 
-    return Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or plugin or "batch-job")
+    return Logger(service=os.environ.get(env.POWERTOOLS_SERVICE_NAME) or plugin or "batch-job")
 
 
 def main(argv: Sequence[str] | None = None, *, handler_module: ModuleType | None = None) -> int:
@@ -110,8 +112,8 @@ def main(argv: Sequence[str] | None = None, *, handler_module: ModuleType | None
     local runner, which loads each plug-in's deployed code under a unique name)."""
     argv = sys.argv[1:] if argv is None else argv
     plugin, module = "", handler_module
-    context = {"runs_on": "batch", "job_id": os.environ.get("AWS_BATCH_JOB_ID", "local"),
-               "job_attempt": os.environ.get("AWS_BATCH_JOB_ATTEMPT", "1")}
+    context = {"runs_on": "batch", "job_id": os.environ.get(env.BATCH_JOB_ID, "local"),
+               "job_attempt": os.environ.get(env.BATCH_JOB_ATTEMPT, "1")}
     try:
         plugin, payload = parse_args(argv)
         module = module or load_handler()

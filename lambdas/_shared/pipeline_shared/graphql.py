@@ -12,13 +12,13 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from . import contract
+from .wiring import env
 
 if TYPE_CHECKING:
     import urllib.request
 
 #: Set by the stack when the status API is switched on; absent → nothing is published.
-URL_VARIABLE = contract.STATUS_GRAPHQL_URL
+URL_VARIABLE = env.STATUS_GRAPHQL_URL
 TIMEOUT_SECONDS = 5.0
 
 PUBLISH_STATUS = """\

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import aws, env
+from . import aws
+from .wiring import env
 
 #: ``counts`` key → (metric name, unit).
 COUNT_METRICS: dict[str, tuple[str, str]] = {
@@ -109,7 +110,7 @@ def produced_stages(handler_file: str) -> tuple[str, ...]:
 
 def send(stage: str, message: Any) -> None:
     """Send a ``StageMessage`` to ``stage``'s input queue (``PIPELINE_QUEUE_<STAGE>``)."""
-    from .messages import sqs_attributes
+    from .wiring.messages import sqs_attributes
 
     aws.client("sqs").send_message(
         QueueUrl=env.queue_url(stage), MessageBody=message.to_json(), MessageAttributes=sqs_attributes(message)
@@ -183,7 +184,7 @@ def handle_stage_record(record: Any, *, logger: Any, process: Callable[[dict], d
     (raise to refuse), run ``process`` (an ``IdempotentStep``) with the correlation id set to the
     object key, and log a redelivery. Any exception is logged and re-raised, so the batch
     processor reports the record as failed and it stays on the queue for a retry."""
-    from .messages import StageMessage
+    from .wiring.messages import StageMessage
 
     logger.set_correlation_id(record.message_id)
     with logger.append_context_keys(message_id=record.message_id):

@@ -16,12 +16,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .wiring import env
+
 F = TypeVar("F", bound=Callable[..., Any])
 _TRUTHY = {"1", "true", "yes", "on", "y", "t"}
 
 
 def tracing_enabled() -> bool:
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUTHY:
+    if os.environ.get(env.POWERTOOLS_TRACE_DISABLED, "false").strip().lower() in _TRUTHY:
         return False
     if not os.environ.get("LAMBDA_TASK_ROOT"):
         return False

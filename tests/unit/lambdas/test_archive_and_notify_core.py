@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 NOW = datetime(2024, 5, 1, 10, 0, 3, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def test_notify_accepts_only_final_statuses(notify_core):
 
 
 def test_every_final_status_has_a_file_metric(notify_core):
-    from pipeline_shared.messages import FINAL_STATUSES
+    from pipeline_shared.wiring.messages import FINAL_STATUSES
 
     assert sorted(notify_core.FILE_METRIC) == sorted(FINAL_STATUSES)
 

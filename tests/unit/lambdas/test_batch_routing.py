@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from pipeline_shared import batch as routing
-from pipeline_shared import batch_job, env
+from pipeline_shared import batch_job
+from pipeline_shared.wiring import env
 
 ROOT = Path(__file__).resolve().parents[3]
 QUEUE = "arn:aws:batch:eu-west-1:111111111111:job-queue/pk-x-batch"

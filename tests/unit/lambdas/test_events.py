@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from lambda_events import LocalLambdaContext, s3_notification_body, s3_test_event_body, sqs_event
-from pipeline_shared.messages import StageMessage
+from pipeline_shared.wiring.messages import StageMessage
 
 LAMBDA_RECORD_KEYS = {
     "messageId",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pipeline_shared.messages import SCHEMA_VERSION, MessageError, StageMessage, sqs_attributes
+from pipeline_shared.wiring.messages import SCHEMA_VERSION, MessageError, StageMessage, sqs_attributes
 
 BASE = dict(
     file_id="f" * 32, dataset="orders", status="validated", produced_by="validate", bucket="landing", key="orders/a.csv"
@@ -90,6 +90,6 @@ def test_sha256_travels_and_a_message_without_it_reads_as_none():
 
 
 def test_gone_is_a_final_status():
-    from pipeline_shared.messages import FINAL_STATUSES, GONE
+    from pipeline_shared.wiring.messages import FINAL_STATUSES, GONE
 
     assert GONE in FINAL_STATUSES and StageMessage(**{**BASE, "status": GONE}).status == "gone"

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pipeline_shared import env, runtime, tracing
+from pipeline_shared import runtime, tracing
+from pipeline_shared.wiring import env
 from plugin_loader import load_plugin_module
 
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
