@@ -50,7 +50,9 @@ imported: they import Powertools and boto3 and run code at import): ``<module>.p
 ``plugin.handler`` exists, parses, and defines the function at module top level (a ``def``, an
 ``async def``, a class, or an assignment or import binding that name; a ``from x import *`` makes
 any name possible, so it is accepted); with ``runtime.batch = true`` the module is ``handler``
-(the AWS Batch job imports ``handler.py``) and defines ``run_batch``. A plug-in consuming ``api``
+(the AWS Batch job imports ``handler.py``) and defines ``run_batch``; every ``pipeline_shared``
+module (and name) any of its files imports, at any depth, exists in ``lambdas/_shared`` (a module
+that moved is named with its new place). A plug-in consuming ``api``
 serves the REST API of the runtime contract (``pipeline_shared.wiring.api``: routes and request
 models, what the stack builds API Gateway from); the stack never runs plug-in code.
 """
@@ -58,6 +60,7 @@ models, what the stack builds API Gateway from); the stack never runs plug-in co
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tomllib
 import types
@@ -87,6 +90,13 @@ _ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_ENV = (wiring.POWERTOOLS_SERVICE_NAME, wiring.POWERTOOLS_METRICS_NAMESPACE, "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME")
 #: The function the AWS Batch job calls (``pipeline_shared.batch_job``), in ``handler.py``.
 BATCH_MODULE, BATCH_FUNCTION = "handler", "run_batch"
+#: The shared runtime package packaged into every plug-in zip, and where it lives under lambdas/.
+SHARED_DIR, SHARED_PACKAGE = "_shared", "pipeline_shared"
+#: Modules of the shared package that moved, and where to (a plug-in still importing one is told).
+MOVED_SHARED_MODULES = {
+    "pipeline_shared.env": "pipeline_shared.wiring.env",
+    "pipeline_shared.messages": "pipeline_shared.wiring.messages",
+}
 #: Folder prefixes that mark a folder under lambdas/ as not a plug-in.
 NOT_PLUGIN_PREFIXES = ("_", ".")
 _CACHE_SUFFIXES = (".pyc", ".pyo")
@@ -332,8 +342,13 @@ def _bound_names(tree: ast.Module) -> tuple[set[str], bool]:
 
 def _module_names(manifest_path: Path, field_path: str, module: Path) -> tuple[set[str], bool]:
     """Top-level names of ``module`` (parsed, never imported); a syntax error names file and line."""
+    return _bound_names(_parse(manifest_path, field_path, module))
+
+
+def _parse(manifest_path: Path, field_path: str, module: Path) -> ast.Module:
+    """``module`` parsed (never imported); a syntax error names file and line."""
     try:
-        tree = ast.parse(module.read_bytes(), filename=str(module))
+        return ast.parse(module.read_bytes(), filename=str(module))
     except SyntaxError as exc:
         where = f"{module}:{exc.lineno}" if exc.lineno else str(module)
         raise ManifestError(manifest_path, field_path, f"{where}: is not valid Python: {exc.msg}") from None
@@ -341,7 +356,6 @@ def _module_names(manifest_path: Path, field_path: str, module: Path) -> tuple[s
         raise ManifestError(manifest_path, field_path, f"{module}: is not valid Python: {exc}") from None
     except OSError as exc:
         raise ManifestError(manifest_path, field_path, f"{module} cannot be read: {exc.strerror or exc}") from None
-    return _bound_names(tree)
 
 
 def check_plugin_code(manifest: PluginManifest) -> None:
@@ -365,6 +379,79 @@ def check_plugin_code(manifest: PluginManifest) -> None:
             raise ManifestError(path, "runtime.batch",
                                 f"is true, but {module} defines no {BATCH_FUNCTION}(payload) at top level "
                                 "(the AWS Batch job calls it)")
+    shared = manifest.directory.parent / SHARED_DIR / SHARED_PACKAGE
+    if shared.is_dir():
+        for source in sorted(manifest.directory.rglob("*.py")):
+            if "__pycache__" not in source.parts:
+                _check_shared_imports(path, source, shared)
+
+
+def _shared_module(shared: Path, dotted: str) -> Path | None:
+    """The file of ``pipeline_shared[.a.b]`` under ``shared`` (a module or a package's
+    ``__init__.py``), or None."""
+    base = shared.joinpath(*dotted.split(".")[1:])
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_imports(source: str, mtime_ns: int) -> tuple[tuple[int, str, str | None], ...]:
+    """(line, module, name or None) of each absolute import of the shared package in ``source``,
+    at any depth of statements (imports deferred into functions included)."""
+    found: list[tuple[int, str, str | None]] = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import):
+                found.extend((node.lineno, a.name, None) for a in node.names
+                             if a.name.split(".")[0] == SHARED_PACKAGE)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module and node.module.split(".")[0] == SHARED_PACKAGE:
+                    found.extend((node.lineno, node.module, a.name) for a in node.names)
+            else:
+                for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    for child in getattr(node, field_name, ()) or ():
+                        visit([child] if isinstance(child, ast.stmt) else list(getattr(child, "body", [])))
+
+    visit(ast.parse(Path(source).read_bytes(), filename=source).body)
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_names(module: str, mtime_ns: int) -> tuple[frozenset[str], bool]:
+    """Top-level names of a module of the shared package (parsed once per version of the file)."""
+    names, star = _bound_names(ast.parse(Path(module).read_bytes(), filename=module))
+    return frozenset(names), star
+
+
+def _check_shared_imports(manifest_path: Path, source: Path, shared: Path) -> None:
+    """Every ``pipeline_shared`` module (and name) a plug-in file imports exists in the shared
+    package that is packaged with it: a wrong or moved import is refused here, at package and synth
+    time, instead of failing the deployed function at its first invocation."""
+    try:
+        imports = _shared_imports(str(source), source.stat().st_mtime_ns)
+    except (SyntaxError, ValueError, OSError):
+        _parse(manifest_path, "", source)  # raises the ManifestError naming file and line
+        raise
+    for lineno, dotted, name in imports:
+        where = f"{source}:{lineno}"
+        module = _shared_module(shared, dotted)
+        if module is None:
+            moved = MOVED_SHARED_MODULES.get(dotted)
+            hint = f" (moved to {moved})" if moved else ""
+            raise ManifestError(manifest_path, "", f"{where}: imports {dotted}, which the shared package "
+                                                   f"({shared}) does not have{hint}")
+        if name is None or name == "*" or _shared_module(shared, f"{dotted}.{name}") is not None:
+            continue
+        defined, star = _shared_names(str(module), module.stat().st_mtime_ns)
+        if name not in defined and not star:
+            moved = MOVED_SHARED_MODULES.get(f"{dotted}.{name}")
+            hint = f" (moved to {moved})" if moved else ""
+            raise ManifestError(manifest_path, "", f"{where}: imports {name} from {dotted}, which does not "
+                                                   f"define it{hint}")
+
 
 def _holds_files(folder: Path) -> bool:
     """Any file but caches (``__pycache__``, ``*.pyc``) and dot-files under ``folder``."""

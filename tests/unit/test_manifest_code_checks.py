@@ -146,3 +146,55 @@ def test_a_plugins_code_error_comes_before_the_graph_errors(tmp_path: Path) -> N
     alpha = plugin(tmp_path, "alpha", files={})
     plugin(tmp_path, "beta", source="ghost")
     assert error_of(tmp_path).startswith(f"{alpha / MANIFEST_NAME}: plugin.handler: names module 'handler'")
+
+
+# -- imports of the shared package (pipeline_shared, packaged with every plug-in) ----------------
+
+
+def shared(root: Path) -> Path:
+    """``root/_shared/pipeline_shared`` with a runtime module and the wiring package."""
+    package = root / "_shared" / "pipeline_shared"
+    (package / "wiring").mkdir(parents=True)
+    (package / "__init__.py").write_text('__version__ = "1"\n', encoding="utf-8")
+    (package / "runtime.py").write_text("def send(stage, message):\n    pass\n\nLIMIT = 3\n", encoding="utf-8")
+    (package / "wiring" / "__init__.py").write_text("", encoding="utf-8")
+    (package / "wiring" / "env.py").write_text("def bucket(purpose):\n    return purpose\n", encoding="utf-8")
+    return package
+
+
+def test_imports_of_existing_shared_modules_and_names_are_accepted(tmp_path: Path) -> None:
+    shared(tmp_path)
+    plugin(tmp_path, "entry", files={"handler.py": HANDLER + "from pipeline_shared import runtime, wiring\n"
+                                     "from pipeline_shared.wiring import env\nimport pipeline_shared.wiring.env\n",
+                                     "core.py": "def f():\n    from pipeline_shared.runtime import LIMIT, send\n"})
+    assert [m.name for m in discover_plugins(tmp_path)] == ["entry"]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("from pipeline_shared import env",
+     "imports env from pipeline_shared, which does not define it (moved to pipeline_shared.wiring.env)"),
+    ("from pipeline_shared.messages import StageMessage",
+     "imports pipeline_shared.messages, which the shared package ({shared}) does not have "
+     "(moved to pipeline_shared.wiring.messages)"),
+    ("import pipeline_shared.wiring.api",
+     "imports pipeline_shared.wiring.api, which the shared package ({shared}) does not have"),
+])
+def test_an_import_of_a_missing_or_moved_shared_module_is_refused(tmp_path: Path, line: str, problem: str) -> None:
+    package = shared(tmp_path)
+    entry = plugin(tmp_path, "entry", files={"handler.py": "import json\n" + line + "\n" + HANDLER})
+    assert error_of(tmp_path) == (f"{entry / MANIFEST_NAME}: {entry / 'handler.py'}:2: "
+                                  + problem.format(shared=package))
+
+
+def test_a_missing_name_in_a_deferred_import_of_any_module_is_refused(tmp_path: Path) -> None:
+    shared(tmp_path)
+    entry = plugin(tmp_path, "entry", files={"handler.py": HANDLER, "core.py": (
+        "def f():\n    try:\n        from pipeline_shared.runtime import sned\n    except KeyError:\n        pass\n")})
+    assert error_of(tmp_path) == (f"{entry / MANIFEST_NAME}: {entry / 'core.py'}:3: imports sned from "
+                                  "pipeline_shared.runtime, which does not define it")
+
+
+def test_a_plug_in_module_with_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    shared(tmp_path)
+    entry = plugin(tmp_path, "entry", files={"handler.py": HANDLER, "core.py": "def f(:\n"})
+    assert error_of(tmp_path).startswith(f"{entry / MANIFEST_NAME}: {entry / 'core.py'}:1: is not valid Python: ")
