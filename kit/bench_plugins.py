@@ -168,6 +168,7 @@ def _powertools_env(plugin: str) -> dict[str, str]:
         POWERTOOLS_METRICS_NAMESPACE="PipelineKit",
         POWERTOOLS_LOG_LEVEL="INFO",
         PYTHONDONTWRITEBYTECODE="1",  # like a Lambda zip without .pyc: our code compiles at each cold start
+        PYTHONPATH=".",  # the unpacked zip (the child's working directory) first, as Lambda's task root
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
     )
     return env
@@ -189,7 +190,7 @@ def _timed_child(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
 
 
 _IMPORT_PROBE = (
-    "import sys; sys.path[:0] = ['.']; import handler; "
+    "import sys; import handler; "
     "bad = [m for m in ('boto3', 'botocore.client', 'botocore.session') if m in sys.modules]; "
     "sys.exit('imported at import time: ' + ', '.join(bad) if bad else 0)"
 )

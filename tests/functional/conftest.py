@@ -12,19 +12,15 @@ client made after moto's import is mocked in every later ``mock_aws`` too.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import moto  # noqa: F401 - imported before any client is created, so every client is mocked
 import pytest
+from plugin_loader import load_plugin_module  # lambdas/_shared: pyproject's pytest pythonpath
 
 SHARED = Path(__file__).resolve().parents[2] / "lambdas" / "_shared"
-if str(SHARED) not in sys.path:
-    sys.path.insert(0, str(SHARED))
-
-from plugin_loader import load_plugin_module  # noqa: E402
 
 SAMPLES = SHARED / "samples"
 REGION = "eu-west-1"

@@ -306,11 +306,6 @@ def buckets():
 
 
 def test_a_replay_puts_the_raw_bytes_back_at_the_original_key_as_a_new_version(buckets):
-    import sys
-
-    from kit.ops import ROOT
-
-    sys.path.insert(0, str(ROOT / "lambdas" / "_shared"))
     from pipeline_shared import keys
 
     s3 = buckets

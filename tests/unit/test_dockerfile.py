@@ -128,6 +128,13 @@ def test_the_code_lands_where_the_job_definition_points_pythonpath():
     assert 'root = pathlib.Path("/tmp/release"), pathlib.Path("/opt/pipeline")' in unpack_script()
 
 
+def test_the_working_directory_is_kept_off_sys_path():
+    """batch_job reads sys.path and never edits it: with PYTHONSAFEPATH the plug-in's folder
+    (PYTHONPATH) is the path's first entry, as the zip root is in Lambda."""
+    (env,) = [a for k, a in instructions() if k == "ENV"]
+    assert "PYTHONSAFEPATH=1" in env.split()
+
+
 def test_the_image_runs_as_a_non_root_user():
     (user,) = [a for k, a in instructions() if k == "USER"]
     assert user.split(":")[0] not in ("root", "0")

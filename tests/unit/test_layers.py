@@ -61,13 +61,10 @@ IMPORT_RULES = (
                "Glue scripts run in AWS Glue beside the contracts only"),
 )
 
-#: The only ``sys.path`` edits outside tests, each (file, function) with the reason: what the AWS
-#: runtime itself does, reproduced where our code stands in for it.
-SYS_PATH_EXEMPT = {
-    ("lambdas/_shared/pipeline_shared/batch_job.py", "load_handler"):
-        "the Batch job puts the plug-in's folder first on sys.path, as the Lambda runtime puts the zip root, "
-        "so that handler.py's `import core` works in the container",
-}
+#: ``sys.path`` edits allowed outside tests, each (file, function) with the reason: none. The Batch
+#: job reads the path the image sets (PYTHONPATH, PYTHONSAFEPATH) and refuses a shadowing entry;
+#: everything else finds ``pipeline_shared`` through the venv's .pth or a zip root.
+SYS_PATH_EXEMPT: dict[tuple[str, str], str] = {}
 
 #: The only ``os.environ`` use in modules/, (file, function) with the reason.
 ENVIRON_EXEMPT = {

@@ -4,10 +4,12 @@
 
 The job definition runs this with ``--payload Ref::payload`` (the unit of work the Lambda routed,
 as JSON) and ``PYTHONPATH=/opt/pipeline/<plugin>``: the plug-in's deployed zip unpacked, its files
-at the root next to ``pipeline_shared``, exactly as in Lambda. The plug-in's ``handler`` module is
-imported from the first ``sys.path`` entry that holds ``handler.py``, and its
-``run_batch(payload: dict) -> dict`` does the work (the same code as in Lambda, under the
-``<plugin>:batch`` idempotency namespace).
+at the root next to ``pipeline_shared``, exactly as in Lambda. The image sets ``PYTHONSAFEPATH=1``, so
+the working directory is not on ``sys.path`` and the plug-in's folder is its first entry, as the zip
+root is in Lambda. The plug-in's ``handler`` module is imported from the first ``sys.path`` entry
+that holds ``handler.py`` (``sys.path`` is read, never edited: an earlier entry that would shadow one
+of the plug-in's own modules is a refused job), and its ``run_batch(payload: dict) -> dict`` does
+the work (the same code as in Lambda, under the ``<plugin>:batch`` idempotency namespace).
 
 Logs are structured JSON (the plug-in's Powertools logger, with ``job_id``, ``job_attempt`` and
 ``runs_on=batch``). Exit status: 0 done (or already done: a duplicate job); 1 the work failed
@@ -60,22 +62,42 @@ def parse_args(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
     return args.plugin, payload
 
 
-def find_handler(search_path: Sequence[str] | None = None) -> Path:
-    """``handler.py`` in the first ``sys.path`` entry holding one (the plug-in's folder)."""
-    for entry in search_path if search_path is not None else sys.path:
-        candidate = Path(entry or ".") / HANDLER_FILE
-        if candidate.is_file():
-            return candidate.resolve()
+def _handler_entry(entries: Sequence[str]) -> int:
+    """Index of the first path entry holding ``handler.py`` (the plug-in's folder)."""
+    for index, entry in enumerate(entries):
+        if (Path(entry or ".") / HANDLER_FILE).is_file():
+            return index
     raise JobError(f"no {HANDLER_FILE} on sys.path: PYTHONPATH must name the plug-in's folder (/opt/pipeline/<plugin>)")
 
 
-def load_handler(search_path: Sequence[str] | None = None) -> ModuleType:
-    """Import the plug-in's ``handler`` module (its folder first on ``sys.path``, as in Lambda)."""
-    path = find_handler(search_path)
-    folder = str(path.parent)
-    if folder in sys.path:
-        sys.path.remove(folder)
-    sys.path.insert(0, folder)
+def find_handler(search_path: Sequence[str] | None = None) -> Path:
+    """``handler.py`` in the first ``sys.path`` entry holding one (the plug-in's folder)."""
+    entries = list(sys.path if search_path is None else search_path)
+    return (Path(entries[_handler_entry(entries)] or ".") / HANDLER_FILE).resolve()
+
+
+def check_not_shadowed(search_path: Sequence[str] | None = None) -> None:
+    """The plug-in's own modules (``core``, ``handler``, …) must resolve to its folder: ``JobError``
+    naming the file when an entry before the folder on the path holds a module of the same name
+    (Python would import that one for the handler's ``import core``)."""
+    entries = list(sys.path if search_path is None else search_path)
+    index = _handler_entry(entries)
+    folder = Path(entries[index] or ".")
+    own = sorted(p.stem for p in folder.glob("*.py"))
+    for entry in entries[:index]:
+        for name in own:
+            for candidate in (Path(entry or ".") / f"{name}.py", Path(entry or ".") / name / "__init__.py"):
+                if candidate.is_file():
+                    raise JobError(f"{candidate} comes before the plug-in's folder {folder} on sys.path and would be "
+                                   f"imported as its {name!r}: PYTHONPATH must name the plug-in's folder first "
+                                   "(and PYTHONSAFEPATH=1 keeps the working directory off the path)")
+
+
+def load_handler() -> ModuleType:
+    """Import the plug-in's ``handler`` module as ``handler``, from its folder on ``sys.path``, as
+    Lambda does; its own imports (``import core``) resolve through ``sys.path``, which this only reads."""
+    check_not_shadowed()
+    path = find_handler()
     spec = importlib.util.spec_from_file_location("handler", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -5,6 +5,9 @@ the manifest's ``runtime.batch``, and the local runner's pure helpers."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -164,7 +167,7 @@ def test_malformed_arguments_are_refused(argv, message):
 
 def plugin_dir(tmp_path: Path, *, batch: bool = True, body: str = "") -> Path:
     folder = tmp_path / "demo"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text(f"[runtime]\nbatch = {'true' if batch else 'false'}\n")
     (folder / "handler.py").write_text('PLUGIN = "demo"\n' + (body or "def run_batch(payload):\n    return {'status': 'done', **payload}\n"))
     return folder
@@ -180,17 +183,42 @@ def test_no_handler_on_the_path_is_a_clear_error(tmp_path):
         batch_job.find_handler([str(tmp_path)])
 
 
-def test_load_handler_imports_it_with_its_folder_first_on_the_path(tmp_path, monkeypatch):
-    folder = plugin_dir(tmp_path)
+@pytest.fixture
+def bare_names():
+    """The bare names a loaded handler takes (``handler``, ``core``) belong to no plug-in in this
+    interpreter (plugin_loader's rule): put back as they were."""
+    saved = {n: sys.modules.pop(n) for n in ("handler", "core") if n in sys.modules}
+    yield
+    for name in ("handler", "core"):
+        sys.modules.pop(name, None)
+    sys.modules.update(saved)
+
+
+def test_load_handler_imports_it_and_its_own_modules_from_its_folder_and_leaves_the_path_alone(
+        tmp_path, monkeypatch, bare_names):
+    folder = plugin_dir(tmp_path, body="import core\nPLUGIN = core.NAME\n")
+    (folder / "core.py").write_text('NAME = "demo"\n')
     monkeypatch.setattr(sys, "path", [str(tmp_path), str(folder), *sys.path])
-    saved = sys.modules.pop("handler", None)
-    try:
-        module = batch_job.load_handler()
-        assert module.PLUGIN == "demo" and sys.path[0] == str(folder)
-    finally:  # the bare name belongs to no plug-in in this interpreter (plugin_loader's rule)
-        sys.modules.pop("handler", None)
-        if saved is not None:
-            sys.modules["handler"] = saved
+    before = list(sys.path)
+    module = batch_job.load_handler()
+    assert (module.PLUGIN, module.__file__, sys.modules["core"].__file__) == (
+        "demo", str(folder / "handler.py"), str(folder / "core.py"))
+    assert sys.path == before
+
+
+@pytest.mark.parametrize("shadow", ["core.py", "core/__init__.py"])
+def test_a_module_before_the_plug_ins_folder_that_would_shadow_its_own_is_a_refused_job(
+        tmp_path, monkeypatch, bare_names, shadow):
+    folder = plugin_dir(tmp_path / "opt", body="import core\n")
+    (folder / "core.py").write_text("")
+    (tmp_path / "work" / shadow).parent.mkdir(parents=True)
+    (tmp_path / "work" / shadow).write_text("")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "work"), str(folder), *sys.path])
+    with pytest.raises(batch_job.JobError, match=(
+            rf"^{re.escape(str(tmp_path / 'work' / shadow))} comes before the plug-in's folder {re.escape(str(folder))} "
+            r"on sys.path and would be imported as its 'core': PYTHONPATH must name the plug-in's folder first")):
+        batch_job.load_handler()
+    assert "core" not in sys.modules and "handler" not in sys.modules
 
 
 def load(folder: Path) -> types.ModuleType:
@@ -228,22 +256,35 @@ def test_exit_status_2_when_the_job_is_malformed(tmp_path):
     assert batch_job.main(["--plugin", "demo", "--payload", "nope"], handler_module=load(plugin_dir(tmp_path))) == 2
 
 
-def test_the_entrypoint_runs_as_a_module_in_a_fresh_interpreter(tmp_path):
+def run_entrypoint(tmp_path: Path, *, safe_path: bool) -> subprocess.CompletedProcess:
     """What the container does: ``python -m pipeline_shared.batch_job`` with PYTHONPATH = the
-    plug-in's folder (here a stub handler next to a copy-free path to pipeline_shared)."""
-    import os
-    import subprocess
+    plug-in's folder (a stub handler importing its own ``core``), from a working directory that
+    holds a ``core.py`` of its own."""
+    folder = plugin_dir(tmp_path / "opt", body="import core\ndef run_batch(payload):\n    core.run(payload)\n")
+    (folder / "core.py").write_text("def run(payload):\n    raise ValueError('empty payload')\n")
+    (tmp_path / "core.py").write_text("raise SystemExit('the working directory\\'s core.py was imported')\n")
+    env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
+    env_vars.update({"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT / "lambdas" / "_shared")]),
+                     "POWERTOOLS_SERVICE_NAME": "demo", "AWS_BATCH_JOB_ID": "job-9"})
+    if safe_path:
+        env_vars["PYTHONSAFEPATH"] = "1"  # as lambdas/Dockerfile sets it
+    return subprocess.run([sys.executable, "-m", "pipeline_shared.batch_job", "--plugin", "demo", "--payload", "{}"],
+                          env=env_vars, capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
-    folder = plugin_dir(tmp_path, body="import sys\ndef run_batch(payload):\n    sys.exit(0) if payload else None\n"
-                                       "    raise ValueError('empty payload')\n")
-    env_vars = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT / "lambdas" / "_shared")]),
-                "POWERTOOLS_SERVICE_NAME": "demo", "AWS_BATCH_JOB_ID": "job-9"}
-    run = subprocess.run([sys.executable, "-m", "pipeline_shared.batch_job", "--plugin", "demo", "--payload", "{}"],
-                         env=env_vars, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+def test_the_entrypoint_runs_the_plug_in_as_a_module_in_a_fresh_interpreter(tmp_path):
+    run = run_entrypoint(tmp_path, safe_path=True)
     assert run.returncode == 1
     record = json.loads(next(line for line in run.stdout.splitlines() if "batch job failed" in line))
     assert (record["level"], record["job_id"], record["runs_on"]) == ("ERROR", "job-9", "batch")
-    assert "empty payload" in record["exception"]
+    assert "empty payload" in record["exception"]  # the plug-in's own core ran
+
+
+def test_without_a_safe_path_a_shadowing_module_in_the_working_directory_refuses_the_job(tmp_path):
+    run = run_entrypoint(tmp_path, safe_path=False)
+    assert run.returncode == 2
+    record = json.loads(next(line for line in run.stdout.splitlines() if "batch job refused" in line))
+    assert record["reason"].startswith(f"{tmp_path / 'core.py'} comes before the plug-in's folder {tmp_path / 'opt' / 'demo'}")
 
 
 # -- the manifest's runtime.batch -------------------------------------------------------------
