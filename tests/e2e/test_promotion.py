@@ -132,7 +132,7 @@ def broken_plugin_added(chain, broken, tmp_path_factory):
     import subprocess
     import sys
 
-    from scratch import add_failing_events_plugin, scratch_copy
+    from tests.scratch import add_failing_events_plugin, scratch_copy
 
     kit, good_id, _, _ = chain
     repo = scratch_copy(tmp_path_factory.mktemp("repo-with-extra"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from environments import ALL_ENVIRONMENTS
+from tests.scratch import scratch_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "alerts"
@@ -70,25 +70,6 @@ allowed = ["basic", "gold"]
 '''
 
 
-def copy_repository(dest: Path) -> Path:
-    """What ``git ls-files --cached --others --exclude-standard`` lists (files deleted in the
-    work tree but still tracked are skipped), plus a link to the pinned Node.js tools
-    (``.tools/node_modules``, ignored by git) that the workflow lint test runs."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        source = ROOT / rel
-        if source.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    tools = ROOT / ".tools" / "node_modules"
-    if tools.is_dir():
-        (dest / ".tools").mkdir(exist_ok=True)
-        (dest / ".tools" / "node_modules").symlink_to(tools, target_is_directory=True)
-    return dest
-
-
 def run(args: list[str], cwd: Path, work: Path, timeout: int) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIPELINE_KIT_WORKDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1",
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
@@ -107,7 +88,7 @@ def tail(proc: subprocess.CompletedProcess[str], lines: int = 40) -> str:
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The scratch copy with one scaffolded plug-in and one new dataset (lock updated)."""
-    repo = copy_repository(tmp_path_factory.mktemp("user-repo"))
+    repo = scratch_copy(tmp_path_factory.mktemp("user-repo"), link_node_tools=True)
     work = tmp_path_factory.mktemp("user-work")
     scaffolded = run([sys.executable, "-m", "kit.scaffold", PLUGIN], repo, work, timeout=120)
     assert scaffolded.returncode == 0, tail(scaffolded)

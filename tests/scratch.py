@@ -1,5 +1,7 @@
 """A scratch copy of the repository (what git tracks, plus new files it does not ignore), for tests
-that need the code changed the way a user changes it: a plug-in or a dataset added."""
+that need the code changed the way a user changes it: a plug-in or a dataset added. Shared by the
+infra and e2e layers (``from tests.scratch import scratch_copy``: the repository root is on pytest's
+pythonpath)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def scratch_copy(dest: Path) -> Path:
+def scratch_copy(dest: Path, *, link_node_tools: bool = False) -> Path:
+    """Copy what ``git ls-files --cached --others --exclude-standard`` lists into ``dest`` (files
+    deleted in the work tree but still tracked are skipped). ``link_node_tools``: also link the
+    pinned Node.js tools (``.tools/node_modules``, ignored by git), for a copy that runs the
+    workflow lint test."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, listed):
@@ -19,6 +25,10 @@ def scratch_copy(dest: Path) -> Path:
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    tools = ROOT / ".tools" / "node_modules"
+    if link_node_tools and tools.is_dir():
+        (dest / ".tools").mkdir(exist_ok=True)
+        (dest / ".tools" / "node_modules").symlink_to(tools, target_is_directory=True)
     return dest
 
 
