@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from pipeline_shared.wiring import env
 from plugin_loader import load_plugin_module
 
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
+#: Every plug-in in the tree (shipped or a user's): a folder of lambdas/ with a manifest and a handler.
+PLUGINS = sorted(m.parent.name for m in LAMBDAS.glob("*/manifest.toml") if (m.parent / "handler.py").is_file())
 
 
 def test_missing_variable_is_named(monkeypatch):
@@ -81,7 +84,7 @@ def test_disabled_tracer_decorators_call_through(monkeypatch):
     assert lazy.get() is None
 
 
-@pytest.mark.parametrize("plugin", ["validate", "cleanse", "archive", "notify"])
+@pytest.mark.parametrize("plugin", [p for p in PLUGINS if (LAMBDAS / p / "core.py").is_file()])
 def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
     # As in Lambda, the Powertools settings are in the environment before the handler is imported.
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", plugin)
@@ -93,7 +96,7 @@ def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
     assert "core" not in sys.modules and "handler" not in sys.modules
 
 
-@pytest.mark.parametrize("plugin", ["validate", "cleanse", "archive", "notify"])
+@pytest.mark.parametrize("plugin", PLUGINS)
 def test_handler_import_creates_no_client_and_imports_no_sdk(plugin):
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import handler; "
@@ -113,9 +116,22 @@ def test_handler_import_creates_no_client_and_imports_no_sdk(plugin):
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize(("plugin", "stages"), [("cleanse", ("archive",)), ("archive", ("notify",))])
-def test_pass_through_stages_send_to_what_their_manifest_produces(plugin, stages):
-    assert runtime.produced_stages(str(LAMBDAS / plugin / "handler.py")) == stages
+@pytest.mark.parametrize(("manifest", "stages"), [
+    ('[produces]\nstages = ["archive", "enrich-v2"]\n', ("archive", "enrich-v2")),
+    ('[produces]\nstages = []\n', ()),
+    ('[plugin]\ndescription = "the end of the line"\n', ()),
+])
+def test_pass_through_stages_send_to_what_the_manifest_beside_the_handler_produces(tmp_path, manifest, stages):
+    (tmp_path / "manifest.toml").write_text(manifest)
+    assert runtime.produced_stages(str(tmp_path / "handler.py")) == stages
+
+
+@pytest.mark.parametrize(("value", "shown"), [('"archive"', "'archive'"), ('["archive", 3]', "['archive', 3]")])
+def test_produces_stages_that_is_not_a_list_of_names_is_a_clear_configuration_error(tmp_path, value, shown):
+    (tmp_path / "manifest.toml").write_text(f"[produces]\nstages = {value}\n")
+    with pytest.raises(env.ConfigurationError,
+                       match=rf"manifest.toml: produces.stages must be a list of plug-in names, got {re.escape(shown)}$"):
+        runtime.produced_stages(str(tmp_path / "handler.py"))
 
 
 def test_missing_manifest_is_a_clear_configuration_error(tmp_path):
