@@ -62,41 +62,30 @@ def parse_args(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
     return args.plugin, payload
 
 
-def _handler_entry(entries: Sequence[str]) -> int:
-    """Index of the first path entry holding ``handler.py`` (the plug-in's folder)."""
-    for index, entry in enumerate(entries):
-        if (Path(entry or ".") / HANDLER_FILE).is_file():
-            return index
-    raise JobError(f"no {HANDLER_FILE} on sys.path: PYTHONPATH must name the plug-in's folder (/opt/pipeline/<plugin>)")
-
-
 def find_handler(search_path: Sequence[str] | None = None) -> Path:
-    """``handler.py`` in the first ``sys.path`` entry holding one (the plug-in's folder)."""
-    entries = list(sys.path if search_path is None else search_path)
-    return (Path(entries[_handler_entry(entries)] or ".") / HANDLER_FILE).resolve()
-
-
-def check_not_shadowed(search_path: Sequence[str] | None = None) -> None:
-    """The plug-in's own modules (``core``, ``handler``, …) must resolve to its folder: ``JobError``
-    naming the file when an entry before the folder on the path holds a module of the same name
-    (Python would import that one for the handler's ``import core``)."""
-    entries = list(sys.path if search_path is None else search_path)
-    index = _handler_entry(entries)
-    folder = Path(entries[index] or ".")
+    """``handler.py`` in the first ``sys.path`` entry holding one (the plug-in's folder). ``JobError``
+    when there is none, or when an entry before that folder holds a module of the plug-in's own
+    (``core.py``, ``core/``): Python would import that one for the handler's ``import core``."""
+    entries = [Path(entry or ".") for entry in (sys.path if search_path is None else search_path)]
+    index = next((i for i, entry in enumerate(entries) if (entry / HANDLER_FILE).is_file()), None)
+    if index is None:
+        raise JobError(f"no {HANDLER_FILE} on sys.path: PYTHONPATH must name the plug-in's folder "
+                       "(/opt/pipeline/<plugin>)")
+    folder = entries[index]
     own = sorted(p.stem for p in folder.glob("*.py"))
     for entry in entries[:index]:
         for name in own:
-            for candidate in (Path(entry or ".") / f"{name}.py", Path(entry or ".") / name / "__init__.py"):
+            for candidate in (entry / f"{name}.py", entry / name / "__init__.py"):
                 if candidate.is_file():
                     raise JobError(f"{candidate} comes before the plug-in's folder {folder} on sys.path and would be "
                                    f"imported as its {name!r}: PYTHONPATH must name the plug-in's folder first "
                                    "(and PYTHONSAFEPATH=1 keeps the working directory off the path)")
+    return (folder / HANDLER_FILE).resolve()
 
 
 def load_handler() -> ModuleType:
     """Import the plug-in's ``handler`` module as ``handler``, from its folder on ``sys.path``, as
     Lambda does; its own imports (``import core``) resolve through ``sys.path``, which this only reads."""
-    check_not_shadowed()
     path = find_handler()
     spec = importlib.util.spec_from_file_location("handler", path)
     assert spec is not None and spec.loader is not None

@@ -262,7 +262,7 @@ def run_entrypoint(tmp_path: Path, *, safe_path: bool) -> subprocess.CompletedPr
     holds a ``core.py`` of its own."""
     folder = plugin_dir(tmp_path / "opt", body="import core\ndef run_batch(payload):\n    core.run(payload)\n")
     (folder / "core.py").write_text("def run(payload):\n    raise ValueError('empty payload')\n")
-    (tmp_path / "core.py").write_text("raise SystemExit('the working directory\\'s core.py was imported')\n")
+    (tmp_path / "core.py").write_text("import sys\nsys.exit(3)  # the working directory's core.py was imported\n")
     env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
     env_vars.update({"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT / "lambdas" / "_shared")]),
                      "POWERTOOLS_SERVICE_NAME": "demo", "AWS_BATCH_JOB_ID": "job-9"})

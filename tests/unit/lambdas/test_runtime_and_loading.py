@@ -14,9 +14,11 @@ from pipeline_shared import runtime, tracing
 from pipeline_shared.wiring import env
 from plugin_loader import load_plugin_module
 
+from modules.plugins import discover_plugins
+
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
-#: Every plug-in in the tree (shipped or a user's): a folder of lambdas/ with a manifest and a handler.
-PLUGINS = sorted(m.parent.name for m in LAMBDAS.glob("*/manifest.toml") if (m.parent / "handler.py").is_file())
+#: Every plug-in in the tree, shipped or a user's (the kit's own discovery).
+MANIFESTS = discover_plugins()
 
 
 def test_missing_variable_is_named(monkeypatch):
@@ -84,7 +86,7 @@ def test_disabled_tracer_decorators_call_through(monkeypatch):
     assert lazy.get() is None
 
 
-@pytest.mark.parametrize("plugin", [p for p in PLUGINS if (LAMBDAS / p / "core.py").is_file()])
+@pytest.mark.parametrize("plugin", [m.name for m in MANIFESTS if (m.directory / "core.py").is_file()])
 def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
     # As in Lambda, the Powertools settings are in the environment before the handler is imported.
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", plugin)
@@ -96,7 +98,7 @@ def test_each_plugin_gets_its_own_core(plugin, monkeypatch):
     assert "core" not in sys.modules and "handler" not in sys.modules
 
 
-@pytest.mark.parametrize("plugin", PLUGINS)
+@pytest.mark.parametrize("plugin", [m.name for m in MANIFESTS])
 def test_handler_import_creates_no_client_and_imports_no_sdk(plugin):
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import handler; "
