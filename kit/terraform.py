@@ -164,12 +164,31 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def _is_terraform(pid: int) -> bool:
+def _cmdline(pid: int) -> bytes | None:
+    """The command line of ``pid`` from /proc (None: no /proc here, as on macOS)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"terraform" in f.read()
+            return f.read()
+    except FileNotFoundError:
+        return None if not os.path.isdir("/proc/self") else b""
     except OSError:
-        return True  # no /proc (macOS): trust the record
+        return None
+
+
+def is_terraform(pid: int, settle: float = 2.0) -> bool:
+    """True when ``pid`` is a terraform process (a recorded pid may since have been reused).
+
+    A process in the middle of exec shows an empty command line for a moment (the kernel closes
+    the parent's exec pipe before it sets the new arguments), so an empty one is read again for
+    up to ``settle`` seconds before it counts as "not terraform" (a kernel thread's stays empty)."""
+    deadline = time.monotonic() + settle
+    while True:
+        cmdline = _cmdline(pid)
+        if cmdline is None:
+            return True  # no /proc: trust the record
+        if cmdline or time.monotonic() >= deadline or not process_alive(pid):
+            return b"terraform" in cmdline
+        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
@@ -243,7 +262,7 @@ class Terraform:
         if record is None or data is None:
             return None
         pid = data["pid"]
-        if process_alive(pid) and _is_terraform(pid):
+        if process_alive(pid) and is_terraform(pid):
             limit = timeout if timeout is not None else float(
                 os.environ.get("TF_PREVIOUS_RUN_TIMEOUT", PREVIOUS_RUN_TIMEOUT_SECONDS))
             warn(f"terraform {' '.join(data.get('args', [])[:1])} (pid {pid}, started {data.get('started')}) from an "

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from kit.terraform import RunRecord, Terraform, TerraformInterrupted, lock_id, process_alive, sigterm_as_interrupt
+from kit.terraform import (
+    RunRecord,
+    Terraform,
+    TerraformInterrupted,
+    is_terraform,
+    lock_id,
+    process_alive,
+    sigterm_as_interrupt,
+)
 
 # A stand-in for terraform: announces itself, then runs until interrupted. The first SIGINT is
 # recorded and, unless STUBBORN is set, ends it cleanly ("state saved"); a stubborn one needs two.
@@ -130,6 +138,37 @@ def test_a_record_of_a_run_that_died_is_noted_and_forgotten(fake_terraform, caps
     assert tf.wait_for_previous_run(timeout=5)["pid"] == dead.pid
     assert "was cut short; recovering from the state it saved" in capsys.readouterr().out
     assert tf.run_record.read() is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_a_terraform_caught_in_the_middle_of_exec_is_still_recognised(tmp_path):
+    # Just after Popen returns, the child's /proc command line is often still empty (about one
+    # spawn in five here): that window must not make a running terraform look like another program.
+    binary = tmp_path / "terraform"
+    binary.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    binary.chmod(0o755)
+    misread = 0
+    for _ in range(40):
+        proc = subprocess.Popen([str(binary)], start_new_session=True)
+        try:
+            misread += not is_terraform(proc.pid)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert misread == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_a_recorded_pid_now_held_by_another_program_is_not_terraform():
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"/proc/{other.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert is_terraform(other.pid) is False
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_no_record_means_nothing_to_wait_for(fake_terraform):
