@@ -164,30 +164,27 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def _cmdline(pid: int) -> bytes | None:
-    """The command line of ``pid`` from /proc (None: no /proc here, as on macOS)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None if not os.path.isdir("/proc/self") else b""
-    except OSError:
-        return None
+def runs_in(pid: int, workdir: Path | str, settle: float = 2.0) -> bool:
+    """True when ``pid`` is a terraform the kit started in ``workdir`` (its command line carries
+    ``-chdir=<workdir>``, as every run of the kit's does); a recorded pid may since have been reused.
 
-
-def is_terraform(pid: int, settle: float = 2.0) -> bool:
-    """True when ``pid`` is a terraform process (a recorded pid may since have been reused).
-
-    A process in the middle of exec shows an empty command line for a moment (the kernel closes
-    the parent's exec pipe before it sets the new arguments), so an empty one is read again for
-    up to ``settle`` seconds before it counts as "not terraform" (a kernel thread's stays empty)."""
+    A process in the middle of exec shows an empty command line for a moment (the kernel closes the
+    parent's exec pipe before it sets the new arguments), so an empty one is read again for up to
+    ``settle`` seconds before it counts as another process (a kernel thread's stays empty)."""
+    if not os.path.isdir("/proc/self"):
+        return True  # no /proc (macOS): trust the record
+    chdir = f"-chdir={workdir}".encode()
     deadline = time.monotonic() + settle
     while True:
-        cmdline = _cmdline(pid)
-        if cmdline is None:
-            return True  # no /proc: trust the record
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except FileNotFoundError:
+            return False  # it has ended
+        except OSError:
+            return True  # not ours to read: trust the record
         if cmdline or time.monotonic() >= deadline or not process_alive(pid):
-            return b"terraform" in cmdline
+            return chdir in cmdline.split(b"\0")
         time.sleep(0.02)
 
 
@@ -262,7 +259,8 @@ class Terraform:
         if record is None or data is None:
             return None
         pid = data["pid"]
-        if process_alive(pid) and is_terraform(pid):
+        # The record names the working directory exactly as that run's `-chdir` spelled it.
+        if process_alive(pid) and runs_in(pid, data.get("workdir", self.workdir)):
             limit = timeout if timeout is not None else float(
                 os.environ.get("TF_PREVIOUS_RUN_TIMEOUT", PREVIOUS_RUN_TIMEOUT_SECONDS))
             warn(f"terraform {' '.join(data.get('args', [])[:1])} (pid {pid}, started {data.get('started')}) from an "

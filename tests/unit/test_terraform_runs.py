@@ -18,9 +18,9 @@ from kit.terraform import (
     RunRecord,
     Terraform,
     TerraformInterrupted,
-    is_terraform,
     lock_id,
     process_alive,
+    runs_in,
     sigterm_as_interrupt,
 )
 
@@ -118,7 +118,7 @@ def test_the_run_record_names_terraform_while_it_runs_and_is_cleared_after(fake_
 
 def test_a_terraform_left_running_by_a_killed_kit_is_waited_for(fake_terraform, tmp_path):
     tf, folder = fake_terraform
-    orphan = subprocess.Popen([tf.binary], env={**os.environ, "FAKE_DIR": str(folder)}, stdout=subprocess.DEVNULL,
+    orphan = subprocess.Popen([tf.binary, f"-chdir={tf.workdir}", "apply", "tfplan"], env={**os.environ, "FAKE_DIR": str(folder)}, stdout=subprocess.DEVNULL,
                               start_new_session=True)
     tf.run_record.write(orphan.pid, ["apply", "tfplan"], tf.workdir)
     threading.Timer(1.5, lambda: orphan.send_signal(signal.SIGINT)).start()
@@ -142,16 +142,16 @@ def test_a_record_of_a_run_that_died_is_noted_and_forgotten(fake_terraform, caps
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
 def test_a_terraform_caught_in_the_middle_of_exec_is_still_recognised(tmp_path):
-    # Just after Popen returns, the child's /proc command line is often still empty (about one
-    # spawn in five here): that window must not make a running terraform look like another program.
+    # Just after Popen returns, the child's /proc command line is often still empty (the child is
+    # inside exec): that window must not make the kit's running terraform look like another process.
     binary = tmp_path / "terraform"
     binary.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
     binary.chmod(0o755)
     misread = 0
     for _ in range(40):
-        proc = subprocess.Popen([str(binary)], start_new_session=True)
+        proc = subprocess.Popen([str(binary), f"-chdir={tmp_path}", "apply"], start_new_session=True)
         try:
-            misread += not is_terraform(proc.pid)
+            misread += not runs_in(proc.pid, tmp_path)
         finally:
             proc.kill()
             proc.wait()
@@ -159,13 +159,14 @@ def test_a_terraform_caught_in_the_middle_of_exec_is_still_recognised(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
-def test_a_recorded_pid_now_held_by_another_program_is_not_terraform():
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+def test_a_recorded_pid_now_held_by_another_process_is_not_the_recorded_run(tmp_path):
+    # The pid was reused, here even by a terraform of another working directory: not the run to wait for.
+    binary = tmp_path / "terraform"
+    binary.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    binary.chmod(0o755)
+    other = subprocess.Popen([str(binary), f"-chdir={tmp_path / 'other'}", "apply"])
     try:
-        deadline = time.monotonic() + 30
-        while not Path(f"/proc/{other.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert is_terraform(other.pid) is False
+        assert runs_in(other.pid, tmp_path / "stack") is False
     finally:
         other.kill()
         other.wait()
